@@ -1,0 +1,92 @@
+import pg from 'pg';
+import { AppError, toError } from './errors.js';
+
+export type { PoolClient } from 'pg';
+
+/** A parameterised statement: `$n` placeholders only. */
+export interface Sql {
+  readonly text: string;
+  readonly values?: readonly unknown[];
+}
+
+/**
+ * SQLSTATEs worth retrying with backoff: serialization failure, deadlock, server starting or
+ * shutting down, too many connections, and connection loss (class 08).
+ */
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
+const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+export function isRetryableDbError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (RETRYABLE_SQLSTATES.has(code) || RETRYABLE_NODE_CODES.has(code))) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message);
+}
+
+// int8 comes back as a string by default: jackpot amounts are exact, so we read them as BigInt
+// where it matters (through `::text` in SQL) and never let pg turn them into lossy numbers.
+export function createPool(connectionString: string, opts: { max?: number; applicationName?: string } = {}): pg.Pool {
+  return new pg.Pool({
+    connectionString,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'jackpot',
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30000,
+  });
+}
+
+export async function withClient<T>(pool: pg.Pool, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await cb(client);
+  } catch (e) {
+    broken = isRetryableDbError(e) ? toError(e) : undefined;
+    throw e;
+  } finally {
+    // A client whose connection failed must not go back into the pool.
+    client.release(broken);
+  }
+}
+
+/** BEGIN … COMMIT around `cb`, ROLLBACK on any error. */
+export async function withTransaction<T>(pool: pg.Pool, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await cb(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `fn` again after a retryable database error, with exponential backoff and jitter
+ * (100 ms doubling to 5 s). Deadlocks and serialization failures are expected under contention
+ * between aggregator replicas and wins; they are rare and the retry is the whole fix.
+ */
+export async function retryDb<T>(
+  fn: () => Promise<T>,
+  opts: { attempts?: number; onRetry?: (e: Error, attempt: number, delayMs: number) => void } = {},
+): Promise<T> {
+  const attempts = opts.attempts ?? 8;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isRetryableDbError(e) || attempt >= attempts) {
+        if (isRetryableDbError(e)) throw new AppError('DB_UNAVAILABLE', `database still failing after ${attempt} attempts`, { cause: e, retryable: true });
+        throw e;
+      }
+      const delay = Math.min(5000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      opts.onRetry?.(toError(e), attempt, delay);
+      await sleep(delay);
+    }
+  }
+}
