@@ -1,0 +1,87 @@
+/**
+ * Micro-unit arithmetic. 1 micro-unit = 1/1,000,000 of a minor unit, and shares are in parts per
+ * million, so `amountMinor * ppm` is already an exact count of micro-units: no division and no
+ * rounding anywhere on the way in. BigInt because micro-unit totals pass 2^53 (about 9e15, i.e.
+ * 9e9 minor units, 90 million EUR in cents) in lifetime sums and large pools, where a float would
+ * silently lose micro-units.
+ */
+
+export const MICRO_PER_MINOR = 1_000_000n;
+/** 100 % in parts per million. */
+export const PPM_MAX = 1_000_000;
+
+function checkAmount(amountMinor: number): void {
+  if (!Number.isSafeInteger(amountMinor) || amountMinor < 0) {
+    throw new RangeError(`amountMinor must be a non-negative safe integer, got ${amountMinor}`);
+  }
+}
+
+function checkPpm(name: string, ppm: number): void {
+  if (!Number.isInteger(ppm) || ppm < 0 || ppm > PPM_MAX) {
+    throw new RangeError(`${name} must be an integer from 0 to ${PPM_MAX}, got ${ppm}`);
+  }
+}
+
+/** The visible share of a wager, in micro-units. Throws RangeError on inputs no wager can have. */
+export function contributionMicro(amountMinor: number, contributionPpm: number): bigint {
+  checkAmount(amountMinor);
+  checkPpm('contributionPpm', contributionPpm);
+  return BigInt(amountMinor) * BigInt(contributionPpm);
+}
+
+/** The hidden share that funds the next reset, in micro-units. */
+export function reserveMicro(amountMinor: number, reservePpm: number): bigint {
+  checkAmount(amountMinor);
+  checkPpm('reservePpm', reservePpm);
+  return BigInt(amountMinor) * BigInt(reservePpm);
+}
+
+/**
+ * Whole minor units to display: floor(micro / 1e6). Pool amounts are never negative, but this is a
+ * true floor for negative values too (BigInt `/` truncates toward zero, so -1 micro would otherwise
+ * display as 0 instead of -1), which keeps `displayMinor(a) * 1e6 + fractionMicro(a) === a`.
+ */
+export function displayMinor(micro: bigint): bigint {
+  const q = micro / MICRO_PER_MINOR;
+  return micro % MICRO_PER_MINOR < 0n ? q - 1n : q;
+}
+
+/** The fraction that carries over: always in 0..999,999. */
+export function fractionMicro(micro: bigint): bigint {
+  return micro - displayMinor(micro) * MICRO_PER_MINOR;
+}
+
+/** Exact decimal in minor units with six fraction digits, for logs and reports: 1234567n → "1.234567". */
+export function microToString(micro: bigint): string {
+  const sign = micro < 0n ? '-' : '';
+  const abs = micro < 0n ? -micro : micro;
+  return `${sign}${abs / MICRO_PER_MINOR}.${(abs % MICRO_PER_MINOR).toString().padStart(6, '0')}`;
+}
+
+export interface PpmProblem {
+  readonly field: 'contributionPpm' | 'reservePpm';
+  readonly message: string;
+}
+
+/**
+ * Checks a pool's shares: each an integer from 0 to 1,000,000, together at most 1,000,000 (a pool
+ * cannot take more than the whole wager). Returns every problem, empty when valid, so the admin API
+ * can answer 400 with all of them at once.
+ */
+export function checkPoolShares(contributionPpm: unknown, reservePpm: unknown): PpmProblem[] {
+  const problems: PpmProblem[] = [];
+  const valid = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= PPM_MAX;
+  if (!valid(contributionPpm)) {
+    problems.push({ field: 'contributionPpm', message: `contributionPpm must be an integer from 0 to ${PPM_MAX}` });
+  }
+  if (!valid(reservePpm)) {
+    problems.push({ field: 'reservePpm', message: `reservePpm must be an integer from 0 to ${PPM_MAX}` });
+  }
+  if (valid(contributionPpm) && valid(reservePpm) && contributionPpm + reservePpm > PPM_MAX) {
+    problems.push({
+      field: 'reservePpm',
+      message: `contributionPpm + reservePpm must be at most ${PPM_MAX}, got ${contributionPpm + reservePpm}`,
+    });
+  }
+  return problems;
+}
