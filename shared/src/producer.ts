@@ -1,0 +1,342 @@
+/**
+ * The wager producer: how game servers, the gateway and the load generator put wagers on
+ * `jackpot.wagers.v1`. Each `send` resolves once the broker has the message (acks = all,
+ * idempotent producer) and rejects when Kafka fails; callers never see a "maybe".
+ *
+ * kafkajs has no `linger.ms`, so messages wait here in an accumulator and leave as one
+ * `producer.send` per batch: when `maxBatchMessages` are queued, or `lingerMs` after the first one
+ * arrived, or on `flush()`. One batch is in flight at a time: the idempotent kafkajs producer holds
+ * a lock per broker for the whole produce request anyway, so more would only queue inside kafkajs,
+ * and one at a time keeps each player's wagers in order even across retries. While a batch is in
+ * flight the next one fills, so throughput is about `maxBatchMessages` per round trip.
+ *
+ * After a failed batch the kafkajs producer is thrown away and a new one (new producer id) is
+ * connected in the background. kafkajs rolls its sequence numbers back when a request fails; if the
+ * broker had in fact written that request (a timeout after the write), the next batch would reuse
+ * those numbers and the broker would drop it as a duplicate while acking it. A fresh producer id
+ * makes that impossible. Until the new producer is connected, `send` rejects at once.
+ */
+import { CompressionTypes, type Kafka, type Producer, type RetryOptions } from 'kafkajs';
+import { AppError, toError } from './errors.js';
+import { TOPICS } from './kafka.js';
+import type { Logger } from './logger.js';
+
+/** A wager as the contract writes it on `jackpot.wagers.v1` (JSON, UTF-8, key = playerId). */
+export interface WagerMessage {
+  readonly eventId: string;
+  readonly occurredAt: string;
+  readonly gameId: string;
+  readonly playerId: string;
+  readonly currency: string;
+  readonly amountMinor: number;
+}
+
+export interface ProducerOptions {
+  readonly kafka: Kafka;
+  /** Default `jackpot.wagers.v1`; tests use a topic of their own. */
+  readonly topic?: string;
+  /**
+   * Most messages in one produce request. 1,000 wagers of ~200 bytes is ~200 kB, well under the
+   * broker's 1 MB `message.max.bytes` even if every one went to the same partition.
+   */
+  readonly maxBatchMessages?: number;
+  /**
+   * How long the first message of a batch waits for company. 5 ms: a gateway request waits for
+   * its own acks anyway, and a few ms buys batches of hundreds under load.
+   */
+  readonly lingerMs?: number;
+  /**
+   * Backpressure: `send` waits while this many messages are queued or in flight, so a fast caller
+   * cannot grow memory without bound while Kafka is slow. 20,000 ≈ 4 MB of wagers.
+   */
+  readonly maxBufferedMessages?: number;
+  /** Off by default: wagers are small and the broker is near; gzip costs more CPU than it saves. */
+  readonly compression?: 'none' | 'gzip';
+  /**
+   * kafkajs retries of one batch before its sends reject. The idempotent kafkajs producer would
+   * retry forever by default, and a caller (an HTTP request) would wait forever during an outage.
+   * Default 5 retries, 300 ms doubling: about 10 s before an outage is reported. A retry by the
+   * caller after that may duplicate a wager in Kafka, which is harmless: eventIds dedupe downstream.
+   */
+  readonly retry?: RetryOptions;
+  /** How long to wait between attempts to replace a failed kafkajs producer; doubles up to 10 s. */
+  readonly reconnectInitialDelayMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface WagerProducer {
+  connect(): Promise<void>;
+  /** Resolves once the broker has it (acks = all, idempotent producer); rejects if Kafka fails. Key = playerId. */
+  send(wager: WagerMessage): Promise<void>;
+  /** Raw bytes, for forwarding or testing bad input; key may be null. */
+  sendRaw(key: string | null, value: Buffer): Promise<void>;
+  /** Sends what is queued now without waiting for the linger; resolves when all of it settled (errors go to each `send`). */
+  flush(): Promise<void>;
+  /** Stops taking messages, flushes, then closes the kafkajs producer. */
+  disconnect(): Promise<void>;
+  /** True between a successful connect and disconnect, except while a failed producer is being replaced. */
+  isConnected(): boolean;
+}
+
+export const DEFAULT_MAX_BATCH_MESSAGES = 1000;
+export const DEFAULT_LINGER_MS = 5;
+export const DEFAULT_MAX_BUFFERED_MESSAGES = 20_000;
+export const DEFAULT_PRODUCER_RETRY: RetryOptions = { retries: 5 };
+const MAX_RECONNECT_DELAY_MS = 10_000;
+
+/** The contract's fields only, in the contract's order: extra properties of the caller's object never leak. */
+export function encodeWager(wager: WagerMessage): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      eventId: wager.eventId,
+      occurredAt: wager.occurredAt,
+      gameId: wager.gameId,
+      playerId: wager.playerId,
+      currency: wager.currency,
+      amountMinor: wager.amountMinor,
+    }),
+    'utf8',
+  );
+}
+
+interface Pending {
+  readonly key: string | null;
+  readonly value: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+type State = 'idle' | 'connected' | 'broken' | 'closing' | 'closed';
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+export function createWagerProducer(opts: ProducerOptions): WagerProducer {
+  const topic = opts.topic ?? TOPICS.wagers;
+  const maxBatch = positiveInt('maxBatchMessages', opts.maxBatchMessages, DEFAULT_MAX_BATCH_MESSAGES, 1);
+  const lingerMs = positiveInt('lingerMs', opts.lingerMs, DEFAULT_LINGER_MS, 0);
+  const maxBuffered = positiveInt(
+    'maxBufferedMessages',
+    opts.maxBufferedMessages,
+    DEFAULT_MAX_BUFFERED_MESSAGES,
+    1,
+  );
+  const reconnectInitialDelayMs = positiveInt(
+    'reconnectInitialDelayMs',
+    opts.reconnectInitialDelayMs,
+    500,
+    1,
+  );
+  const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  const retry = opts.retry ?? DEFAULT_PRODUCER_RETRY;
+  const log = opts.logger?.child({ component: 'wager-producer', topic });
+
+  let state: State = 'idle';
+  let producer: Producer | null = null;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let reconnectDelayMs = reconnectInitialDelayMs;
+
+  const queue: Pending[] = [];
+  let inFlight = false;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let lingerDue = false;
+  // Counters of messages, monotonic: enqueued ≥ taken ≥ settled. Batches leave and settle in FIFO
+  // order, so "everything enqueued before flush() was called has settled" is `settled ≥ target`.
+  let enqueued = 0;
+  let taken = 0;
+  let settled = 0;
+  let flushTarget = 0;
+  const flushWaiters: { target: number; resolve: () => void }[] = [];
+  const spaceWaiters: (() => void)[] = [];
+
+  // A function, not an inline test, because TypeScript narrows `state` across an `await`.
+  const isClosed = (): boolean => state === 'closing' || state === 'closed';
+
+  function unavailable(message: string, cause?: unknown): AppError {
+    return new AppError(
+      'KAFKA_UNAVAILABLE',
+      message,
+      cause === undefined ? { retryable: true } : { retryable: true, cause },
+    );
+  }
+
+  async function newProducer(): Promise<Producer> {
+    const p = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry });
+    try {
+      await p.connect();
+    } catch (e) {
+      await p.disconnect().catch(() => undefined);
+      throw e;
+    }
+    return p;
+  }
+
+  function scheduleReconnect(): void {
+    if (state !== 'broken' || reconnectTimer !== undefined) return;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      void reconnect();
+    }, reconnectDelayMs);
+    reconnectTimer.unref();
+  }
+
+  async function reconnect(): Promise<void> {
+    if (state !== 'broken') return;
+    try {
+      const p = await newProducer();
+      if (state !== 'broken') {
+        await p.disconnect().catch(() => undefined);
+        return;
+      }
+      producer = p;
+      state = 'connected';
+      reconnectDelayMs = reconnectInitialDelayMs;
+      log?.info('kafka producer reconnected');
+    } catch (e) {
+      log?.warn({ err: toError(e), retryInMs: reconnectDelayMs }, 'kafka producer reconnect failed');
+      reconnectDelayMs = Math.min(MAX_RECONNECT_DELAY_MS, reconnectDelayMs * 2);
+      scheduleReconnect();
+    }
+  }
+
+  function markBroken(e: Error): void {
+    if (state !== 'connected' && state !== 'closing') return;
+    const old = producer;
+    producer = null;
+    if (old !== null) void old.disconnect().catch(() => undefined);
+    if (state === 'closing') return;
+    state = 'broken';
+    log?.error({ err: e }, 'kafka send failed; replacing the producer');
+    scheduleReconnect();
+  }
+
+  function settle(count: number): void {
+    settled += count;
+    while (spaceWaiters.length > 0 && enqueued - settled < maxBuffered) spaceWaiters.shift()?.();
+    for (let i = flushWaiters.length - 1; i >= 0; i--) {
+      const w = flushWaiters[i];
+      if (w !== undefined && w.target <= settled) {
+        flushWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  async function sendBatch(batch: Pending[]): Promise<void> {
+    try {
+      const p = producer;
+      if (p === null) throw unavailable('the Kafka producer is not connected');
+      await p.send({
+        topic,
+        acks: -1,
+        compression,
+        messages: batch.map((m) => ({ key: m.key, value: m.value })),
+      });
+      for (const m of batch) m.resolve();
+    } catch (e) {
+      const err = toError(e);
+      const failure =
+        err instanceof AppError
+          ? err
+          : unavailable(`Kafka did not take ${batch.length} message(s): ${err.message}`, err);
+      for (const m of batch) m.reject(failure);
+      markBroken(err);
+    }
+  }
+
+  function pump(): void {
+    if (inFlight || queue.length === 0) return;
+    if (!(queue.length >= maxBatch || lingerDue || taken < flushTarget)) return;
+    const batch = queue.splice(0, maxBatch);
+    taken += batch.length;
+    lingerDue = false;
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
+    // Messages left behind have waited at most as long as the batch that just left; they get a
+    // fresh linger (or leave right after this batch if they already fill one).
+    if (queue.length > 0) startLinger();
+    inFlight = true;
+    void sendBatch(batch).finally(() => {
+      inFlight = false;
+      settle(batch.length);
+      pump();
+    });
+  }
+
+  function startLinger(): void {
+    if (lingerTimer !== undefined || lingerDue) return;
+    lingerTimer = setTimeout(() => {
+      lingerTimer = undefined;
+      lingerDue = true;
+      pump();
+    }, lingerMs);
+  }
+
+  async function enqueue(key: string | null, value: Buffer): Promise<void> {
+    if (state !== 'connected') {
+      throw isClosed()
+        ? unavailable('the producer is closed')
+        : unavailable('the Kafka producer is not connected');
+    }
+    while (enqueued - settled >= maxBuffered) {
+      await new Promise<void>((resolve) => spaceWaiters.push(resolve));
+      if (state !== 'connected') throw unavailable('the Kafka producer is not connected');
+    }
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ key, value, resolve, reject });
+      enqueued++;
+      startLinger();
+      pump();
+    });
+  }
+
+  async function flush(): Promise<void> {
+    const target = enqueued;
+    if (settled >= target) return;
+    flushTarget = Math.max(flushTarget, target);
+    const done = new Promise<void>((resolve) => flushWaiters.push({ target, resolve }));
+    pump();
+    await done;
+  }
+
+  return {
+    async connect() {
+      if (state === 'connected') return;
+      if (isClosed()) throw unavailable('the producer is closed');
+      const p = await newProducer();
+      if (isClosed()) {
+        await p.disconnect().catch(() => undefined);
+        throw unavailable('the producer is closed');
+      }
+      clearTimeout(reconnectTimer);
+      reconnectTimer = undefined;
+      producer = p;
+      state = 'connected';
+      log?.info('kafka producer connected');
+    },
+    send: (wager) => enqueue(wager.playerId, encodeWager(wager)),
+    sendRaw: (key, value) => enqueue(key, value),
+    flush,
+    async disconnect() {
+      if (state === 'closed') return;
+      const wasConnected = state === 'connected';
+      state = 'closing';
+      clearTimeout(reconnectTimer);
+      reconnectTimer = undefined;
+      // Wake senders blocked on backpressure: they see the state and reject.
+      while (spaceWaiters.length > 0) spaceWaiters.shift()?.();
+      if (wasConnected) await flush();
+      clearTimeout(lingerTimer);
+      lingerTimer = undefined;
+      const p = producer;
+      producer = null;
+      state = 'closed';
+      if (p !== null) await p.disconnect();
+    },
+    isConnected: () => state === 'connected',
+  };
+}

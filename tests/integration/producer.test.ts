@@ -1,0 +1,128 @@
+/**
+ * The wager producer on the real broker: every acknowledged wager is in the topic, once, keyed by
+ * its player. Needs a broker on KAFKA_BROKERS (npm run kafka:start).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { Kafka, type KafkaMessage } from 'kafkajs';
+import { AppError } from '../../shared/src/errors.js';
+import { createWagerProducer, type WagerMessage } from '../../shared/src/producer.js';
+import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
+
+const TEST_TIMEOUT = 60_000;
+
+async function waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function consumeAll(kafka: Kafka, topic: string, count: number): Promise<KafkaMessage[]> {
+  const received: KafkaMessage[] = [];
+  const consumer = kafka.consumer({ groupId: randomGroupId('producer'), ...FAST_GROUP });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      received.push(message);
+      return Promise.resolve();
+    },
+  });
+  try {
+    await waitFor(`${count} messages`, () => received.length >= count);
+    // Anything beyond `count` would be a duplicate: give it a moment to show up.
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    await consumer.disconnect();
+  }
+  return received;
+}
+
+void test(
+  '5,000 wagers sent concurrently are all in the topic, once, keyed by playerId',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const kafka = kafkaForTests();
+    const topic = await randomTopic('producer', 3);
+    const producer = createWagerProducer({ kafka, topic, maxBatchMessages: 500 });
+    await producer.connect();
+
+    const wagers: WagerMessage[] = Array.from({ length: 5000 }, (_, i) => ({
+      eventId: randomUUID(),
+      occurredAt: new Date(Date.UTC(2026, 10, 29, 12, 0, 0, i % 1000)).toISOString(),
+      gameId: `game-${i % 7}`,
+      playerId: `p-${i % 211}`,
+      currency: 'EUR',
+      amountMinor: 1 + i,
+    }));
+    await Promise.all(wagers.map((w) => producer.send(w)));
+    await producer.disconnect();
+
+    const received = await consumeAll(kafka, topic, wagers.length);
+    assert.equal(received.length, wagers.length);
+    const byEventId = new Map<string, { wager: WagerMessage; key: string | undefined }>();
+    for (const m of received) {
+      const wager = JSON.parse(m.value?.toString('utf8') ?? 'null') as WagerMessage;
+      byEventId.set(wager.eventId, { wager, key: m.key?.toString('utf8') });
+    }
+    assert.equal(byEventId.size, wagers.length, 'no wager twice');
+    for (const w of wagers) {
+      const got = byEventId.get(w.eventId);
+      assert.deepEqual(got?.wager, w);
+      assert.equal(got?.key, w.playerId);
+    }
+  },
+);
+
+void test('sendRaw forwards bytes and a null key unchanged', { timeout: TEST_TIMEOUT }, async () => {
+  const kafka = kafkaForTests();
+  const topic = await randomTopic('producer-raw', 1);
+  const producer = createWagerProducer({ kafka, topic });
+  await producer.connect();
+  await Promise.all([
+    producer.sendRaw(null, Buffer.from('not json {')),
+    producer.sendRaw('k', Buffer.from([0xff, 0xfe])),
+  ]);
+  await producer.disconnect();
+
+  const received = await consumeAll(kafka, topic, 2);
+  assert.deepEqual(
+    received.map((m) => [m.key, m.value]),
+    [
+      [null, Buffer.from('not json {')],
+      [Buffer.from('k'), Buffer.from([0xff, 0xfe])],
+    ],
+  );
+});
+
+void test(
+  'a broker that cannot be reached makes connect reject instead of hanging',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const kafka = new Kafka({
+      clientId: 'unreachable',
+      brokers: ['127.0.0.1:1'],
+      connectionTimeout: 200,
+      retry: { retries: 0 },
+      logLevel: 0,
+    });
+    const producer = createWagerProducer({ kafka, retry: { retries: 0 } });
+    await assert.rejects(producer.connect());
+    assert.equal(producer.isConnected(), false);
+    await assert.rejects(
+      producer.send({
+        eventId: randomUUID(),
+        occurredAt: '2026-11-29T12:00:00Z',
+        gameId: 'g',
+        playerId: 'p',
+        currency: 'EUR',
+        amountMinor: 1,
+      }),
+      (e: unknown) => e instanceof AppError && e.code === 'KAFKA_UNAVAILABLE',
+    );
+    await producer.disconnect();
+  },
+);
