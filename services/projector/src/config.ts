@@ -1,0 +1,55 @@
+import { commonConfig, int, str, type CommonConfig } from '../../../shared/src/config.js';
+import { AppError } from '../../../shared/src/errors.js';
+import { TOPICS } from '../../../shared/src/kafka.js';
+
+type Env = Record<string, string | undefined>;
+
+export interface ProjectorConfig extends CommonConfig {
+  /** `PROJECTOR_PORT`, default 8081 (the contract's). 0 picks a free port (tests, benchmarks). */
+  readonly port: number;
+  /** `PROJECTOR_HOST`, default 0.0.0.0: displays reach it from other machines. */
+  readonly host: string;
+  /**
+   * `PROJECTOR_TOPIC`, default `jackpot.pool-updates.v1`. Only tests change it, to read a topic of
+   * their own.
+   */
+  readonly topic: string;
+  /**
+   * `PROJECTOR_RESYNC_MS`, default 1000: how often every pool is re-read from Postgres. This bounds
+   * how far behind the served state can be when an update never reaches the topic (an aggregator
+   * that died between its commit and its publish), and it is how new pools appear. The contract
+   * allows about a second; each resync is one query over a few dozen rows, so shorter is cheap too.
+   */
+  readonly resyncMs: number;
+  /**
+   * SSE comment heartbeat, 15 s: under the 30-60 s idle timeouts of common proxies and load
+   * balancers, and it lets us notice dead clients. Not an environment variable.
+   */
+  readonly sseHeartbeatMs: number;
+}
+
+/** Kafka's own rule for topic names. */
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+function topicName(env: Env, name: string, fallback: string): string {
+  const v = str(env, name, fallback);
+  if (!TOPIC_NAME.test(v)) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `${name}=${JSON.stringify(v)} is invalid: expected 1 to 249 characters of [A-Za-z0-9._-]`,
+    );
+  }
+  return v;
+}
+
+/** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
+export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
+  return Object.freeze({
+    ...commonConfig(env),
+    port: int(env, 'PROJECTOR_PORT', 8081, 0, 65535),
+    host: str(env, 'PROJECTOR_HOST', '0.0.0.0'),
+    topic: topicName(env, 'PROJECTOR_TOPIC', TOPICS.poolUpdates),
+    resyncMs: int(env, 'PROJECTOR_RESYNC_MS', 1000, 50, 600_000),
+    sseHeartbeatMs: 15_000,
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * The projector's metrics, OpenTelemetry semantic conventions: seconds for durations, explicit
+ * buckets, low-cardinality attributes only (a route template, never a pool id).
+ */
+import type { Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
+import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
+
+export type UpdateSource = 'kafka' | 'postgres';
+
+export interface ProjectorMetrics {
+  /** Updates that moved a pool's view to a newer version. */
+  readonly updatesApplied: Counter<{ source: UpdateSource }>;
+  /** Updates not applied: `stale` (older version), `duplicate` (same version), `unknown_pool`, `invalid`. */
+  readonly updatesIgnored: Counter<{
+    source: UpdateSource;
+    reason: 'stale' | 'duplicate' | 'unknown_pool' | 'invalid';
+  }>;
+  /** Full re-reads of Postgres, by what triggered them and whether they succeeded. */
+  readonly resyncs: Counter<{ trigger: string; outcome: 'ok' | 'error' }>;
+  readonly sseClients: UpDownCounter;
+  readonly requestDuration: Histogram<{
+    'http.request.method': string;
+    'http.route': string;
+    'http.response.status_code': number;
+  }>;
+}
+
+export function createProjectorMetrics(meter: Meter): ProjectorMetrics {
+  return {
+    updatesApplied: meter.createCounter('projector.updates.applied', {
+      description: 'Pool updates applied (newer version)',
+    }),
+    updatesIgnored: meter.createCounter('projector.updates.ignored', {
+      description: 'Pool updates not applied, by reason (stale: older version; duplicate: same version)',
+    }),
+    resyncs: meter.createCounter('projector.resyncs', {
+      description: 'Full re-reads of jackpot.pool_totals',
+    }),
+    sseClients: meter.createUpDownCounter('projector.sse.clients', {
+      description: 'Open Server-Sent Events streams',
+    }),
+    requestDuration: meter.createHistogram('http.server.request.duration', {
+      description: 'Duration of HTTP requests',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+    }),
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * The projector: keeps a view of every pool in memory and serves it over HTTP.
+ *
+ * Three sources feed one store, all through the same version check (`applyUpdate`):
+ * 1. the update topic, for changes within milliseconds of the aggregator's commit;
+ * 2. a load of every row of `jackpot.pool_totals` at start;
+ * 3. the same load every `resyncMs`, and at once for an update of a pool not seen yet. It brings
+ *    in new pools (with the tier and currency the topic does not carry) and any change whose
+ *    message was never published (an aggregator that died between commit and publish).
+ */
+import type { AddressInfo } from 'node:net';
+import { createPool, retryDb } from '../../../shared/src/db.js';
+import { toError } from '../../../shared/src/errors.js';
+import { createHttpServer } from '../../../shared/src/http.js';
+import { createKafka } from '../../../shared/src/kafka.js';
+import type { Logger } from '../../../shared/src/logger.js';
+import type { Telemetry } from '../../../shared/src/telemetry.js';
+import type { ProjectorConfig } from './config.js';
+import { createProjectorMetrics, type UpdateSource } from './metrics.js';
+import { parsePoolUpdate } from './pool-json.js';
+import { executeSqlOn, loadPools } from './postgres-source.js';
+import { poolsToRemove, type ApplyOutcome, type PoolUpdate } from './projection.js';
+import { createResyncer, type ResyncTrigger } from './resync.js';
+import { createSseHub } from './sse.js';
+import { createPoolStore, type PoolStore } from './store.js';
+import { registerPoolRoutes } from './routes.js';
+import { createUpdateConsumer, uniqueGroupId } from './update-consumer.js';
+
+export interface ProjectorDeps {
+  readonly logger: Logger;
+  readonly telemetry: Telemetry;
+}
+
+export interface Projector {
+  /** Listens, joins the topic, loads Postgres; resolves when ready to serve. */
+  start(): Promise<{ readonly port: number }>;
+  /** Ends SSE streams, stops the timer and the consumer, closes HTTP and Postgres. Never throws. */
+  stop(): Promise<void>;
+  readonly store: PoolStore;
+}
+
+export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): Projector {
+  const log = deps.logger;
+  const metrics = createProjectorMetrics(deps.telemetry.meter);
+  // Two connections: one resync at a time, plus headroom for a slow one at shutdown.
+  const pgPool = createPool(config.databaseUrl, { max: 2, applicationName: 'projector' });
+  pgPool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
+  const executeSql = executeSqlOn(pgPool);
+  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'projector', logger: log });
+  const store = createPoolStore();
+  const hub = createSseHub({ store, heartbeatMs: config.sseHeartbeatMs, logger: log, metrics });
+  let loaded = false;
+
+  const apply = (update: PoolUpdate, source: UpdateSource): ApplyOutcome => {
+    const outcome = store.apply(update);
+    if (outcome.kind === 'applied') metrics.updatesApplied.add(1, { source });
+    else
+      metrics.updatesIgnored.add(1, {
+        source,
+        reason: outcome.kind === 'unknown-pool' ? 'unknown_pool' : outcome.kind,
+      });
+    return outcome;
+  };
+
+  // Loads run one after another: two overlapping loads could let the older snapshot remove a
+  // pool the newer one had just added.
+  let loadChain: Promise<unknown> = Promise.resolve();
+  const loadAll = (trigger: ResyncTrigger): Promise<void> => {
+    const run = async (): Promise<void> => {
+      try {
+        const views = await loadPools(executeSql);
+        for (const view of views) apply(view, 'postgres');
+        const gone = poolsToRemove(
+          store.ids(),
+          views.map((v) => v.poolId),
+        );
+        if (gone.length > 0) {
+          log.info({ pools: gone }, 'pools no longer in Postgres; removed');
+          store.remove(gone);
+        }
+        metrics.resyncs.add(1, { trigger, outcome: 'ok' });
+      } catch (e) {
+        metrics.resyncs.add(1, { trigger, outcome: 'error' });
+        throw e;
+      }
+    };
+    const p = loadChain.then(run);
+    loadChain = p.catch(() => undefined);
+    return p;
+  };
+
+  const resyncer = createResyncer({
+    run: loadAll,
+    intervalMs: config.resyncMs,
+    onError: (err, trigger) =>
+      log.warn({ err, trigger }, 'resync from Postgres failed; serving the last known state'),
+  });
+
+  const consumer = createUpdateConsumer({
+    kafka,
+    topic: config.topic,
+    groupId: uniqueGroupId(),
+    logger: log,
+    onMessage: (value, partition) => {
+      // A null value is a tombstone; nothing in the pipeline writes one, and no pool goes away
+      // through the topic (only through Postgres, which the resync reads).
+      if (value === null) return;
+      const parsed = parsePoolUpdate(value.toString('utf8'));
+      if (!parsed.ok) {
+        metrics.updatesIgnored.add(1, { source: 'kafka', reason: 'invalid' });
+        log.warn({ partition, reason: parsed.reason }, 'unreadable pool update; re-reading Postgres instead');
+        resyncer.request('invalid_update');
+        return;
+      }
+      if (apply(parsed.update, 'kafka').kind === 'unknown-pool') resyncer.request('unknown_pool');
+    },
+    onRejoin: () => resyncer.request('rejoin'),
+  });
+
+  const app = createHttpServer({
+    logger: log,
+    telemetry: deps.telemetry,
+    ready: () =>
+      Promise.resolve(loaded ? consumer.notRunningReason() : 'initial load from Postgres not done'),
+  });
+  registerPoolRoutes(app, {
+    store,
+    hub,
+    metrics,
+    notServingReason: () => (loaded ? null : 'initial load from Postgres not done'),
+  });
+
+  return {
+    store,
+    async start() {
+      // Listen first, so /healthz and /readyz answer while the rest comes up.
+      await app.listen({ port: config.port, host: config.host });
+      const { port } = app.server.address() as AddressInfo;
+      await consumer.start();
+      await retryDb(() => loadAll('start'), {
+        onRetry: (err, attempt, delayMs) =>
+          log.warn({ err, attempt, delayMs }, 'initial load from Postgres failed; retrying'),
+      });
+      loaded = true;
+      resyncer.start();
+      log.info(
+        { port, pools: store.ids().length, topic: config.topic, resyncMs: config.resyncMs },
+        'projector ready',
+      );
+      return { port };
+    },
+    async stop() {
+      const step = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+        try {
+          await fn();
+        } catch (e) {
+          log.warn({ err: toError(e), step: name }, 'shutdown step failed');
+        }
+      };
+      await step('sse', () => hub.closeAll());
+      await step('resync', () => resyncer.stop());
+      await step('consumer', () => consumer.stop());
+      await step('http', () => app.close());
+      await step('postgres', () => pgPool.end());
+      await step('store', () => store.close());
+    },
+  };
+}

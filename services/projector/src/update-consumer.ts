@@ -1,0 +1,103 @@
+/**
+ * The topic side: every message of `jackpot.pool-updates.v1`, on every replica.
+ *
+ * Each instance reads with a consumer group of its own, so every replica gets every partition,
+ * and it never commits an offset: a restarted instance starts from the topic's end and gets the
+ * state before it from Postgres. To leave no gap between the two, the end offsets are read
+ * before the initial load from Postgres and the consumer starts exactly there: whatever an
+ * aggregator commits after the load's snapshot is published after those offsets.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Logger } from '../../../shared/src/logger.js';
+
+export interface UpdateConsumerOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly logger: Logger;
+  /** Called for each message in partition order; must not throw. */
+  readonly onMessage: (value: Buffer | null, partition: number) => void;
+  /**
+   * Called when the consumer joined its group again after a failure: it then starts from the
+   * latest offsets, so the caller re-reads Postgres to cover what was published meanwhile.
+   */
+  readonly onRejoin: () => void;
+}
+
+export interface UpdateConsumer {
+  /** Resolves once the consumer is in its group and positioned at the offsets read first. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Null when consuming, or why not. */
+  notRunningReason(): string | null;
+}
+
+/** `projector-<host>-<pid>-<random>`: unique per process, and readable in the broker's group list. */
+export function uniqueGroupId(): string {
+  return `projector-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsumer {
+  const log = opts.logger.child({ component: 'update-consumer', topic: opts.topic, groupId: opts.groupId });
+  let consumer: Consumer | null = null;
+  let joins = 0;
+  let reason: string | null = 'not started';
+
+  return {
+    async start() {
+      const admin = opts.kafka.admin();
+      await admin.connect();
+      let ends: Array<{ partition: number; high: string }>;
+      try {
+        ends = await admin.fetchTopicOffsets(opts.topic);
+      } finally {
+        await admin.disconnect();
+      }
+
+      const c = opts.kafka.consumer({
+        groupId: opts.groupId,
+        allowAutoTopicCreation: false,
+        // An empty fetch returns after 1 s instead of kafkajs' 5 s, so stopping is quick; data
+        // still returns at once (minBytes 1). One small request a second per broker.
+        maxWaitTimeInMs: 1000,
+      });
+      consumer = c;
+      c.on(c.events.GROUP_JOIN, () => {
+        joins += 1;
+        reason = null;
+        if (joins > 1) {
+          log.warn({ joins }, 'rejoined the consumer group; re-reading Postgres');
+          opts.onRejoin();
+        }
+      });
+      c.on(c.events.CRASH, ({ payload }) => {
+        reason = `consumer crashed: ${payload.error.message}`;
+        log.error({ err: payload.error, restart: payload.restart }, 'update consumer crashed');
+      });
+      c.on(c.events.STOP, () => {
+        reason = 'consumer stopped';
+      });
+
+      await c.connect();
+      await c.subscribe({ topics: [opts.topic], fromBeginning: false });
+      await c.run({
+        autoCommit: false,
+        eachMessage: ({ message, partition }) => {
+          opts.onMessage(message.value, partition);
+          return Promise.resolve();
+        },
+      });
+      for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
+      log.info({ partitions: ends.length }, 'consuming pool updates');
+    },
+    async stop() {
+      const c = consumer;
+      consumer = null;
+      reason = 'stopped';
+      if (c !== null) await c.disconnect();
+    },
+    notRunningReason: () => reason,
+  };
+}

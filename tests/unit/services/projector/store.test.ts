@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { PoolView } from '../../../../services/projector/src/projection.js';
+import { createPoolStore, type PoolEntry } from '../../../../services/projector/src/store.js';
+
+function row(poolId: string, version: number, amountMinor = 100n): PoolView {
+  const [jackpotId = '', tier = ''] = poolId.split(':');
+  return {
+    poolId,
+    jackpotId,
+    tier,
+    currency: 'EUR',
+    amountMinor,
+    cycle: 1,
+    version,
+    updatedAt: '2026-11-29T12:00:00.000Z',
+  };
+}
+
+void test('the list is sorted by poolId and rebuilt after every change', () => {
+  const store = createPoolStore();
+  try {
+    assert.equal(store.listJson().toString(), '[]');
+    store.apply(row('demo:mini', 1));
+    store.apply(row('alpha:grand', 1));
+    store.apply(row('demo:grand', 1));
+    const first = store.listJson();
+    assert.deepEqual(
+      (JSON.parse(first.toString()) as PoolView[]).map((p) => p.poolId),
+      ['alpha:grand', 'demo:grand', 'demo:mini'],
+    );
+    assert.equal(store.listJson(), first, 'unchanged state serves the same bytes');
+
+    store.apply({
+      poolId: 'demo:mini',
+      jackpotId: 'demo',
+      amountMinor: 555n,
+      cycle: 1,
+      version: 2,
+      updatedAt: '2026-11-29T12:00:01.000Z',
+    });
+    const second = JSON.parse(store.listJson().toString()) as Array<{
+      poolId: string;
+      amountMinor: number;
+      tier: string;
+    }>;
+    assert.deepEqual(second[2], { ...second[2], poolId: 'demo:mini', amountMinor: 555, tier: 'mini' });
+
+    store.apply(row('demo:mini', 1, 1n));
+    assert.equal(store.get('demo:mini')?.view.amountMinor, 555n, 'a stale update changes nothing');
+
+    store.remove(['alpha:grand']);
+    assert.deepEqual(store.ids(), ['demo:grand', 'demo:mini']);
+    assert.equal((JSON.parse(store.listJson().toString()) as unknown[]).length, 2);
+  } finally {
+    store.close();
+  }
+});
+
+void test('listeners hear each applied change once, and nothing else', () => {
+  const store = createPoolStore();
+  try {
+    const heard: PoolEntry[] = [];
+    const off = store.onChange((e) => heard.push(e));
+    store.apply(row('demo:grand', 1));
+    store.apply(row('demo:grand', 1)); // duplicate
+    store.apply(row('demo:grand', 3));
+    store.apply(row('demo:grand', 2)); // stale
+    store.apply({
+      poolId: 'new:pool',
+      jackpotId: 'new',
+      amountMinor: 1n,
+      cycle: 1,
+      version: 1,
+      updatedAt: '2026-11-29T12:00:00Z',
+    }); // unknown
+    assert.deepEqual(
+      heard.map((e) => e.view.version),
+      [1, 3],
+    );
+    assert.equal(heard[1]?.json, store.get('demo:grand')?.json);
+    off();
+    store.apply(row('demo:grand', 4));
+    assert.equal(heard.length, 2, 'unsubscribed');
+  } finally {
+    store.close();
+  }
+});
