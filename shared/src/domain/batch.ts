@@ -164,7 +164,11 @@ export function planBatch(input: BatchInput): BatchPlan {
     }
     const link = input.links.get(wager.gameId);
     if (link === undefined) {
-      rejected.push({ ref, reason: 'unknown_game', message: `gameId ${JSON.stringify(wager.gameId)} is not linked to a jackpot` });
+      rejected.push({
+        ref,
+        reason: 'unknown_game',
+        message: `gameId ${JSON.stringify(wager.gameId)} is not linked to a jackpot`,
+      });
       continue;
     }
     if (wager.currency !== link.currency) {
@@ -185,7 +189,9 @@ export function planBatch(input: BatchInput): BatchPlan {
     for (const params of pools) {
       const before = states.get(params.poolId);
       if (before === undefined) {
-        throw new Error(`no state loaded for pool ${JSON.stringify(params.poolId)} of game ${JSON.stringify(wager.gameId)}`);
+        throw new Error(
+          `no state loaded for pool ${JSON.stringify(params.poolId)} of game ${JSON.stringify(wager.gameId)}`,
+        );
       }
       const { state, row } = applyContribution(before, params, wager);
       states.set(params.poolId, state);
@@ -198,7 +204,14 @@ export function planBatch(input: BatchInput): BatchPlan {
       }
       let delta = byCycle.get(row.cycle);
       if (delta === undefined) {
-        delta = { poolId: row.poolId, cycle: row.cycle, wagers: 0, wageredMinor: 0n, contributionMicro: 0n, reserveMicro: 0n };
+        delta = {
+          poolId: row.poolId,
+          cycle: row.cycle,
+          wagers: 0,
+          wageredMinor: 0n,
+          contributionMicro: 0n,
+          reserveMicro: 0n,
+        };
         byCycle.set(row.cycle, delta);
       }
       delta.wagers += 1;

@@ -70,9 +70,13 @@ export interface PpmProblem {
  */
 export function checkPoolShares(contributionPpm: unknown, reservePpm: unknown): PpmProblem[] {
   const problems: PpmProblem[] = [];
-  const valid = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= PPM_MAX;
+  const valid = (v: unknown): v is number =>
+    typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= PPM_MAX;
   if (!valid(contributionPpm)) {
-    problems.push({ field: 'contributionPpm', message: `contributionPpm must be an integer from 0 to ${PPM_MAX}` });
+    problems.push({
+      field: 'contributionPpm',
+      message: `contributionPpm must be an integer from 0 to ${PPM_MAX}`,
+    });
   }
   if (!valid(reservePpm)) {
     problems.push({ field: 'reservePpm', message: `reservePpm must be an integer from 0 to ${PPM_MAX}` });

@@ -35,9 +35,15 @@ export function ledgerPartitionFor(epochMs: number): LedgerPartition {
  * inclusive, oldest first: `daysBehind + 1 + daysAhead` of them. `daysAhead` must cover the 1 h
  * future skew that wagers may have (so at least 1) plus the time until the job next runs.
  */
-export function ledgerPartitionsAhead(nowMs: number, daysBehind: number, daysAhead: number): LedgerPartition[] {
-  if (!Number.isSafeInteger(daysBehind) || daysBehind < 0) throw new RangeError(`daysBehind must be >= 0, got ${daysBehind}`);
-  if (!Number.isSafeInteger(daysAhead) || daysAhead < 0) throw new RangeError(`daysAhead must be >= 0, got ${daysAhead}`);
+export function ledgerPartitionsAhead(
+  nowMs: number,
+  daysBehind: number,
+  daysAhead: number,
+): LedgerPartition[] {
+  if (!Number.isSafeInteger(daysBehind) || daysBehind < 0)
+    throw new RangeError(`daysBehind must be >= 0, got ${daysBehind}`);
+  if (!Number.isSafeInteger(daysAhead) || daysAhead < 0)
+    throw new RangeError(`daysAhead must be >= 0, got ${daysAhead}`);
   const today = utcDayOf(nowMs);
   const out: LedgerPartition[] = [];
   for (let day = today - daysBehind; day <= today + daysAhead; day++) {

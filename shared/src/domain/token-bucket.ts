@@ -31,7 +31,8 @@ const EPSILON = 1e-9;
 
 /** A full bucket. */
 export function createBucketState(capacity: number, nowMs: number): BucketState {
-  if (!Number.isFinite(capacity) || capacity <= 0) throw new RangeError(`capacity must be positive, got ${capacity}`);
+  if (!Number.isFinite(capacity) || capacity <= 0)
+    throw new RangeError(`capacity must be positive, got ${capacity}`);
   return { tokens: capacity, updatedAtMs: nowMs };
 }
 
@@ -59,6 +60,18 @@ export function take(state: BucketState, cfg: BucketConfig, nowMs: number, cost 
   const retryAfterMs =
     cost > cfg.capacity || cfg.refillPerSecond === 0
       ? Number.POSITIVE_INFINITY
-      : Math.max(1, Math.ceil(((cost - tokens) * 1000) / cfg.refillPerSecond));
+      : waitMs(cost - tokens, cfg.refillPerSecond);
   return { state: { tokens, updatedAtMs }, allowed: false, retryAfterMs };
+}
+
+/**
+ * Whole milliseconds until `deficit` tokens have refilled, at least 1. A quotient that is an
+ * integer up to float noise (0.001 tokens at 1/s is 1.0000000000000009 ms) is not rounded up to the
+ * next millisecond: the noise is far below `EPSILON` tokens, which `take` forgives.
+ */
+function waitMs(deficit: number, refillPerSecond: number): number {
+  const exact = (deficit * 1000) / refillPerSecond;
+  const nearest = Math.round(exact);
+  const noiseMs = (EPSILON * 1000) / refillPerSecond / 2;
+  return Math.max(1, Math.abs(exact - nearest) <= noiseMs ? nearest : Math.ceil(exact));
 }

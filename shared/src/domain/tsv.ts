@@ -22,7 +22,8 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
  */
 export function escapeText(text: string): string {
   if (text.includes('\u0000')) throw new RangeError('text for Postgres cannot contain NUL (U+0000)');
-  if (LONE_SURROGATE.test(text)) throw new RangeError('text for Postgres cannot contain a lone UTF-16 surrogate');
+  if (LONE_SURROGATE.test(text))
+    throw new RangeError('text for Postgres cannot contain a lone UTF-16 surrogate');
   return NEEDS_ESCAPE.test(text) ? text.replace(ESCAPES, (c) => ESCAPE_OF[c] ?? c) : text;
 }
 
@@ -45,7 +46,8 @@ function encodeField(field: TsvField): string {
     case 'number':
       // Money and counts are integers; a float here is a bug, and its text form (1e21, 0.1) would
       // be parsed differently by Postgres integer columns.
-      if (!Number.isSafeInteger(field)) throw new RangeError(`number fields must be safe integers, got ${field}`);
+      if (!Number.isSafeInteger(field))
+        throw new RangeError(`number fields must be safe integers, got ${field}`);
       return String(field);
     case 'object':
       if (field.bytea instanceof Uint8Array) return encodeBytea(field.bytea);

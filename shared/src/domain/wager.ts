@@ -1,4 +1,11 @@
-import { daysFromCivil, daysInMonth, MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from './civil-date.js';
+import {
+  daysFromCivil,
+  daysInMonth,
+  MS_PER_DAY,
+  MS_PER_HOUR,
+  MS_PER_MINUTE,
+  MS_PER_SECOND,
+} from './civil-date.js';
 
 /**
  * Why an event was not applied. A closed set: the value travels in the `x-dlq-reason` header, the
@@ -64,7 +71,8 @@ const CURRENCY = /^[A-Z]{3}$/;
  * (a local time is ambiguous); basic format, week dates, ordinal dates and leap second 60 are not
  * accepted.
  */
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
 // `fatal` so that bad bytes are reported instead of silently becoming U+FFFD. A leading BOM is
 // stripped (the decoder's default), which is harmless.
@@ -92,7 +100,8 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return quote(value, 40);
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   return `a value of type ${typeof value}`;
 }
 
@@ -163,7 +172,10 @@ export function validateWager(value: unknown, nowMs: number): ParseResult {
   const eventId = stringField(obj, 'eventId');
   if (!eventId.ok) return eventId.result;
   if (!UUID.test(eventId.value)) {
-    return fail('invalid_event_id', `eventId must be a UUID (8-4-4-4-12 hex digits), got ${describeValue(eventId.value)}`);
+    return fail(
+      'invalid_event_id',
+      `eventId must be a UUID (8-4-4-4-12 hex digits), got ${describeValue(eventId.value)}`,
+    );
   }
 
   const occurredAt = stringField(obj, 'occurredAt');
@@ -185,7 +197,10 @@ export function validateWager(value: unknown, nowMs: number): ParseResult {
   const gameId = stringField(obj, 'gameId');
   if (!gameId.ok) return gameId.result;
   if (!IDENTIFIER.test(gameId.value)) {
-    return fail('invalid_game_id', `gameId must be 1 to 64 characters of [A-Za-z0-9._:-], got ${describeValue(gameId.value)}`);
+    return fail(
+      'invalid_game_id',
+      `gameId must be 1 to 64 characters of [A-Za-z0-9._:-], got ${describeValue(gameId.value)}`,
+    );
   }
 
   const playerId = stringField(obj, 'playerId');
@@ -200,7 +215,10 @@ export function validateWager(value: unknown, nowMs: number): ParseResult {
   const currency = stringField(obj, 'currency');
   if (!currency.ok) return currency.result;
   if (!CURRENCY.test(currency.value)) {
-    return fail('invalid_currency', `currency must be three upper-case letters (ISO 4217), got ${describeValue(currency.value)}`);
+    return fail(
+      'invalid_currency',
+      `currency must be three upper-case letters (ISO 4217), got ${describeValue(currency.value)}`,
+    );
   }
 
   const amountMinor = field(obj, 'amountMinor');

@@ -60,88 +60,346 @@ const id65 = 'a'.repeat(65);
 const cases: Case[] = [
   // eventId
   { name: 'eventId upper case', input: { ...BASE, eventId: BASE.eventId.toUpperCase() }, expect: 'ok' },
-  { name: 'eventId nil UUID', input: { ...BASE, eventId: '00000000-0000-0000-0000-000000000000' }, expect: 'ok' },
-  { name: 'eventId version 1', input: { ...BASE, eventId: 'c232ab00-9414-11ec-b3c8-9e6bdeced846' }, expect: 'ok' },
-  { name: 'eventId version 7', input: { ...BASE, eventId: '018f6b1c-7d4e-7a3b-9c2d-1e2f3a4b5c6d' }, expect: 'ok' },
-  { name: 'eventId without dashes', input: { ...BASE, eventId: '0b6f0c1e4d4f4f5e9a438d2b1f0f6a10' }, expect: 'invalid_event_id', mentions: 'eventId' },
-  { name: 'eventId with braces', input: { ...BASE, eventId: `{${BASE.eventId}}` }, expect: 'invalid_event_id', mentions: 'eventId' },
-  { name: 'eventId non-hex letter', input: { ...BASE, eventId: 'gb6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a10' }, expect: 'invalid_event_id', mentions: 'eventId' },
-  { name: 'eventId one digit short', input: { ...BASE, eventId: '0b6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a1' }, expect: 'invalid_event_id', mentions: 'eventId' },
-  { name: 'eventId trailing space', input: { ...BASE, eventId: `${BASE.eventId} ` }, expect: 'invalid_event_id', mentions: 'eventId' },
-  { name: 'eventId urn form', input: { ...BASE, eventId: `urn:uuid:${BASE.eventId}` }, expect: 'invalid_event_id', mentions: 'eventId' },
+  {
+    name: 'eventId nil UUID',
+    input: { ...BASE, eventId: '00000000-0000-0000-0000-000000000000' },
+    expect: 'ok',
+  },
+  {
+    name: 'eventId version 1',
+    input: { ...BASE, eventId: 'c232ab00-9414-11ec-b3c8-9e6bdeced846' },
+    expect: 'ok',
+  },
+  {
+    name: 'eventId version 7',
+    input: { ...BASE, eventId: '018f6b1c-7d4e-7a3b-9c2d-1e2f3a4b5c6d' },
+    expect: 'ok',
+  },
+  {
+    name: 'eventId without dashes',
+    input: { ...BASE, eventId: '0b6f0c1e4d4f4f5e9a438d2b1f0f6a10' },
+    expect: 'invalid_event_id',
+    mentions: 'eventId',
+  },
+  {
+    name: 'eventId with braces',
+    input: { ...BASE, eventId: `{${BASE.eventId}}` },
+    expect: 'invalid_event_id',
+    mentions: 'eventId',
+  },
+  {
+    name: 'eventId non-hex letter',
+    input: { ...BASE, eventId: 'gb6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a10' },
+    expect: 'invalid_event_id',
+    mentions: 'eventId',
+  },
+  {
+    name: 'eventId one digit short',
+    input: { ...BASE, eventId: '0b6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a1' },
+    expect: 'invalid_event_id',
+    mentions: 'eventId',
+  },
+  {
+    name: 'eventId trailing space',
+    input: { ...BASE, eventId: `${BASE.eventId} ` },
+    expect: 'invalid_event_id',
+    mentions: 'eventId',
+  },
+  {
+    name: 'eventId urn form',
+    input: { ...BASE, eventId: `urn:uuid:${BASE.eventId}` },
+    expect: 'invalid_event_id',
+    mentions: 'eventId',
+  },
   { name: 'eventId empty', input: { ...BASE, eventId: '' }, expect: 'invalid_event_id', mentions: 'eventId' },
   { name: 'eventId a number', input: { ...BASE, eventId: 42 }, expect: 'wrong_type', mentions: 'eventId' },
   { name: 'eventId null', input: { ...BASE, eventId: null }, expect: 'wrong_type', mentions: 'eventId' },
   // occurredAt
-  { name: 'occurredAt with offset', input: { ...BASE, occurredAt: '2026-11-29T13:30:00+01:00' }, expect: 'ok' },
-  { name: 'occurredAt without fraction', input: { ...BASE, occurredAt: '2026-11-29T12:00:00Z' }, expect: 'ok' },
-  { name: 'occurredAt 9 fraction digits', input: { ...BASE, occurredAt: '2026-11-29T12:00:00.123456789Z' }, expect: 'ok' },
-  { name: 'occurredAt 29 Feb of a leap year', input: { ...BASE, occurredAt: '2024-02-29T00:00:00Z' }, expect: 'ok' },
+  {
+    name: 'occurredAt with offset',
+    input: { ...BASE, occurredAt: '2026-11-29T13:30:00+01:00' },
+    expect: 'ok',
+  },
+  {
+    name: 'occurredAt without fraction',
+    input: { ...BASE, occurredAt: '2026-11-29T12:00:00Z' },
+    expect: 'ok',
+  },
+  {
+    name: 'occurredAt 9 fraction digits',
+    input: { ...BASE, occurredAt: '2026-11-29T12:00:00.123456789Z' },
+    expect: 'ok',
+  },
+  {
+    name: 'occurredAt 29 Feb of a leap year',
+    input: { ...BASE, occurredAt: '2024-02-29T00:00:00Z' },
+    expect: 'ok',
+  },
   { name: 'occurredAt long ago', input: { ...BASE, occurredAt: '1999-12-31T23:59:59Z' }, expect: 'ok' },
-  { name: 'occurredAt without timezone', input: { ...BASE, occurredAt: '2026-11-29T12:00:00.123' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt date only', input: { ...BASE, occurredAt: '2026-11-29' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt 29 Feb of a common year', input: { ...BASE, occurredAt: '2026-02-29T12:00:00Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt 31 April', input: { ...BASE, occurredAt: '2026-04-31T12:00:00Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt month 13', input: { ...BASE, occurredAt: '2026-13-01T12:00:00Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt hour 24', input: { ...BASE, occurredAt: '2026-11-29T24:00:00Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt leap second', input: { ...BASE, occurredAt: '2016-12-31T23:59:60Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt offset without colon', input: { ...BASE, occurredAt: '2026-11-29T12:00:00+0100' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt lower-case z', input: { ...BASE, occurredAt: '2026-11-29T12:00:00z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt space for T', input: { ...BASE, occurredAt: '2026-11-29 12:00:00Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt year 0', input: { ...BASE, occurredAt: '0000-01-01T00:00:00Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt 10 fraction digits', input: { ...BASE, occurredAt: '2026-11-29T12:00:00.1234567890Z' }, expect: 'invalid_occurred_at', mentions: 'occurredAt' },
-  { name: 'occurredAt epoch number', input: { ...BASE, occurredAt: NOW }, expect: 'wrong_type', mentions: 'occurredAt' },
+  {
+    name: 'occurredAt without timezone',
+    input: { ...BASE, occurredAt: '2026-11-29T12:00:00.123' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt date only',
+    input: { ...BASE, occurredAt: '2026-11-29' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt 29 Feb of a common year',
+    input: { ...BASE, occurredAt: '2026-02-29T12:00:00Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt 31 April',
+    input: { ...BASE, occurredAt: '2026-04-31T12:00:00Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt month 13',
+    input: { ...BASE, occurredAt: '2026-13-01T12:00:00Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt hour 24',
+    input: { ...BASE, occurredAt: '2026-11-29T24:00:00Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt leap second',
+    input: { ...BASE, occurredAt: '2016-12-31T23:59:60Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt offset without colon',
+    input: { ...BASE, occurredAt: '2026-11-29T12:00:00+0100' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt lower-case z',
+    input: { ...BASE, occurredAt: '2026-11-29T12:00:00z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt space for T',
+    input: { ...BASE, occurredAt: '2026-11-29 12:00:00Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt year 0',
+    input: { ...BASE, occurredAt: '0000-01-01T00:00:00Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt 10 fraction digits',
+    input: { ...BASE, occurredAt: '2026-11-29T12:00:00.1234567890Z' },
+    expect: 'invalid_occurred_at',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt epoch number',
+    input: { ...BASE, occurredAt: NOW },
+    expect: 'wrong_type',
+    mentions: 'occurredAt',
+  },
   { name: 'occurredAt 59 min ahead', input: { ...BASE, occurredAt: '2026-11-29T12:59:00Z' }, expect: 'ok' },
-  { name: 'occurredAt exactly 60 min ahead', input: { ...BASE, occurredAt: '2026-11-29T13:00:00.000Z' }, expect: 'ok' },
-  { name: 'occurredAt 60 min 1 ms ahead', input: { ...BASE, occurredAt: '2026-11-29T13:00:00.001Z' }, expect: 'occurred_at_in_future', mentions: 'occurredAt' },
-  { name: 'occurredAt 61 min ahead', input: { ...BASE, occurredAt: '2026-11-29T13:01:00Z' }, expect: 'occurred_at_in_future', mentions: 'occurredAt' },
-  { name: 'occurredAt 61 min ahead, said in +02:00', input: { ...BASE, occurredAt: '2026-11-29T15:01:00+02:00' }, expect: 'occurred_at_in_future', mentions: 'occurredAt' },
-  { name: 'occurredAt 59 min ahead, said in -05:00', input: { ...BASE, occurredAt: '2026-11-29T07:59:00-05:00' }, expect: 'ok' },
+  {
+    name: 'occurredAt exactly 60 min ahead',
+    input: { ...BASE, occurredAt: '2026-11-29T13:00:00.000Z' },
+    expect: 'ok',
+  },
+  {
+    name: 'occurredAt 60 min 1 ms ahead',
+    input: { ...BASE, occurredAt: '2026-11-29T13:00:00.001Z' },
+    expect: 'occurred_at_in_future',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt 61 min ahead',
+    input: { ...BASE, occurredAt: '2026-11-29T13:01:00Z' },
+    expect: 'occurred_at_in_future',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt 61 min ahead, said in +02:00',
+    input: { ...BASE, occurredAt: '2026-11-29T15:01:00+02:00' },
+    expect: 'occurred_at_in_future',
+    mentions: 'occurredAt',
+  },
+  {
+    name: 'occurredAt 59 min ahead, said in -05:00',
+    input: { ...BASE, occurredAt: '2026-11-29T07:59:00-05:00' },
+    expect: 'ok',
+  },
   // gameId and playerId
   { name: 'gameId 64 characters', input: { ...BASE, gameId: id64 }, expect: 'ok' },
   { name: 'gameId 1 character', input: { ...BASE, gameId: 'g' }, expect: 'ok' },
   { name: 'gameId every allowed punctuation', input: { ...BASE, gameId: 'A.b_C:d-9' }, expect: 'ok' },
-  { name: 'gameId 65 characters', input: { ...BASE, gameId: id65 }, expect: 'invalid_game_id', mentions: 'gameId' },
+  {
+    name: 'gameId 65 characters',
+    input: { ...BASE, gameId: id65 },
+    expect: 'invalid_game_id',
+    mentions: 'gameId',
+  },
   { name: 'gameId empty', input: { ...BASE, gameId: '' }, expect: 'invalid_game_id', mentions: 'gameId' },
-  { name: 'gameId with a space', input: { ...BASE, gameId: 'star burst' }, expect: 'invalid_game_id', mentions: 'gameId' },
-  { name: 'gameId with a slash', input: { ...BASE, gameId: 'star/burst' }, expect: 'invalid_game_id', mentions: 'gameId' },
-  { name: 'gameId non-ASCII letter', input: { ...BASE, gameId: 'stärburst' }, expect: 'invalid_game_id', mentions: 'gameId' },
-  { name: 'gameId with a trailing newline', input: { ...BASE, gameId: 'starburst\n' }, expect: 'invalid_game_id', mentions: 'gameId' },
+  {
+    name: 'gameId with a space',
+    input: { ...BASE, gameId: 'star burst' },
+    expect: 'invalid_game_id',
+    mentions: 'gameId',
+  },
+  {
+    name: 'gameId with a slash',
+    input: { ...BASE, gameId: 'star/burst' },
+    expect: 'invalid_game_id',
+    mentions: 'gameId',
+  },
+  {
+    name: 'gameId non-ASCII letter',
+    input: { ...BASE, gameId: 'stärburst' },
+    expect: 'invalid_game_id',
+    mentions: 'gameId',
+  },
+  {
+    name: 'gameId with a trailing newline',
+    input: { ...BASE, gameId: 'starburst\n' },
+    expect: 'invalid_game_id',
+    mentions: 'gameId',
+  },
   { name: 'gameId a number', input: { ...BASE, gameId: 7 }, expect: 'wrong_type', mentions: 'gameId' },
   { name: 'playerId 64 characters', input: { ...BASE, playerId: id64 }, expect: 'ok' },
-  { name: 'playerId 65 characters', input: { ...BASE, playerId: id65 }, expect: 'invalid_player_id', mentions: 'playerId' },
-  { name: 'playerId empty', input: { ...BASE, playerId: '' }, expect: 'invalid_player_id', mentions: 'playerId' },
-  { name: 'playerId with NUL', input: { ...BASE, playerId: 'p\u00001' }, expect: 'invalid_player_id', mentions: 'playerId' },
-  { name: 'playerId a number', input: { ...BASE, playerId: 12345 }, expect: 'wrong_type', mentions: 'playerId' },
+  {
+    name: 'playerId 65 characters',
+    input: { ...BASE, playerId: id65 },
+    expect: 'invalid_player_id',
+    mentions: 'playerId',
+  },
+  {
+    name: 'playerId empty',
+    input: { ...BASE, playerId: '' },
+    expect: 'invalid_player_id',
+    mentions: 'playerId',
+  },
+  {
+    name: 'playerId with NUL',
+    input: { ...BASE, playerId: 'p\u00001' },
+    expect: 'invalid_player_id',
+    mentions: 'playerId',
+  },
+  {
+    name: 'playerId a number',
+    input: { ...BASE, playerId: 12345 },
+    expect: 'wrong_type',
+    mentions: 'playerId',
+  },
   // currency
-  { name: 'currency lower case', input: { ...BASE, currency: 'eur' }, expect: 'invalid_currency', mentions: 'currency' },
-  { name: 'currency 4 letters', input: { ...BASE, currency: 'EURO' }, expect: 'invalid_currency', mentions: 'currency' },
-  { name: 'currency 2 letters', input: { ...BASE, currency: 'EU' }, expect: 'invalid_currency', mentions: 'currency' },
-  { name: 'currency numeric code as string', input: { ...BASE, currency: '978' }, expect: 'invalid_currency', mentions: 'currency' },
-  { name: 'currency numeric code as number', input: { ...BASE, currency: 978 }, expect: 'wrong_type', mentions: 'currency' },
+  {
+    name: 'currency lower case',
+    input: { ...BASE, currency: 'eur' },
+    expect: 'invalid_currency',
+    mentions: 'currency',
+  },
+  {
+    name: 'currency 4 letters',
+    input: { ...BASE, currency: 'EURO' },
+    expect: 'invalid_currency',
+    mentions: 'currency',
+  },
+  {
+    name: 'currency 2 letters',
+    input: { ...BASE, currency: 'EU' },
+    expect: 'invalid_currency',
+    mentions: 'currency',
+  },
+  {
+    name: 'currency numeric code as string',
+    input: { ...BASE, currency: '978' },
+    expect: 'invalid_currency',
+    mentions: 'currency',
+  },
+  {
+    name: 'currency numeric code as number',
+    input: { ...BASE, currency: 978 },
+    expect: 'wrong_type',
+    mentions: 'currency',
+  },
   // amountMinor
   { name: 'amount 1', input: { ...BASE, amountMinor: 1 }, expect: 'ok' },
   { name: 'amount 1e9', input: { ...BASE, amountMinor: 1_000_000_000 }, expect: 'ok' },
-  { name: 'amount 0', input: { ...BASE, amountMinor: 0 }, expect: 'amount_out_of_range', mentions: 'amountMinor' },
-  { name: 'amount -1', input: { ...BASE, amountMinor: -1 }, expect: 'amount_out_of_range', mentions: 'amountMinor' },
-  { name: 'amount 1e9 + 1', input: { ...BASE, amountMinor: 1_000_000_001 }, expect: 'amount_out_of_range', mentions: 'amountMinor' },
-  { name: 'amount 1e21 (an integer, unsafe)', input: { ...BASE, amountMinor: 1e21 }, expect: 'amount_out_of_range', mentions: 'amountMinor' },
+  {
+    name: 'amount 0',
+    input: { ...BASE, amountMinor: 0 },
+    expect: 'amount_out_of_range',
+    mentions: 'amountMinor',
+  },
+  {
+    name: 'amount -1',
+    input: { ...BASE, amountMinor: -1 },
+    expect: 'amount_out_of_range',
+    mentions: 'amountMinor',
+  },
+  {
+    name: 'amount 1e9 + 1',
+    input: { ...BASE, amountMinor: 1_000_000_001 },
+    expect: 'amount_out_of_range',
+    mentions: 'amountMinor',
+  },
+  {
+    name: 'amount 1e21 (an integer, unsafe)',
+    input: { ...BASE, amountMinor: 1e21 },
+    expect: 'amount_out_of_range',
+    mentions: 'amountMinor',
+  },
   { name: 'amount 2.5', input: { ...BASE, amountMinor: 2.5 }, expect: 'wrong_type', mentions: 'amountMinor' },
   { name: 'amount 0.1', input: { ...BASE, amountMinor: 0.1 }, expect: 'wrong_type', mentions: 'amountMinor' },
-  { name: 'amount as a string', input: { ...BASE, amountMinor: '250' }, expect: 'wrong_type', mentions: 'amountMinor' },
-  { name: 'amount null', input: { ...BASE, amountMinor: null }, expect: 'wrong_type', mentions: 'amountMinor' },
-  { name: 'amount true', input: { ...BASE, amountMinor: true }, expect: 'wrong_type', mentions: 'amountMinor' },
+  {
+    name: 'amount as a string',
+    input: { ...BASE, amountMinor: '250' },
+    expect: 'wrong_type',
+    mentions: 'amountMinor',
+  },
+  {
+    name: 'amount null',
+    input: { ...BASE, amountMinor: null },
+    expect: 'wrong_type',
+    mentions: 'amountMinor',
+  },
+  {
+    name: 'amount true',
+    input: { ...BASE, amountMinor: true },
+    expect: 'wrong_type',
+    mentions: 'amountMinor',
+  },
   // missing fields
-  ...(Object.keys(BASE) as (keyof typeof BASE)[]).map(
-    (name): Case => ({ name: `${name} missing`, input: without(name), expect: 'missing_field', mentions: name }),
-  ),
+  ...(Object.keys(BASE) as (keyof typeof BASE)[]).map((name): Case => ({
+    name: `${name} missing`,
+    input: without(name),
+    expect: 'missing_field',
+    mentions: name,
+  })),
   // not an object
   { name: 'an array', input: [BASE], expect: 'not_an_object' },
   { name: 'null', input: null, expect: 'not_an_object' },
   { name: 'a string', input: 'wager', expect: 'not_an_object' },
   { name: 'a number', input: 250, expect: 'not_an_object' },
   // unknown fields
-  { name: 'unknown fields ignored', input: { ...BASE, extra: { nested: [1, 2] }, amount: 'x', EventId: 1 }, expect: 'ok' },
+  {
+    name: 'unknown fields ignored',
+    input: { ...BASE, extra: { nested: [1, 2] }, amount: 'x', EventId: 1 },
+    expect: 'ok',
+  },
 ];
 
 for (const c of cases) {
@@ -174,7 +432,10 @@ void test('accepted values are carried over exactly; eventId is lower-cased, occ
   assert.deepEqual(extra, BASE_WAGER);
   assert.equal(Object.hasOwn(extra, 'extra'), false);
 
-  assert.equal(accepted(validateWager({ ...BASE, amountMinor: 1_000_000_000 }, NOW)).amountMinor, 1_000_000_000);
+  assert.equal(
+    accepted(validateWager({ ...BASE, amountMinor: 1_000_000_000 }, NOW)).amountMinor,
+    1_000_000_000,
+  );
 });
 
 void test('inherited properties are not fields', () => {
@@ -192,8 +453,27 @@ const bytesCases: { name: string; payload: Uint8Array | null; expect: 'ok' | Rea
   { name: '0xff', payload: Uint8Array.of(0x7b, 0xff, 0x7d), expect: 'invalid_utf8' },
   { name: 'truncated 2-byte sequence', payload: Uint8Array.of(0x7b, 0xc3), expect: 'invalid_utf8' },
   { name: 'overlong "/"', payload: Uint8Array.of(0xc0, 0xaf), expect: 'invalid_utf8' },
-  { name: 'encoded surrogate U+D800', payload: Uint8Array.of(0x22, 0xed, 0xa0, 0x80, 0x22), expect: 'invalid_utf8' },
-  { name: 'Latin-1 é inside a valid wager', payload: Uint8Array.from([...encode(JSON.stringify(BASE)).slice(0, -1), 0x2c, 0x22, 0x78, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]), expect: 'invalid_utf8' },
+  {
+    name: 'encoded surrogate U+D800',
+    payload: Uint8Array.of(0x22, 0xed, 0xa0, 0x80, 0x22),
+    expect: 'invalid_utf8',
+  },
+  {
+    name: 'Latin-1 é inside a valid wager',
+    payload: Uint8Array.from([
+      ...encode(JSON.stringify(BASE)).slice(0, -1),
+      0x2c,
+      0x22,
+      0x78,
+      0x22,
+      0x3a,
+      0x22,
+      0xe9,
+      0x22,
+      0x7d,
+    ]),
+    expect: 'invalid_utf8',
+  },
   { name: 'not JSON', payload: encode('eventId=1'), expect: 'malformed_json' },
   { name: 'truncated JSON', payload: encode(JSON.stringify(BASE).slice(0, -1)), expect: 'malformed_json' },
   { name: 'trailing garbage', payload: encode(`${JSON.stringify(BASE)}x`), expect: 'malformed_json' },
@@ -204,11 +484,27 @@ const bytesCases: { name: string; payload: Uint8Array | null; expect: 'ok' | Rea
   { name: 'JSON number', payload: encode('42'), expect: 'not_an_object' },
   { name: 'JSON string', payload: encode('"wager"'), expect: 'not_an_object' },
   { name: 'valid wager', payload: encode(JSON.stringify(BASE)), expect: 'ok' },
-  { name: 'valid wager with a BOM', payload: Uint8Array.from([0xef, 0xbb, 0xbf, ...encode(JSON.stringify(BASE))]), expect: 'ok' },
-  { name: 'valid wager with UTF-8 in an unknown field', payload: encode(JSON.stringify({ ...BASE, note: 'é€😀' })), expect: 'ok' },
-  { name: 'amount written 250.0', payload: encode(JSON.stringify(BASE).replace('250', '250.0')), expect: 'ok' },
+  {
+    name: 'valid wager with a BOM',
+    payload: Uint8Array.from([0xef, 0xbb, 0xbf, ...encode(JSON.stringify(BASE))]),
+    expect: 'ok',
+  },
+  {
+    name: 'valid wager with UTF-8 in an unknown field',
+    payload: encode(JSON.stringify({ ...BASE, note: 'é€😀' })),
+    expect: 'ok',
+  },
+  {
+    name: 'amount written 250.0',
+    payload: encode(JSON.stringify(BASE).replace('250', '250.0')),
+    expect: 'ok',
+  },
   { name: 'amount written 1e9', payload: encode(JSON.stringify(BASE).replace('250', '1e9')), expect: 'ok' },
-  { name: 'amount written 1e400', payload: encode(JSON.stringify(BASE).replace('250', '1e400')), expect: 'wrong_type' },
+  {
+    name: 'amount written 1e400',
+    payload: encode(JSON.stringify(BASE).replace('250', '1e400')),
+    expect: 'wrong_type',
+  },
 ];
 
 for (const c of bytesCases) {
@@ -220,14 +516,23 @@ for (const c of bytesCases) {
 }
 
 void test('amounts written in other JSON forms are read as their value', () => {
-  assert.equal(accepted(parseWager(encode(JSON.stringify(BASE).replace('250', '250.0')), NOW)).amountMinor, 250);
-  assert.equal(accepted(parseWager(encode(JSON.stringify(BASE).replace('250', '1e9')), NOW)).amountMinor, 1e9);
+  assert.equal(
+    accepted(parseWager(encode(JSON.stringify(BASE).replace('250', '250.0')), NOW)).amountMinor,
+    250,
+  );
+  assert.equal(
+    accepted(parseWager(encode(JSON.stringify(BASE).replace('250', '1e9')), NOW)).amountMinor,
+    1e9,
+  );
 });
 
 void test('every parser reason code is exercised by the tables above', () => {
   const seen = new Set<string>([...cases.map((c) => c.expect), ...bytesCases.map((c) => c.expect)]);
   const parserCodes = REASON_CODES.filter((r) => r !== 'unknown_game' && r !== 'currency_mismatch');
-  assert.deepEqual(parserCodes.filter((r) => !seen.has(r)), []);
+  assert.deepEqual(
+    parserCodes.filter((r) => !seen.has(r)),
+    [],
+  );
   assert.equal(REASON_CODES.length, 15);
 });
 
@@ -267,7 +572,9 @@ void test('property: parseTimestampMs agrees with Date.parse on every valid time
       fc.integer({ min: 0, max: 59 }),
       fc.integer({ min: 0, max: 59 }),
       fc.option(fc.integer({ min: 0, max: 999 })),
-      fc.option(fc.tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))),
+      fc.option(
+        fc.tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 })),
+      ),
       (y, mo, d, h, mi, s, ms, offset) => {
         const tz = offset === null ? 'Z' : `${offset[0]}${pad(offset[1], 2)}:${pad(offset[2], 2)}`;
         const frac = ms === null ? '' : `.${pad(ms, 3)}`;
@@ -292,7 +599,12 @@ void test('property: bytes and already-parsed JSON give the same result', () => 
 });
 
 void test('property: rejection messages always fit in a Postgres text column (no NUL, no lone surrogate)', () => {
-  const hostile = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.constant('\u0000'), fc.constant('\ud800'));
+  const hostile = fc.oneof(
+    fc.string({ unit: 'binary' }),
+    fc.string({ unit: 'grapheme' }),
+    fc.constant('\u0000'),
+    fc.constant('\ud800'),
+  );
   const wagerLike = fc.record({
     eventId: fc.oneof(hostile, fc.uuid()),
     occurredAt: hostile,

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import {
+  civilFromDays,
+  daysFromCivil,
+  daysInMonth,
+  ledgerPartitionFor,
+  ledgerPartitionsAhead,
+} from '../../../shared/src/domain/index.js';
+
+const DAY = 86_400_000;
+// 2026-11-29T12:00:00Z (day 20786)
+const NOW = 20_786 * DAY + 12 * 3_600_000;
+
+void test('one partition per UTC day, from daysBehind before today to daysAhead after', () => {
+  const parts = ledgerPartitionsAhead(NOW, 1, 3);
+  assert.deepEqual(
+    parts.map((p) => [p.name, p.fromIso, p.toIso]),
+    [
+      ['contributions_20261128', '2026-11-28', '2026-11-29'],
+      ['contributions_20261129', '2026-11-29', '2026-11-30'],
+      ['contributions_20261130', '2026-11-30', '2026-12-01'],
+      ['contributions_20261201', '2026-12-01', '2026-12-02'],
+      ['contributions_20261202', '2026-12-02', '2026-12-03'],
+    ],
+  );
+  assert.equal(parts[0]?.fromTimestamp, '2026-11-28 00:00:00+00');
+  assert.equal(parts[0]?.toTimestamp, '2026-11-29 00:00:00+00');
+  assert.deepEqual(
+    ledgerPartitionsAhead(NOW, 0, 0).map((p) => p.name),
+    ['contributions_20261129'],
+  );
+});
+
+void test('month, year and leap-day boundaries', () => {
+  const dec31 = daysFromCivil(2026, 12, 31) * DAY;
+  assert.deepEqual(
+    ledgerPartitionsAhead(dec31, 0, 1).map((p) => [p.name, p.toIso]),
+    [
+      ['contributions_20261231', '2027-01-01'],
+      ['contributions_20270101', '2027-01-02'],
+    ],
+  );
+  const feb28 = daysFromCivil(2028, 2, 28) * DAY;
+  assert.deepEqual(
+    ledgerPartitionsAhead(feb28, 0, 2).map((p) => p.fromIso),
+    ['2028-02-28', '2028-02-29', '2028-03-01'],
+  );
+  const feb28common = daysFromCivil(2100, 2, 28) * DAY; // 2100 is not a leap year
+  assert.deepEqual(
+    ledgerPartitionsAhead(feb28common, 0, 1).map((p) => p.fromIso),
+    ['2100-02-28', '2100-03-01'],
+  );
+});
+
+void test('an instant belongs to the UTC day it falls in, edges included', () => {
+  const midnight = 20_786 * DAY;
+  assert.equal(ledgerPartitionFor(midnight).name, 'contributions_20261129');
+  assert.equal(ledgerPartitionFor(midnight - 1).name, 'contributions_20261128');
+  assert.equal(ledgerPartitionFor(midnight + DAY - 1).name, 'contributions_20261129');
+  assert.equal(ledgerPartitionFor(0).name, 'contributions_19700101');
+  assert.equal(ledgerPartitionFor(-1).name, 'contributions_19691231');
+});
+
+void test('bad arguments are refused', () => {
+  assert.throws(() => ledgerPartitionsAhead(NOW, -1, 1), RangeError);
+  assert.throws(() => ledgerPartitionsAhead(NOW, 1, 1.5), RangeError);
+});
+
+void test('daysInMonth', () => {
+  assert.deepEqual(
+    Array.from({ length: 12 }, (_, i) => daysInMonth(2026, i + 1)),
+    [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+  );
+  assert.equal(daysInMonth(2024, 2), 29);
+  assert.equal(daysInMonth(2000, 2), 29);
+  assert.equal(daysInMonth(1900, 2), 28);
+  assert.throws(() => daysInMonth(2026, 13), RangeError);
+});
+
+void test('property: civil-date math agrees with Date and round-trips', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: -719_162, max: 2_932_896 }), (day) => {
+      // day -719162 is 0001-01-01, day 2932896 is 9999-12-31
+      const civil = civilFromDays(day);
+      const iso = new Date(day * DAY).toISOString().slice(0, 10);
+      assert.equal(
+        `${String(civil.year).padStart(4, '0')}-${String(civil.month).padStart(2, '0')}-${String(civil.day).padStart(2, '0')}`,
+        iso,
+      );
+      assert.equal(daysFromCivil(civil.year, civil.month, civil.day), day);
+    }),
+    { numRuns: 2000 },
+  );
+});
