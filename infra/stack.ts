@@ -1,0 +1,272 @@
+/**
+ * The whole stack on one machine, no Docker: `npm run stack:up | stack:down | stack:status`.
+ *
+ * up: Kafka (reused when one answers), Postgres (a throwaway cluster when none answers on a
+ * loopback DATABASE_URL), topics, migrations, then every service as a detached process with its
+ * own pid file (`.stack/pids/`) and log (`.stack/logs/`), returning when each answers
+ * `GET /readyz`. Safe to run again: only what is not running is started.
+ * down: the services (SIGTERM, SIGKILL after 35 s), then Kafka and Postgres if we started them.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DEFAULT_DATABASE_URL, int, str } from '../shared/src/config.js';
+import { toError } from '../shared/src/errors.js';
+import {
+  LOGS_DIR,
+  PIDS_DIR,
+  REPO_ROOT,
+  isOurProcess,
+  isProcessAlive,
+  kafkaStatus,
+  readPidFile,
+  removeFile,
+  sleep,
+  startKafka,
+  stopKafka,
+  tailFile,
+  tcpOpen,
+  terminate,
+  type Log,
+} from './kafka.js';
+import { migrate } from './migrate.js';
+import { ensurePostgres, startedClusters, stopPostgres } from './postgres.js';
+import { ensureTopics } from './topics.js';
+
+/** 60 s: a service is ready in 1-3 s once Kafka and Postgres answer; the rest is a cold tsx compile on 2 cores. */
+const READY_TIMEOUT_MS = 60_000;
+/** 35 s: services promise to exit within 30 s of SIGTERM (the contract); 5 s of slack before SIGKILL. */
+const STOP_TIMEOUT_MS = 35_000;
+
+const defaultLog: Log = (line) => process.stdout.write(`${line}\n`);
+
+export interface ServiceSpec {
+  /** Also the name of its pid file and log file. */
+  readonly name: string;
+  /** Entry point, relative to the repository root. */
+  readonly main: string;
+  /** The environment variable that carries its HTTP port. */
+  readonly portEnv: string;
+  readonly port: number;
+}
+
+/**
+ * The services of the stack, in start order: consumers first, so that by the time the
+ * gateway accepts wagers, something is there to apply them. Stopped in reverse order.
+ */
+export function serviceTable(env: NodeJS.ProcessEnv = process.env): ServiceSpec[] {
+  const replicas = int(env, 'AGGREGATOR_REPLICAS', 2, 1, 64);
+  const aggregatorPort = int(env, 'AGGREGATOR_PORT', 8090, 1, 65535 - replicas);
+  return [
+    ...Array.from({ length: replicas }, (_, i) => ({
+      name: `aggregator-${i + 1}`,
+      main: 'services/aggregator/src/main.ts',
+      portEnv: 'AGGREGATOR_PORT',
+      port: aggregatorPort + i,
+    })),
+    { name: 'projector', main: 'services/projector/src/main.ts', portEnv: 'PROJECTOR_PORT', port: int(env, 'PROJECTOR_PORT', 8081, 1, 65535) },
+    { name: 'ingest', main: 'services/ingest/src/main.ts', portEnv: 'INGEST_PORT', port: int(env, 'INGEST_PORT', 8080, 1, 65535) },
+  ];
+}
+
+const pidFileOf = (name: string): string => join(PIDS_DIR, `${name}.pid`);
+const logFileOf = (name: string): string => join(LOGS_DIR, `${name}.log`);
+
+async function isReady(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function waitReady(spec: ServiceSpec, pid: number, timeoutMs: number, log: Log): Promise<void> {
+  const started = Date.now();
+  let lastProgress = started;
+  for (;;) {
+    if (await isReady(spec.port)) return;
+    if (!isProcessAlive(pid)) {
+      removeFile(pidFileOf(spec.name));
+      throw new Error(`${spec.name}: pid ${pid} exited before it was ready. Last lines of ${logFileOf(spec.name)}:\n${tailFile(logFileOf(spec.name), 30)}`);
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `${spec.name}: GET http://127.0.0.1:${spec.port}/readyz not 200 after ${timeoutMs / 1000} s (pid ${pid} left running; npm run stack:down stops it). ` +
+          `Last lines of ${logFileOf(spec.name)}:\n${tailFile(logFileOf(spec.name), 30)}`,
+      );
+    }
+    if (Date.now() - lastProgress >= 5000) {
+      lastProgress = Date.now();
+      log(`${spec.name}: waiting for /readyz (${Math.round((Date.now() - started) / 1000)} s)`);
+    }
+    await sleep(300);
+  }
+}
+
+/**
+ * Starts one service as a detached `node --import tsx <main>` unless its pid file names a live
+ * copy, and resolves when it answers `GET /readyz` with 200.
+ */
+export async function startService(
+  spec: ServiceSpec,
+  opts: { log?: Log; env?: Readonly<Record<string, string>>; readyTimeoutMs?: number } = {},
+): Promise<{ started: boolean; pid: number }> {
+  const log = opts.log ?? defaultLog;
+  const timeout = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  const main = join(REPO_ROOT, spec.main);
+  if (!existsSync(main)) throw new Error(`${spec.name}: ${spec.main} does not exist; that service has not been written yet`);
+  const pidFile = pidFileOf(spec.name);
+  const existing = readPidFile(pidFile);
+  if (existing !== undefined) {
+    if (isOurProcess(existing, spec.main)) {
+      await waitReady(spec, existing, timeout, log);
+      log(`${spec.name}: already running (pid ${existing}, port ${spec.port})`);
+      return { started: false, pid: existing };
+    }
+    log(`${spec.name}: pid file names pid ${existing}, which is gone; starting it again`);
+    removeFile(pidFile);
+  }
+  if (await tcpOpen('127.0.0.1', spec.port)) throw new Error(`${spec.name}: port ${spec.port} is already taken by a process we did not start; stop it or set ${spec.portEnv}`);
+
+  mkdirSync(PIDS_DIR, { recursive: true });
+  mkdirSync(LOGS_DIR, { recursive: true });
+  const out = openSync(logFileOf(spec.name), 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', spec.main], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...opts.env, [spec.portEnv]: String(spec.port) },
+    // Its own process group: a Ctrl-C in the terminal that ran stack:up does not reach it.
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${spec.name}: node did not start`);
+  child.unref();
+  writeFileSync(pidFile, `${pid}\n`);
+  log(`${spec.name}: started pid ${pid} on port ${spec.port} (log: ${logFileOf(spec.name)})`);
+  await waitReady(spec, pid, timeout, log);
+  log(`${spec.name}: ready`);
+  return { started: true, pid };
+}
+
+/** SIGTERM, then SIGKILL after 35 s. Only a process whose pid file we wrote, and that still runs our entry point. */
+export async function stopService(name: string, opts: { log?: Log; main?: string } = {}): Promise<{ stopped: boolean }> {
+  const log = opts.log ?? defaultLog;
+  const pidFile = pidFileOf(name);
+  const pid = readPidFile(pidFile);
+  if (pid === undefined || !isOurProcess(pid, opts.main ?? 'services/')) {
+    removeFile(pidFile);
+    return { stopped: false };
+  }
+  log(`${name}: stopping pid ${pid}`);
+  const how = await terminate(pid, STOP_TIMEOUT_MS);
+  removeFile(pidFile);
+  log(`${name}: ${how === 'killed' ? `did not exit within ${STOP_TIMEOUT_MS / 1000} s; killed` : 'stopped'}`);
+  return { stopped: true };
+}
+
+/** Every service pid file present, including replicas beyond the current AGGREGATOR_REPLICAS. */
+function servicePidNames(): string[] {
+  if (!existsSync(PIDS_DIR)) return [];
+  return readdirSync(PIDS_DIR)
+    .filter((f) => f.endsWith('.pid') && f !== 'kafka.pid')
+    .map((f) => f.slice(0, -'.pid'.length));
+}
+
+const databaseUrl = (): string => str(process.env, 'DATABASE_URL', DEFAULT_DATABASE_URL);
+
+export async function stackUp(opts: { log?: Log } = {}): Promise<void> {
+  const log = opts.log ?? defaultLog;
+  // Validate the whole table (env values, entry points) before starting anything.
+  const services = serviceTable();
+  const missing = services.filter((s) => !existsSync(join(REPO_ROOT, s.main)));
+  if (missing.length > 0) throw new Error(`cannot start the stack: ${[...new Set(missing.map((s) => s.main))].join(', ')} missing`);
+
+  await startKafka({ log });
+  await ensurePostgres(databaseUrl(), { log });
+  await ensureTopics({ log });
+  await migrate(databaseUrl(), (line) => log(`migrate: ${line}`));
+  // The consumers start together (a cold tsx start is ~7 s of CPU each on 2 cores, so in
+  // sequence they would take three times as long), then the gateway.
+  const gateway = services.filter((s) => s.name === 'ingest');
+  await Promise.all(services.filter((s) => s.name !== 'ingest').map((spec) => startService(spec, { log })));
+  for (const spec of gateway) await startService(spec, { log });
+  log('stack: up');
+}
+
+export async function stackDown(opts: { log?: Log } = {}): Promise<void> {
+  const log = opts.log ?? defaultLog;
+  const table = serviceTable();
+  const mainOf = (name: string): string => table.find((s) => s.name === name)?.main ?? (name.startsWith('aggregator-') ? 'services/aggregator/src/main.ts' : 'services/');
+  const names = servicePidNames();
+  // The gateway first, so nothing new comes in while the consumers finish their work.
+  const first = names.filter((n) => n === 'ingest');
+  const rest = names.filter((n) => n !== 'ingest');
+  for (const group of [first, rest]) await Promise.all(group.map((n) => stopService(n, { log, main: mainOf(n) })));
+  await stopKafka({ log });
+  await stopPostgres({ log });
+  log('stack: down');
+}
+
+function row(name: string, pid: number | undefined, state: string, note = ''): string {
+  return `${name.padEnd(14)} ${String(pid ?? '-').padEnd(8)} ${state}${note === '' ? '' : `  (${note})`}`;
+}
+
+export async function stackStatus(): Promise<string[]> {
+  const lines: string[] = [];
+  const kafka = await kafkaStatus();
+  lines.push(row('kafka', kafka.pid, kafka.state, kafka.state === 'external' ? `not started by us, answering on ${kafka.brokers.join(',')}` : ''));
+
+  const clusters = startedClusters();
+  if (clusters.length === 0) {
+    const url = new URL(databaseUrl());
+    const answering = await tcpOpen(url.hostname, url.port === '' ? 5432 : Number(url.port));
+    lines.push(row('postgres', undefined, answering ? 'external' : 'stopped', answering ? `not started by us, answering on ${url.host}` : ''));
+  }
+  for (const c of clusters) {
+    const alive = c.pid !== undefined && isProcessAlive(c.pid);
+    lines.push(row(`postgres-${c.port}`, c.pid, alive ? 'running' : 'dead pid file'));
+  }
+
+  const table = serviceTable();
+  const names = [...table.map((s) => s.name), ...servicePidNames().filter((n) => !table.some((s) => s.name === n))];
+  for (const name of names) {
+    const spec = table.find((s) => s.name === name);
+    const pid = readPidFile(pidFileOf(name));
+    if (pid === undefined) lines.push(row(name, undefined, 'stopped'));
+    else if (!isOurProcess(pid, spec?.main ?? 'services/')) lines.push(row(name, pid, 'dead pid file'));
+    else lines.push(row(name, pid, 'running', spec === undefined ? 'beyond AGGREGATOR_REPLICAS' : (await isReady(spec.port)) ? `ready on ${spec.port}` : `not ready on ${spec.port}`));
+  }
+  return lines;
+}
+
+async function main(): Promise<number> {
+  switch (process.argv[2]) {
+    case 'up':
+      await stackUp();
+      for (const line of await stackStatus()) console.log(line);
+      return 0;
+    case 'down':
+      await stackDown();
+      return 0;
+    case 'status':
+      for (const line of await stackStatus()) console.log(line);
+      return 0;
+    default:
+      console.error('usage: tsx infra/stack.ts up|down|status');
+      return 2;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(toError(e).message);
+      process.exit(1);
+    },
+  );
+}
