@@ -22,6 +22,7 @@
 export * from './batch.js';
 export * from './civil-date.js';
 export * from './contribution.js';
+export * from './jackpot-config.js';
 export * from './partitions.js';
 export * from './token-bucket.js';
 export * from './tsv.js';
