@@ -6,7 +6,7 @@ export type { PoolClient } from 'pg';
 /** A parameterised statement: `$n` placeholders only. */
 export interface Sql {
   readonly text: string;
-  readonly values?: readonly unknown[];
+  readonly values?: unknown[];
 }
 
 /**

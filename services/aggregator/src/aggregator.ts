@@ -1,0 +1,312 @@
+/**
+ * The Kafka edge of the aggregator: a consumer group on the wagers topic whose fetched
+ * per-partition batches are gathered into windows (flushed at a maximum count or a maximum wait,
+ * whichever comes first) and written by `applyWindow` in one Postgres transaction each. Only after
+ * the commit are the offsets committed to Kafka, pool updates published and dead letters relayed.
+ *
+ * Postgres holds the authoritative position: on every assignment the consumer seeks there, and
+ * the transaction itself drops anything at or below it, so a crash or a rebalance between the
+ * database commit and the Kafka commit neither loses nor repeats a wager.
+ */
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type pg from 'pg';
+import type { Meter } from '@opentelemetry/api';
+import { retryDb, withClient, withTransaction } from '../../../shared/src/db.js';
+import { ledgerPartitionsAhead } from '../../../shared/src/domain/index.js';
+import { toError } from '../../../shared/src/errors.js';
+import type { Logger } from '../../../shared/src/logger.js';
+import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
+import type { AggregatorConfig } from './config.js';
+import { applyWindow, type Slice, type WindowOutcome } from './sink.js';
+import * as sql from './sql.js';
+
+export interface AggregatorDeps {
+  readonly kafka: Kafka;
+  readonly pool: pg.Pool;
+  readonly config: Pick<
+    AggregatorConfig,
+    'groupId' | 'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'batchMaxEvents' | 'batchMaxWaitMs' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs'
+  >;
+  readonly logger: Logger;
+  readonly meter: Meter;
+  readonly clock?: () => number;
+}
+
+export interface Aggregator {
+  start(): Promise<void>;
+  /** Finishes the window in flight, commits it, and leaves the group. */
+  stop(): Promise<void>;
+  /** Null when consuming, else why not. */
+  readiness(): string | null;
+}
+
+interface Pending {
+  readonly slice: Slice;
+  readonly resolve: (o: WindowOutcome) => void;
+  readonly reject: (e: Error) => void;
+}
+
+const DLQ_RELAY_BATCH = 500;
+const DLQ_RELAY_INTERVAL_MS = 5_000;
+const PARTITION_CHECK_INTERVAL_MS = 3_600_000; // hourly: partitions exist 7 days ahead, so a missed run costs nothing
+
+export function createAggregator(deps: AggregatorDeps): Aggregator {
+  const { kafka, pool, config, logger } = deps;
+  const clock = deps.clock ?? Date.now;
+  const metrics = {
+    wagers: deps.meter.createCounter('jackpot.aggregator.wagers', { unit: '{wager}', description: 'Wagers consumed, by outcome' }),
+    deadLetters: deps.meter.createCounter('jackpot.aggregator.dead_letters', { unit: '{event}', description: 'Events dead-lettered, by reason' }),
+    ledgerRows: deps.meter.createCounter('jackpot.aggregator.ledger_rows', { unit: '{row}', description: 'Ledger rows written' }),
+    batchDuration: deps.meter.createHistogram('jackpot.aggregator.batch.duration', {
+      unit: 's',
+      description: 'Time to write one window, transaction included',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+    }),
+    batchSize: deps.meter.createHistogram('jackpot.aggregator.batch.size', {
+      unit: '{wager}',
+      description: 'Wagers per window',
+      advice: { explicitBucketBoundaries: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000] },
+    }),
+    retries: deps.meter.createCounter('jackpot.aggregator.batch.retries', { unit: '{retry}', description: 'Window transactions retried' }),
+  };
+
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.groupId,
+    sessionTimeout: config.sessionTimeoutMs,
+    rebalanceTimeout: Math.max(config.sessionTimeoutMs, 30_000),
+    heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
+    maxWaitTimeInMs: 100,
+    allowAutoTopicCreation: false,
+    readUncommitted: false,
+  });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+
+  let pending: Pending[] = [];
+  let pendingEvents = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let joined = false;
+  let stopping = false;
+  const acceptGapsAt = new Set<string>();
+  const timers: NodeJS.Timeout[] = [];
+
+  function schedule(): void {
+    if (pending.length === 0) return;
+    if (pendingEvents >= config.batchMaxEvents || stopping) {
+      flushNow();
+    } else if (timer === undefined) {
+      timer = setTimeout(flushNow, config.batchMaxWaitMs);
+    }
+  }
+
+  function flushNow(): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    const window = pending;
+    pending = [];
+    pendingEvents = 0;
+    // Windows are written one after another: a replica never races itself for the same rows.
+    chain = chain.then(() => writeWindow(window));
+  }
+
+  async function writeWindow(window: Pending[]): Promise<void> {
+    const started = performance.now();
+    const slices = window.map((p) => p.slice);
+    const events = slices.reduce((n, s) => n + s.messages.length, 0);
+    try {
+      const outcome = await retryDb(
+        () => withTransaction(pool, (client) => applyWindow(client, { groupId: config.groupId, topic: config.topic, slices, nowMs: clock(), acceptGapsAt })),
+        {
+          onRetry: (e, attempt, delayMs) => {
+            metrics.retries.add(1);
+            logger.warn({ err: e.message, attempt, delayMs: Math.round(delayMs) }, 'window transaction failed; retrying');
+          },
+        },
+      );
+      const seconds = (performance.now() - started) / 1000;
+      metrics.batchDuration.record(seconds);
+      metrics.batchSize.record(events);
+      metrics.wagers.add(outcome.applied, { outcome: 'applied' });
+      metrics.wagers.add(outcome.duplicates, { outcome: 'duplicate' });
+      metrics.wagers.add(outcome.alreadyApplied, { outcome: 'already_applied' });
+      metrics.ledgerRows.add(outcome.ledgerRows);
+      let rejected = 0;
+      for (const [reason, n] of outcome.rejected) {
+        metrics.deadLetters.add(n, { reason });
+        metrics.wagers.add(n, { outcome: 'dead_lettered' });
+        rejected += n;
+      }
+      logger.debug(
+        { events, applied: outcome.applied, duplicates: outcome.duplicates, rejected, rows: outcome.ledgerRows, ms: Math.round(seconds * 1000) },
+        'window committed',
+      );
+      for (const p of window) p.resolve(outcome);
+      await afterCommit(outcome, rejected > 0);
+    } catch (e) {
+      const err = toError(e);
+      logger.error({ err, events }, 'window failed; its partitions will be redelivered');
+      for (const p of window) p.reject(err);
+    }
+  }
+
+  /** Best effort: Postgres already holds the truth, these only tell others sooner. */
+  async function afterCommit(outcome: WindowOutcome, hasDeadLetters: boolean): Promise<void> {
+    const tasks: Promise<unknown>[] = [];
+    if (outcome.positions.length > 0) {
+      tasks.push(
+        consumer
+          .commitOffsets(outcome.positions.map((p) => ({ topic: config.topic, partition: p.partition, offset: p.nextOffset })))
+          .catch((e: unknown) => logger.info({ err: toError(e).message }, 'Kafka offset commit skipped (Postgres holds the position)')),
+      );
+    }
+    if (outcome.poolUpdates.length > 0) {
+      tasks.push(
+        producer
+          .send({
+            topic: config.poolUpdatesTopic,
+            acks: -1,
+            messages: outcome.poolUpdates.map((u) => ({ key: u.poolId, value: JSON.stringify(u) })),
+          })
+          .catch((e: unknown) => logger.warn({ err: toError(e).message }, 'pool updates not published; projectors resync from Postgres')),
+      );
+    }
+    if (hasDeadLetters) tasks.push(relayDeadLetters());
+    await Promise.all(tasks);
+  }
+
+  /**
+   * The dead-letter outbox: rows written in the window's transaction are published here and then
+   * marked. A crash between the two publishes a row twice (at least once; the `x-dead-letter-id`
+   * header lets a reader drop the copy); it never loses one.
+   */
+  let relaying: Promise<void> | undefined;
+  function relayDeadLetters(): Promise<void> {
+    relaying ??= (async () => {
+      try {
+        for (;;) {
+          const sent = await withTransaction(pool, async (client) => {
+            const rows = (
+              await client.query<{ id: string; reason: string; kafka_key: Buffer | null; payload: Buffer }>(sql.lockUnpublishedDeadLetters(DLQ_RELAY_BATCH))
+            ).rows;
+            if (rows.length === 0) return 0;
+            await producer.send({
+              topic: config.dlqTopic,
+              acks: -1,
+              messages: rows.map((r) => ({ key: r.kafka_key, value: r.payload, headers: { 'x-dlq-reason': r.reason, 'x-dead-letter-id': r.id } })),
+            });
+            await client.query(sql.markDeadLettersPublished(rows.map((r) => r.id)));
+            return rows.length;
+          });
+          if (sent < DLQ_RELAY_BATCH) break;
+        }
+      } catch (e) {
+        logger.warn({ err: toError(e).message }, 'dead-letter relay failed; will retry');
+      } finally {
+        relaying = undefined;
+      }
+    })();
+    return relaying;
+  }
+
+  async function ensureLedgerPartitions(): Promise<void> {
+    for (const p of ledgerPartitionsAhead(clock(), 1, 7)) {
+      try {
+        await withClient(pool, (c) => c.query(sql.createLedgerPartition(p.name, p.fromTimestamp, p.toTimestamp)));
+      } catch (e) {
+        // Two replicas creating the same partition at once: the loser sees 42P07 or 23505.
+        const code = (e as { code?: string }).code;
+        if (code !== '42P07' && code !== '23505') throw e;
+      }
+    }
+  }
+
+  async function seekToStoredPositions(partitions: number[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const rows = await withClient(pool, (c) => c.query<{ partition: number; next_offset: string }>(sql.readOffsets(config.groupId, config.topic, partitions)));
+    for (const r of rows.rows) consumer.seek({ topic: config.topic, partition: r.partition, offset: r.next_offset });
+    logger.info({ partitions, seeks: rows.rows.length }, 'assigned partitions; positioned from Postgres');
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.isEmpty() || !payload.isRunning() || payload.isStale()) return;
+    const slice: Slice = {
+      partition: batch.partition,
+      messages: batch.messages.map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null })),
+    };
+    const done = new Promise<WindowOutcome>((resolve, reject) => pending.push({ slice, resolve, reject }));
+    pendingEvents += slice.messages.length;
+    schedule();
+    // kafkajs has no background heartbeat: keep the membership alive while the window fills and writes.
+    const beat = setInterval(() => {
+      payload.heartbeat().catch(() => undefined);
+    }, 1000);
+    try {
+      const outcome = await done;
+      const gap = outcome.gaps.find((g) => g.partition === batch.partition);
+      if (gap !== undefined) {
+        // Kafka handed us a later position than Postgres holds. Go back once; if the broker still
+        // starts later, those offsets no longer exist (retention) and the next window accepts that.
+        logger.warn({ partition: batch.partition, stored: gap.nextOffset, fetched: batch.firstOffset() }, 'position gap; seeking back to the stored offset');
+        acceptGapsAt.add(`${batch.partition}@${gap.nextOffset}`);
+        consumer.seek({ topic: config.topic, partition: batch.partition, offset: gap.nextOffset });
+        return;
+      }
+      payload.resolveOffset(batch.lastOffset());
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  return {
+    async start() {
+      await ensureLedgerPartitions();
+      await producer.connect();
+      await consumer.connect();
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        joined = true;
+        const partitions = payload.memberAssignment[config.topic] ?? [];
+        seekToStoredPositions([...partitions]).catch((e: unknown) =>
+          logger.warn({ err: toError(e).message }, 'could not read stored positions; the transaction fence still applies'),
+        );
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        joined = false;
+        logger.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
+      });
+      await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+        eachBatch,
+      });
+      timers.push(setInterval(() => void relayDeadLetters(), DLQ_RELAY_INTERVAL_MS));
+      timers.push(
+        setInterval(() => {
+          ensureLedgerPartitions().catch((e: unknown) => logger.error({ err: toError(e).message }, 'could not create ledger partitions'));
+        }, PARTITION_CHECK_INTERVAL_MS),
+      );
+      for (const t of timers) t.unref();
+      void relayDeadLetters();
+    },
+
+    async stop() {
+      stopping = true;
+      for (const t of timers) clearInterval(t);
+      flushNow();
+      // disconnect() waits for the eachBatch calls in flight, which wait for their window's commit.
+      await consumer.disconnect();
+      flushNow();
+      await chain;
+      await relaying;
+      await producer.disconnect();
+    },
+
+    readiness() {
+      if (stopping) return 'stopping';
+      return joined ? null : 'not yet a member of the consumer group';
+    },
+  };
+}

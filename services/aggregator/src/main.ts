@@ -1,0 +1,69 @@
+/**
+ * The aggregator service: reads wagers from Kafka in windows, books their contributions into
+ * Postgres exactly once, and tells projectors about the new pool totals. Start as many replicas
+ * as the wagers topic has partitions; they share the work through the consumer group.
+ */
+import { hostname } from 'node:os';
+import { createPool, withClient } from '../../../shared/src/db.js';
+import { toError } from '../../../shared/src/errors.js';
+import { createHttpServer } from '../../../shared/src/http.js';
+import { createKafka } from '../../../shared/src/kafka.js';
+import { createLogger } from '../../../shared/src/logger.js';
+import { startTelemetry } from '../../../shared/src/telemetry.js';
+import { createAggregator } from './aggregator.js';
+import { loadConfig } from './config.js';
+
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('aggregator', config.logLevel);
+  const telemetry = startTelemetry('jackpot-aggregator');
+  const pool = createPool(config.databaseUrl, { max: config.dbPoolMax, applicationName: 'jackpot-aggregator' });
+  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `aggregator-${hostname()}-${process.pid}`, logger });
+  const aggregator = createAggregator({ kafka, pool, config, logger, meter: telemetry.meter });
+
+  const http = createHttpServer({
+    logger,
+    telemetry,
+    ready: async () => {
+      const reason = aggregator.readiness();
+      if (reason !== null) return reason;
+      await withClient(pool, (c) => c.query('SELECT 1'));
+      return null;
+    },
+  });
+  await http.listen({ port: config.port, host: '0.0.0.0' });
+  await aggregator.start();
+  logger.info({ port: config.port, topic: config.topic, groupId: config.groupId, batchMaxEvents: config.batchMaxEvents, batchMaxWaitMs: config.batchMaxWaitMs }, 'aggregator started');
+
+  let shuttingDown = false;
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down: finishing the window in flight');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown took longer than 30 s; exiting (uncommitted work is redelivered)');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    (async () => {
+      await aggregator.stop();
+      await http.close();
+      await pool.end();
+      await telemetry.shutdown();
+      logger.info('stopped');
+      process.exit(0);
+    })().catch((e: unknown) => {
+      logger.error({ err: toError(e) }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  console.error(`aggregator failed to start: ${toError(e).message}`);
+  process.exit(1);
+});

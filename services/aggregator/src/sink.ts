@@ -1,0 +1,252 @@
+/**
+ * The Postgres edge of the aggregator: one window of wagers becomes one transaction that
+ * 1. locks the consumer position of every partition in the window and drops messages at or below
+ *    it (already applied by an earlier owner of the partition: the fence that makes redelivery
+ *    after a crash or a rebalance harmless),
+ * 2. parses and validates every message (pure domain),
+ * 3. claims the event ids in jackpot.applied_events (a re-sent wager counts once, whatever else
+ *    differs, across batches and replicas),
+ * 4. locks the pools reached and plans the batch (pure domain),
+ * 5. COPYs the ledger rows, adds the per-pool sums, writes dead letters and the new positions,
+ * and commits. Only after the commit does the caller tell Kafka.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import {
+  parseWager,
+  planBatch,
+  tsvRow,
+  type BatchWager,
+  type GameLink,
+  type PoolParams,
+  type PoolState,
+  type ReasonCode,
+} from '../../../shared/src/domain/index.js';
+import * as sql from './sql.js';
+
+export interface InMessage {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+/** One partition's messages in this window, in offset order. */
+export interface Slice {
+  readonly partition: number;
+  readonly messages: readonly InMessage[];
+}
+
+/** The contract's pool-update message. */
+export interface PoolUpdate {
+  readonly poolId: string;
+  readonly jackpotId: string;
+  readonly cycle: number;
+  readonly amountMinor: number;
+  readonly version: number;
+  readonly updatedAt: string;
+}
+
+export interface WindowOutcome {
+  readonly applied: number;
+  readonly duplicates: number;
+  /** Messages at or below the stored position: applied before, skipped now. */
+  readonly alreadyApplied: number;
+  readonly rejected: ReadonlyMap<ReasonCode, number>;
+  readonly ledgerRows: number;
+  readonly poolUpdates: readonly PoolUpdate[];
+  /** New positions, to commit to Kafka after the database. */
+  readonly positions: readonly { partition: number; nextOffset: string }[];
+  /** Partitions whose messages start after the stored position: not applied; seek back to it. */
+  readonly gaps: readonly { partition: number; nextOffset: string }[];
+}
+
+export interface WindowInput {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly slices: readonly Slice[];
+  readonly nowMs: number;
+  /**
+   * Positions at which a gap is accepted (we already sought there once and the broker still
+   * starts later: the messages are gone, for example past retention). Key `${partition}@${offset}`.
+   */
+  readonly acceptGapsAt?: ReadonlySet<string>;
+}
+
+interface Candidate {
+  readonly partition: number;
+  readonly message: InMessage;
+}
+
+const COPY_CHUNK_ROWS = 2000;
+
+function* ledgerChunks(rows: ReturnType<typeof planBatch>['rows']): Generator<string> {
+  let chunk = '';
+  let n = 0;
+  for (const r of rows) {
+    chunk += tsvRow([r.eventId, r.poolId, r.cycle, r.wagerMinor, r.contributionMicro, r.reserveMicro, r.occurredAt, r.gameId, r.playerId]);
+    if (++n === COPY_CHUNK_ROWS) {
+      yield chunk;
+      chunk = '';
+      n = 0;
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+export async function applyWindow(client: PoolClient, input: WindowInput): Promise<WindowOutcome> {
+  const { groupId, topic, nowMs } = input;
+  const partitions = [...new Set(input.slices.map((s) => s.partition))].sort((a, b) => a - b);
+
+  // 1. The fence.
+  await client.query(sql.ensureOffsetRows(groupId, topic, partitions));
+  const stored = new Map(
+    (await client.query<{ partition: number; next_offset: string }>(sql.lockOffsets(groupId, topic, partitions))).rows.map((r) => [
+      r.partition,
+      BigInt(r.next_offset),
+    ]),
+  );
+  const candidates: Candidate[] = [];
+  const gaps: { partition: number; nextOffset: string }[] = [];
+  const positions = new Map<number, bigint>();
+  let alreadyApplied = 0;
+  for (const slice of [...input.slices].sort((a, b) => a.partition - b.partition)) {
+    const next = stored.get(slice.partition) ?? -1n;
+    const first = slice.messages[0];
+    if (first === undefined) continue;
+    if (next >= 0n && BigInt(first.offset) > next && !input.acceptGapsAt?.has(`${slice.partition}@${next}`)) {
+      gaps.push({ partition: slice.partition, nextOffset: next.toString() });
+      continue;
+    }
+    for (const m of slice.messages) {
+      if (BigInt(m.offset) < next) alreadyApplied++;
+      else candidates.push({ partition: slice.partition, message: m });
+    }
+    const last = slice.messages[slice.messages.length - 1];
+    if (last !== undefined && BigInt(last.offset) + 1n > next) positions.set(slice.partition, BigInt(last.offset) + 1n);
+  }
+
+  // 2. Parse.
+  const rejected = new Map<ReasonCode, number>();
+  const dead: { ref: number; reason: ReasonCode; message: string; eventId: string | null }[] = [];
+  const parsed: BatchWager[] = [];
+  candidates.forEach((c, ref) => {
+    const result = parseWager(c.message.value, nowMs);
+    if (result.ok) parsed.push({ wager: result.wager, ref });
+    else dead.push({ ref, reason: result.reason, message: result.message, eventId: null });
+  });
+
+  // 3. Links and claims. A first pass of the planner with pool-less links finds unknown games,
+  // wrong currencies and in-batch copies, so that only wagers that will apply claim their id.
+  let applied = 0;
+  let duplicates = 0;
+  let ledgerRows = 0;
+  let poolUpdates: PoolUpdate[] = [];
+  if (parsed.length > 0) {
+    const gameIds = [...new Set(parsed.map((p) => p.wager.gameId))];
+    const bare = new Map<string, GameLink>();
+    for (const r of (await client.query<{ game_id: string; jackpot_id: string; currency: string }>(sql.gameLinks(gameIds))).rows) {
+      bare.set(r.game_id, { gameId: r.game_id, jackpotId: r.jackpot_id, currency: r.currency, pools: [] });
+    }
+    const screen = planBatch({ wagers: parsed, links: bare, states: new Map() });
+    const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
+    const claimable = parsed.filter((p) => !refused.has(p.ref));
+    const fresh = new Set(
+      claimable.length === 0
+        ? []
+        : (await client.query<{ event_id: string }>(sql.claimEvents(claimable.map((p) => p.wager.eventId)))).rows.map((r) => r.event_id),
+    );
+    const seen = new Set(claimable.filter((p) => !fresh.has(p.wager.eventId)).map((p) => p.wager.eventId));
+
+    // 4. Lock the pools and plan for real.
+    const jackpotIds = [...new Set(claimable.map((p) => bare.get(p.wager.gameId)?.jackpotId ?? ''))].filter((j) => j !== '').sort();
+    const poolsByJackpot = new Map<string, PoolParams[]>();
+    const states = new Map<string, PoolState>();
+    if (jackpotIds.length > 0) {
+      const locked = await client.query<{
+        pool_id: string;
+        jackpot_id: string;
+        tier: string;
+        cycle: number;
+        amount_micro: string;
+        reserve_micro: string;
+        contribution_ppm: number;
+        reserve_ppm: number;
+      }>(sql.lockPools(jackpotIds));
+      for (const r of locked.rows) {
+        const list = poolsByJackpot.get(r.jackpot_id) ?? [];
+        list.push({ poolId: r.pool_id, jackpotId: r.jackpot_id, tier: r.tier, contributionPpm: r.contribution_ppm, reservePpm: r.reserve_ppm });
+        poolsByJackpot.set(r.jackpot_id, list);
+        states.set(r.pool_id, { poolId: r.pool_id, cycle: r.cycle, amountMicro: BigInt(r.amount_micro), reserveMicro: BigInt(r.reserve_micro) });
+      }
+    }
+    const links = new Map<string, GameLink>();
+    for (const [gameId, link] of bare) links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
+    const plan = planBatch({ wagers: parsed, links, states, seen });
+    const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
+    for (const r of plan.rejected) dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
+    duplicates = plan.duplicates.length;
+    applied = parsed.length - plan.rejected.length - duplicates;
+
+    // 5. Write.
+    if (plan.rows.length > 0) {
+      ledgerRows = plan.rows.length;
+      await pipeline(Readable.from(ledgerChunks(plan.rows)), client.query(copyFrom(sql.COPY_LEDGER)));
+    }
+    if (plan.deltas.length > 0) {
+      const cols: sql.DeltaColumns = { poolIds: [], contributionMicro: [], reserveMicro: [], wagers: [], wageredMinor: [] };
+      for (const d of plan.deltas) {
+        cols.poolIds.push(d.poolId);
+        cols.contributionMicro.push(d.contributionMicro.toString());
+        cols.reserveMicro.push(d.reserveMicro.toString());
+        cols.wagers.push(d.wagers);
+        cols.wageredMinor.push(d.wageredMinor.toString());
+      }
+      const updated = await client.query<{ pool_id: string; jackpot_id: string; cycle: number; amount_minor: string; version: string; updated_at: Date }>(
+        sql.addDeltas(cols),
+      );
+      poolUpdates = updated.rows.map((r) => ({
+        poolId: r.pool_id,
+        jackpotId: r.jackpot_id,
+        cycle: r.cycle,
+        amountMinor: Number(r.amount_minor),
+        version: Number(r.version),
+        updatedAt: r.updated_at.toISOString(),
+      }));
+    }
+  }
+
+  if (dead.length > 0) {
+    const cols: sql.DeadLetterColumns = { reasons: [], messages: [], eventIds: [], partitions: [], offsets: [], keys: [], payloads: [] };
+    for (const d of dead.sort((a, b) => a.ref - b.ref)) {
+      const c = candidates[d.ref];
+      if (c === undefined) continue;
+      cols.reasons.push(d.reason);
+      cols.messages.push(d.message);
+      cols.eventIds.push(d.eventId);
+      cols.partitions.push(c.partition);
+      cols.offsets.push(c.message.offset);
+      cols.keys.push(c.message.key);
+      cols.payloads.push(c.message.value ?? Buffer.alloc(0));
+      rejected.set(d.reason, (rejected.get(d.reason) ?? 0) + 1);
+    }
+    await client.query(sql.insertDeadLetters(topic, cols));
+  }
+
+  if (positions.size > 0) {
+    const ps = [...positions.keys()];
+    await client.query(sql.saveOffsets(groupId, topic, ps, ps.map((p) => (positions.get(p) ?? 0n).toString())));
+  }
+
+  return {
+    applied,
+    duplicates,
+    alreadyApplied,
+    rejected,
+    ledgerRows,
+    poolUpdates,
+    positions: [...positions].map(([partition, next]) => ({ partition, nextOffset: next.toString() })),
+    gaps,
+  };
+}

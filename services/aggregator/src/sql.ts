@@ -1,0 +1,124 @@
+/**
+ * The aggregator's statements, one builder each, `$n` parameters and arrays through unnest.
+ * Lock order inside a batch transaction, the same for every replica so they never deadlock:
+ * consumer_offsets rows (by partition), applied_events keys (by event id), pool_totals rows
+ * (by pool id). Wins lock only pool_totals rows.
+ */
+import type { Sql } from '../../../shared/src/db.js';
+
+export const ensureOffsetRows = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
+  text: `INSERT INTO jackpot.consumer_offsets (group_id, topic, partition, next_offset)
+         SELECT $1, $2, p, -1 FROM unnest($3::int[]) AS p
+         ON CONFLICT DO NOTHING`,
+  values: [groupId, topic, partitions],
+});
+
+export const lockOffsets = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
+  text: `SELECT partition, next_offset::text AS next_offset FROM jackpot.consumer_offsets
+         WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])
+         ORDER BY partition FOR UPDATE`,
+  values: [groupId, topic, partitions],
+});
+
+export const readOffsets = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
+  text: `SELECT partition, next_offset::text AS next_offset FROM jackpot.consumer_offsets
+         WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[]) AND next_offset >= 0`,
+  values: [groupId, topic, partitions],
+});
+
+export const saveOffsets = (groupId: string, topic: string, partitions: readonly number[], nextOffsets: readonly string[]): Sql => ({
+  text: `UPDATE jackpot.consumer_offsets o SET next_offset = d.next_offset, updated_at = now()
+         FROM unnest($3::int[], $4::bigint[]) AS d(partition, next_offset)
+         WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = d.partition`,
+  values: [groupId, topic, partitions, nextOffsets],
+});
+
+export const gameLinks = (gameIds: readonly string[]): Sql => ({
+  text: `SELECT g.game_id, j.jackpot_id, j.currency FROM jackpot.games g JOIN jackpot.jackpots j USING (jackpot_id)
+         WHERE g.game_id = ANY($1::text[])`,
+  values: [gameIds],
+});
+
+/** Claims event ids for this batch; returns the ones never applied before. Sorted: see lock order. */
+export const claimEvents = (eventIds: readonly string[]): Sql => ({
+  text: `INSERT INTO jackpot.applied_events (event_id)
+         SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id
+         ON CONFLICT DO NOTHING RETURNING event_id::text`,
+  values: [eventIds],
+});
+
+export const lockPools = (jackpotIds: readonly string[]): Sql => ({
+  text: `SELECT pool_id, jackpot_id, tier, cycle, amount_micro::text AS amount_micro, reserve_micro::text AS reserve_micro,
+                contribution_ppm, reserve_ppm
+         FROM jackpot.pool_totals WHERE jackpot_id = ANY($1::text[])
+         ORDER BY pool_id FOR UPDATE`,
+  values: [jackpotIds],
+});
+
+export const COPY_LEDGER = `COPY jackpot.contributions
+  (event_id, pool_id, cycle, wager_minor, contribution_micro, reserve_micro, occurred_at, game_id, player_id) FROM STDIN`;
+
+export interface DeltaColumns {
+  poolIds: string[];
+  contributionMicro: string[];
+  reserveMicro: string[];
+  wagers: number[];
+  wageredMinor: string[];
+}
+
+/** Adds one batch's sums to its pools and bumps their version; returns what the projector needs. */
+export const addDeltas = (d: DeltaColumns): Sql => ({
+  text: `UPDATE jackpot.pool_totals p SET
+           amount_micro = p.amount_micro + d.contribution,
+           cycle_contribution_micro = p.cycle_contribution_micro + d.contribution,
+           cycle_wagers = p.cycle_wagers + d.wagers,
+           reserve_micro = p.reserve_micro + d.reserve,
+           wagers_total = p.wagers_total + d.wagers,
+           wagered_minor_total = p.wagered_minor_total + d.wagered,
+           contribution_micro_total = p.contribution_micro_total + d.contribution,
+           reserve_micro_total = p.reserve_micro_total + d.reserve,
+           version = p.version + 1,
+           updated_at = now()
+         FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::bigint[], $5::numeric[])
+              AS d(pool_id, contribution, reserve, wagers, wagered)
+         WHERE p.pool_id = d.pool_id
+         RETURNING p.pool_id, p.jackpot_id, p.cycle, p.amount_minor::text AS amount_minor, p.version::text AS version, p.updated_at`,
+  values: [d.poolIds, d.contributionMicro, d.reserveMicro, d.wagers, d.wageredMinor],
+});
+
+export interface DeadLetterColumns {
+  reasons: string[];
+  messages: string[];
+  eventIds: (string | null)[];
+  partitions: number[];
+  offsets: string[];
+  keys: (Buffer | null)[];
+  payloads: Buffer[];
+}
+
+export const insertDeadLetters = (topic: string, d: DeadLetterColumns): Sql => ({
+  text: `INSERT INTO jackpot.dead_letters (reason, message, event_id, topic, kafka_partition, kafka_offset, kafka_key, payload)
+         SELECT reason, message, event_id, $1, partition, "offset", key, payload
+         FROM unnest($2::text[], $3::text[], $4::uuid[], $5::int[], $6::bigint[], $7::bytea[], $8::bytea[])
+              AS d(reason, message, event_id, partition, "offset", key, payload)
+         ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`,
+  values: [topic, d.reasons, d.messages, d.eventIds, d.partitions, d.offsets, d.keys, d.payloads],
+});
+
+/** Dead letters not yet on the dead-letter topic, oldest first; SKIP LOCKED lets replicas share the work. */
+export const lockUnpublishedDeadLetters = (limit: number): Sql => ({
+  text: `SELECT id::text AS id, reason, kafka_key, payload FROM jackpot.dead_letters
+         WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+  values: [limit],
+});
+
+export const markDeadLettersPublished = (ids: readonly string[]): Sql => ({
+  text: `UPDATE jackpot.dead_letters SET published_at = now() WHERE id = ANY($1::bigint[])`,
+  values: [ids],
+});
+
+export const createLedgerPartition = (name: string, fromTimestamp: string, toTimestamp: string): Sql => ({
+  // Identifiers cannot be parameters; the name is `contributions_YYYYMMDD` from the domain module.
+  text: `CREATE TABLE IF NOT EXISTS jackpot.${name} PARTITION OF jackpot.contributions
+         FOR VALUES FROM ('${fromTimestamp}') TO ('${toTimestamp}')`,
+});
