@@ -56,11 +56,21 @@ function parse(databaseUrl: string): Target {
 /** Connection errors meaning "no server there" (as opposed to a server that said no). */
 function isUnreachable(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
-  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || /timeout/i.test(toError(e).message);
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOENT' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ETIMEDOUT' ||
+    /timeout/i.test(toError(e).message)
+  );
 }
 
 async function withMaintenanceClient<T>(t: Target, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: t.maintenanceUrl, connectionTimeoutMillis: 3000, application_name: 'jackpot-infra' });
+  const client = new pg.Client({
+    connectionString: t.maintenanceUrl,
+    connectionTimeoutMillis: 3000,
+    application_name: 'jackpot-infra',
+  });
   await client.connect();
   try {
     return await fn(client);
@@ -75,7 +85,9 @@ async function reachable(t: Target): Promise<boolean> {
     return true;
   } catch (e) {
     if (isUnreachable(e)) return false;
-    throw new Error(`postgres at ${t.host}:${t.port} answered but refused us: ${toError(e).message}`, { cause: e });
+    throw new Error(`postgres at ${t.host}:${t.port} answered but refused us: ${toError(e).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -105,14 +117,19 @@ function findBinDir(): string {
         .sort((a, b) => Number(b) - Number(a))
     : [];
   const newest = versions[0];
-  if (newest === undefined) throw new Error(`postgres: no server is reachable and no local binaries were found under ${root}/*/bin`);
+  if (newest === undefined)
+    throw new Error(`postgres: no server is reachable and no local binaries were found under ${root}/*/bin`);
   return join(root, newest, 'bin');
 }
 
 function run(cmd: string, args: readonly string[], opts: { detached?: boolean } = {}): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     // cwd: the postgres user cannot enter root's home directory, where we may have been started.
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: PG_DIR, detached: opts.detached ?? false });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: PG_DIR,
+      detached: opts.detached ?? false,
+    });
     let out = '';
     const collect = (b: Buffer): void => {
       out = (out + b.toString('utf8')).slice(-32 * 1024);
@@ -120,12 +137,21 @@ function run(cmd: string, args: readonly string[], opts: { detached?: boolean } 
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.once('error', (e) => reject(new Error(`could not run ${cmd}: ${e.message}`)));
-    child.once('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${args.join(' ')} exited with ${String(code)}:\n${tail(out, 20)}`))));
+    child.once('close', (code) =>
+      code === 0
+        ? resolvePromise(out)
+        : reject(new Error(`${args.join(' ')} exited with ${String(code)}:\n${tail(out, 20)}`)),
+    );
   });
 }
 
 /** Runs a PostgreSQL binary as the postgres OS user (directly when we already are that user). */
-function asPostgres(binDir: string, tool: string, args: readonly string[], opts: { detached?: boolean } = {}): Promise<string> {
+function asPostgres(
+  binDir: string,
+  tool: string,
+  args: readonly string[],
+  opts: { detached?: boolean } = {},
+): Promise<string> {
   const bin = join(binDir, tool);
   if (process.getuid?.() !== 0) return run(bin, args, opts);
   return run('runuser', ['-u', PG_OS_USER, '--', bin, ...args], opts);
@@ -134,7 +160,10 @@ function asPostgres(binDir: string, tool: string, args: readonly string[], opts:
 function chownToPostgres(path: string): void {
   if (process.getuid?.() !== 0) return;
   const r = /^postgres:[^:]*:(\d+):(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'));
-  if (r?.[1] === undefined || r[2] === undefined) throw new Error(`postgres: no "${PG_OS_USER}" OS user to own the cluster (initdb refuses to run as root)`);
+  if (r?.[1] === undefined || r[2] === undefined)
+    throw new Error(
+      `postgres: no "${PG_OS_USER}" OS user to own the cluster (initdb refuses to run as root)`,
+    );
   chownSync(path, Number(r[1]), Number(r[2]));
 }
 
@@ -171,7 +200,15 @@ async function startCluster(t: Target, log: Log): Promise<void> {
   if (!existsSync(join(c.dataDir, 'PG_VERSION'))) {
     log(`postgres: initdb ${c.dataDir} (${binDir})`);
     // Trust auth on loopback only: a throwaway development cluster, like the machine's own.
-    await asPostgres(binDir, 'initdb', ['-D', c.dataDir, '-U', t.user, '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
+    await asPostgres(binDir, 'initdb', [
+      '-D',
+      c.dataDir,
+      '-U',
+      t.user,
+      '--auth=trust',
+      '--encoding=UTF8',
+      '--locale=C.UTF-8',
+    ]);
   }
   const listen = isLoopback(t.host) && t.host !== 'localhost' ? t.host : '127.0.0.1';
   // fsync off: a throwaway cluster for development and tests; losing it on a power cut is fine.
@@ -179,11 +216,22 @@ async function startCluster(t: Target, log: Log): Promise<void> {
   log(`postgres: starting a cluster on ${listen}:${t.port} (log: ${c.logFile})`);
   try {
     // detached: a Ctrl-C in the terminal that ran stack:up must not reach the server.
-    await asPostgres(binDir, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-o', serverOpts, '-w', '-t', String(PG_START_TIMEOUT_S), 'start'], { detached: true });
+    await asPostgres(
+      binDir,
+      'pg_ctl',
+      ['-D', c.dataDir, '-l', c.logFile, '-o', serverOpts, '-w', '-t', String(PG_START_TIMEOUT_S), 'start'],
+      { detached: true },
+    );
   } catch (e) {
-    throw new Error(`postgres: the cluster did not start: ${toError(e).message}\nLast lines of ${c.logFile}:\n${tailFile(c.logFile, 20)}`, { cause: e });
+    throw new Error(
+      `postgres: the cluster did not start: ${toError(e).message}\nLast lines of ${c.logFile}:\n${tailFile(c.logFile, 20)}`,
+      { cause: e },
+    );
   }
-  writeFileSync(c.marker, `${JSON.stringify({ port: t.port, dataDir: c.dataDir, binDir, startedAt: new Date().toISOString() })}\n`);
+  writeFileSync(
+    c.marker,
+    `${JSON.stringify({ port: t.port, dataDir: c.dataDir, binDir, startedAt: new Date().toISOString() })}\n`,
+  );
 }
 
 /**
@@ -191,14 +239,20 @@ async function startCluster(t: Target, log: Log): Promise<void> {
  * throwaway cluster first when nothing answers on a loopback address. Resolves with whether
  * this call started a cluster.
  */
-export async function ensurePostgres(databaseUrl: string, opts: { log?: Log } = {}): Promise<{ started: boolean }> {
+export async function ensurePostgres(
+  databaseUrl: string,
+  opts: { log?: Log } = {},
+): Promise<{ started: boolean }> {
   const log = opts.log ?? defaultLog;
   const t = parse(databaseUrl);
   let started = false;
   if (await reachable(t)) {
     log(`postgres: ${t.host}:${t.port} is reachable`);
   } else {
-    if (!isLoopback(t.host)) throw new Error(`postgres: nothing answers at ${t.host}:${t.port}, and it is not a loopback address we could start a cluster on`);
+    if (!isLoopback(t.host))
+      throw new Error(
+        `postgres: nothing answers at ${t.host}:${t.port}, and it is not a loopback address we could start a cluster on`,
+      );
     await startCluster(t, log);
     started = true;
   }
@@ -219,7 +273,11 @@ export function startedClusters(): StartedCluster[] {
   return readdirSync(PG_DIR)
     .filter((f) => /^started-\d+\.json$/.test(f))
     .map((f) => {
-      const info = JSON.parse(readFileSync(join(PG_DIR, f), 'utf8')) as { port: number; dataDir: string; binDir: string };
+      const info = JSON.parse(readFileSync(join(PG_DIR, f), 'utf8')) as {
+        port: number;
+        dataDir: string;
+        binDir: string;
+      };
       let pid: number | undefined;
       try {
         const n = Number(readFileSync(join(info.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -235,7 +293,9 @@ export function startedClusters(): StartedCluster[] {
  * Stops the clusters we started (only the one on `databaseUrl`'s port when given). The
  * machine's own server, or any server we did not start, is never touched.
  */
-export async function stopPostgres(opts: { databaseUrl?: string; log?: Log } = {}): Promise<{ stopped: number }> {
+export async function stopPostgres(
+  opts: { databaseUrl?: string; log?: Log } = {},
+): Promise<{ stopped: number }> {
   const log = opts.log ?? defaultLog;
   const onlyPort = opts.databaseUrl === undefined ? undefined : parse(opts.databaseUrl).port;
   let stopped = 0;
@@ -245,7 +305,16 @@ export async function stopPostgres(opts: { databaseUrl?: string; log?: Log } = {
     if (cluster.pid !== undefined) {
       log(`postgres: stopping the cluster on port ${cluster.port}`);
       // fast: roll back open transactions and stop now; a throwaway cluster needs no smart wait.
-      await asPostgres(cluster.binDir, 'pg_ctl', ['-D', cluster.dataDir, '-m', 'fast', '-w', '-t', '30', 'stop']).catch((e: unknown) => {
+      await asPostgres(cluster.binDir, 'pg_ctl', [
+        '-D',
+        cluster.dataDir,
+        '-m',
+        'fast',
+        '-w',
+        '-t',
+        '30',
+        'stop',
+      ]).catch((e: unknown) => {
         if (!/Is server running\?/.test(toError(e).message)) throw e;
       });
       stopped++;
@@ -260,7 +329,12 @@ export async function stopPostgres(opts: { databaseUrl?: string; log?: Log } = {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const url = str(process.env, 'DATABASE_URL', DEFAULT_DATABASE_URL);
   const cmd = process.argv[2];
-  const work = cmd === 'ensure' ? ensurePostgres(url) : cmd === 'stop' ? stopPostgres({ databaseUrl: url }) : Promise.reject(new Error('usage: tsx infra/postgres.ts ensure|stop'));
+  const work =
+    cmd === 'ensure'
+      ? ensurePostgres(url)
+      : cmd === 'stop'
+        ? stopPostgres({ databaseUrl: url })
+        : Promise.reject(new Error('usage: tsx infra/postgres.ts ensure|stop'));
   work.then(
     () => process.exit(0),
     (e: unknown) => {

@@ -65,8 +65,18 @@ export function serviceTable(env: NodeJS.ProcessEnv = process.env): ServiceSpec[
       portEnv: 'AGGREGATOR_PORT',
       port: aggregatorPort + i,
     })),
-    { name: 'projector', main: 'services/projector/src/main.ts', portEnv: 'PROJECTOR_PORT', port: int(env, 'PROJECTOR_PORT', 8081, 1, 65535) },
-    { name: 'ingest', main: 'services/ingest/src/main.ts', portEnv: 'INGEST_PORT', port: int(env, 'INGEST_PORT', 8080, 1, 65535) },
+    {
+      name: 'projector',
+      main: 'services/projector/src/main.ts',
+      portEnv: 'PROJECTOR_PORT',
+      port: int(env, 'PROJECTOR_PORT', 8081, 1, 65535),
+    },
+    {
+      name: 'ingest',
+      main: 'services/ingest/src/main.ts',
+      portEnv: 'INGEST_PORT',
+      port: int(env, 'INGEST_PORT', 8080, 1, 65535),
+    },
   ];
 }
 
@@ -90,7 +100,9 @@ async function waitReady(spec: ServiceSpec, pid: number, timeoutMs: number, log:
     if (await isReady(spec.port)) return;
     if (!isProcessAlive(pid)) {
       removeFile(pidFileOf(spec.name));
-      throw new Error(`${spec.name}: pid ${pid} exited before it was ready. Last lines of ${logFileOf(spec.name)}:\n${tailFile(logFileOf(spec.name), 30)}`);
+      throw new Error(
+        `${spec.name}: pid ${pid} exited before it was ready. Last lines of ${logFileOf(spec.name)}:\n${tailFile(logFileOf(spec.name), 30)}`,
+      );
     }
     if (Date.now() - started > timeoutMs) {
       throw new Error(
@@ -117,7 +129,8 @@ export async function startService(
   const log = opts.log ?? defaultLog;
   const timeout = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const main = join(REPO_ROOT, spec.main);
-  if (!existsSync(main)) throw new Error(`${spec.name}: ${spec.main} does not exist; that service has not been written yet`);
+  if (!existsSync(main))
+    throw new Error(`${spec.name}: ${spec.main} does not exist; that service has not been written yet`);
   const pidFile = pidFileOf(spec.name);
   const existing = readPidFile(pidFile);
   if (existing !== undefined) {
@@ -129,7 +142,10 @@ export async function startService(
     log(`${spec.name}: pid file names pid ${existing}, which is gone; starting it again`);
     removeFile(pidFile);
   }
-  if (await tcpOpen('127.0.0.1', spec.port)) throw new Error(`${spec.name}: port ${spec.port} is already taken by a process we did not start; stop it or set ${spec.portEnv}`);
+  if (await tcpOpen('127.0.0.1', spec.port))
+    throw new Error(
+      `${spec.name}: port ${spec.port} is already taken by a process we did not start; stop it or set ${spec.portEnv}`,
+    );
 
   mkdirSync(PIDS_DIR, { recursive: true });
   mkdirSync(LOGS_DIR, { recursive: true });
@@ -153,7 +169,10 @@ export async function startService(
 }
 
 /** SIGTERM, then SIGKILL after 35 s. Only a process whose pid file we wrote, and that still runs our entry point. */
-export async function stopService(name: string, opts: { log?: Log; main?: string } = {}): Promise<{ stopped: boolean }> {
+export async function stopService(
+  name: string,
+  opts: { log?: Log; main?: string } = {},
+): Promise<{ stopped: boolean }> {
   const log = opts.log ?? defaultLog;
   const pidFile = pidFileOf(name);
   const pid = readPidFile(pidFile);
@@ -183,7 +202,8 @@ export async function stackUp(opts: { log?: Log } = {}): Promise<void> {
   // Validate the whole table (env values, entry points) before starting anything.
   const services = serviceTable();
   const missing = services.filter((s) => !existsSync(join(REPO_ROOT, s.main)));
-  if (missing.length > 0) throw new Error(`cannot start the stack: ${[...new Set(missing.map((s) => s.main))].join(', ')} missing`);
+  if (missing.length > 0)
+    throw new Error(`cannot start the stack: ${[...new Set(missing.map((s) => s.main))].join(', ')} missing`);
 
   await startKafka({ log });
   await ensurePostgres(databaseUrl(), { log });
@@ -200,12 +220,15 @@ export async function stackUp(opts: { log?: Log } = {}): Promise<void> {
 export async function stackDown(opts: { log?: Log } = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
   const table = serviceTable();
-  const mainOf = (name: string): string => table.find((s) => s.name === name)?.main ?? (name.startsWith('aggregator-') ? 'services/aggregator/src/main.ts' : 'services/');
+  const mainOf = (name: string): string =>
+    table.find((s) => s.name === name)?.main ??
+    (name.startsWith('aggregator-') ? 'services/aggregator/src/main.ts' : 'services/');
   const names = servicePidNames();
   // The gateway first, so nothing new comes in while the consumers finish their work.
   const first = names.filter((n) => n === 'ingest');
   const rest = names.filter((n) => n !== 'ingest');
-  for (const group of [first, rest]) await Promise.all(group.map((n) => stopService(n, { log, main: mainOf(n) })));
+  for (const group of [first, rest])
+    await Promise.all(group.map((n) => stopService(n, { log, main: mainOf(n) })));
   await stopKafka({ log });
   await stopPostgres({ log });
   log('stack: down');
@@ -218,13 +241,27 @@ function row(name: string, pid: number | undefined, state: string, note = ''): s
 export async function stackStatus(): Promise<string[]> {
   const lines: string[] = [];
   const kafka = await kafkaStatus();
-  lines.push(row('kafka', kafka.pid, kafka.state, kafka.state === 'external' ? `not started by us, answering on ${kafka.brokers.join(',')}` : ''));
+  lines.push(
+    row(
+      'kafka',
+      kafka.pid,
+      kafka.state,
+      kafka.state === 'external' ? `not started by us, answering on ${kafka.brokers.join(',')}` : '',
+    ),
+  );
 
   const clusters = startedClusters();
   if (clusters.length === 0) {
     const url = new URL(databaseUrl());
     const answering = await tcpOpen(url.hostname, url.port === '' ? 5432 : Number(url.port));
-    lines.push(row('postgres', undefined, answering ? 'external' : 'stopped', answering ? `not started by us, answering on ${url.host}` : ''));
+    lines.push(
+      row(
+        'postgres',
+        undefined,
+        answering ? 'external' : 'stopped',
+        answering ? `not started by us, answering on ${url.host}` : '',
+      ),
+    );
   }
   for (const c of clusters) {
     const alive = c.pid !== undefined && isProcessAlive(c.pid);
@@ -232,13 +269,28 @@ export async function stackStatus(): Promise<string[]> {
   }
 
   const table = serviceTable();
-  const names = [...table.map((s) => s.name), ...servicePidNames().filter((n) => !table.some((s) => s.name === n))];
+  const names = [
+    ...table.map((s) => s.name),
+    ...servicePidNames().filter((n) => !table.some((s) => s.name === n)),
+  ];
   for (const name of names) {
     const spec = table.find((s) => s.name === name);
     const pid = readPidFile(pidFileOf(name));
     if (pid === undefined) lines.push(row(name, undefined, 'stopped'));
     else if (!isOurProcess(pid, spec?.main ?? 'services/')) lines.push(row(name, pid, 'dead pid file'));
-    else lines.push(row(name, pid, 'running', spec === undefined ? 'beyond AGGREGATOR_REPLICAS' : (await isReady(spec.port)) ? `ready on ${spec.port}` : `not ready on ${spec.port}`));
+    else
+      lines.push(
+        row(
+          name,
+          pid,
+          'running',
+          spec === undefined
+            ? 'beyond AGGREGATOR_REPLICAS'
+            : (await isReady(spec.port))
+              ? `ready on ${spec.port}`
+              : `not ready on ${spec.port}`,
+        ),
+      );
   }
   return lines;
 }

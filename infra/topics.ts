@@ -68,18 +68,29 @@ interface DescribedConfigs {
 async function alignConfigs(admin: Admin, spec: TopicSpec, log: Log): Promise<void> {
   const wanted = Object.entries(spec.configs ?? {});
   if (wanted.length === 0) return;
-  const described = (await admin.describeConfigs({ resources: [{ type: TOPIC_RESOURCE, name: spec.topic }], includeSynonyms: false })) as DescribedConfigs;
+  const described = (await admin.describeConfigs({
+    resources: [{ type: TOPIC_RESOURCE, name: spec.topic }],
+    includeSynonyms: false,
+  })) as DescribedConfigs;
   const entries = described.resources[0]?.configEntries ?? [];
   const current = new Map(entries.map((e) => [e.configName, e.configValue]));
   const differing = wanted.filter(([name, value]) => current.get(name) !== value);
   if (differing.length === 0) return;
   // AlterConfigs (kafkajs has no incremental variant) replaces the topic's whole set of
   // topic-level overrides: send the ones already set along with ours, or they are lost.
-  const merged = new Map(entries.filter((e) => e.configSource === TOPIC_CONFIG_SOURCE).map((e) => [e.configName, e.configValue]));
+  const merged = new Map(
+    entries.filter((e) => e.configSource === TOPIC_CONFIG_SOURCE).map((e) => [e.configName, e.configValue]),
+  );
   for (const [name, value] of wanted) merged.set(name, value);
   await admin.alterConfigs({
     validateOnly: false,
-    resources: [{ type: TOPIC_RESOURCE, name: spec.topic, configEntries: [...merged].map(([name, value]) => ({ name, value })) }],
+    resources: [
+      {
+        type: TOPIC_RESOURCE,
+        name: spec.topic,
+        configEntries: [...merged].map(([name, value]) => ({ name, value })),
+      },
+    ],
   });
   log(`topics: ${spec.topic}: set ${differing.map(([n, v]) => `${n}=${v}`).join(', ')}`);
 }
@@ -112,7 +123,11 @@ export async function ensureTopics(opts: EnsureTopicsOptions = {}): Promise<void
       }
       const have = await partitionCount(admin, spec.topic);
       if (spec.topic === TOPICS.wagers && have < spec.partitions) {
-        await admin.createPartitions({ topicPartitions: [{ topic: spec.topic, count: spec.partitions }], validateOnly: false, timeout: 30_000 });
+        await admin.createPartitions({
+          topicPartitions: [{ topic: spec.topic, count: spec.partitions }],
+          validateOnly: false,
+          timeout: 30_000,
+        });
         log(`topics: ${spec.topic}: grew from ${have} to ${spec.partitions} partitions`);
       } else {
         log(`topics: ${spec.topic} exists (${have} partitions)`);

@@ -16,7 +16,10 @@ export const brokers: readonly string[] = list(process.env, 'KAFKA_BROKERS', DEF
  * Short group timeouts so that joins, leaves and rebalances take seconds, not the default
  * 30 s session. The broker allows sessions down to 1 s (group.min.session.timeout.ms).
  */
-export const FAST_GROUP: Pick<ConsumerConfig, 'sessionTimeout' | 'heartbeatInterval' | 'rebalanceTimeout' | 'maxWaitTimeInMs'> = {
+export const FAST_GROUP: Pick<
+  ConsumerConfig,
+  'sessionTimeout' | 'heartbeatInterval' | 'rebalanceTimeout' | 'maxWaitTimeInMs'
+> = {
   sessionTimeout: 6000,
   heartbeatInterval: 500,
   rebalanceTimeout: 10000,
@@ -78,7 +81,11 @@ function adminForHelpers(): Promise<Admin> {
  * Creates a uniquely named topic (`test.<prefix>.<random>`), waits for its leaders, and
  * returns its name. The topic is deleted after the test file.
  */
-export async function randomTopic(prefix: string, partitions = 1, configs?: Readonly<Record<string, string>>): Promise<string> {
+export async function randomTopic(
+  prefix: string,
+  partitions = 1,
+  configs?: Readonly<Record<string, string>>,
+): Promise<string> {
   const topic = `test.${prefix}.${uniqueSuffix()}`;
   const admin = await adminForHelpers();
   topics.add(topic);
@@ -110,11 +117,14 @@ export async function cleanupKafka(): Promise<void> {
   const others = [...clients];
   clients.clear();
   const helperAdmin = admin === undefined ? undefined : await admin.catch(() => undefined);
-  await Promise.all(others.filter((c) => c !== helperAdmin).map((c) => bounded('disconnect', c.disconnect())));
+  await Promise.all(
+    others.filter((c) => c !== helperAdmin).map((c) => bounded('disconnect', c.disconnect())),
+  );
   if (topics.size > 0) {
     const names = [...topics];
     topics.clear();
-    if (helperAdmin !== undefined) await bounded('deleteTopics', helperAdmin.deleteTopics({ topics: names, timeout: 10_000 }));
+    if (helperAdmin !== undefined)
+      await bounded('deleteTopics', helperAdmin.deleteTopics({ topics: names, timeout: 10_000 }));
   }
   if (helperAdmin !== undefined) await bounded('disconnect', helperAdmin.disconnect());
 }

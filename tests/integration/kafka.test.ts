@@ -38,184 +38,250 @@ async function startRecording(consumer: Consumer, topic: string, into: Received[
   });
 }
 
-void test('a consumer group reads every produced message and commits its offsets', { timeout: TEST_TIMEOUT }, async () => {
-  const kafka = kafkaForTests();
-  const topic = await randomTopic('roundtrip', 3);
-  const groupId = randomGroupId();
-  const n = 300;
+void test(
+  'a consumer group reads every produced message and commits its offsets',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const kafka = kafkaForTests();
+    const topic = await randomTopic('roundtrip', 3);
+    const groupId = randomGroupId();
+    const n = 300;
 
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic, acks: -1, messages: range(n).map((i) => ({ key: `player-${i % 37}`, value: `m${i}` })) });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: range(n).map((i) => ({ key: `player-${i % 37}`, value: `m${i}` })),
+    });
 
-  const consumer = kafka.consumer({ groupId, ...FAST_GROUP });
-  const received: Received[] = [];
-  await startRecording(consumer, topic, received);
-  await waitFor(`${n} messages`, () => new Set(received.map((r) => r.value)).size === n);
-  await consumer.disconnect(); // commits what it consumed
+    const consumer = kafka.consumer({ groupId, ...FAST_GROUP });
+    const received: Received[] = [];
+    await startRecording(consumer, topic, received);
+    await waitFor(`${n} messages`, () => new Set(received.map((r) => r.value)).size === n);
+    await consumer.disconnect(); // commits what it consumed
 
-  assert.deepEqual(new Set(received.map((r) => r.value)), new Set(range(n).map((i) => `m${i}`)));
-  assert.equal(new Set(received.map((r) => r.partition)).size, 3, 'keys spread over all 3 partitions');
+    assert.deepEqual(new Set(received.map((r) => r.value)), new Set(range(n).map((i) => `m${i}`)));
+    assert.equal(new Set(received.map((r) => r.partition)).size, 3, 'keys spread over all 3 partitions');
 
-  const admin = kafka.admin();
-  await admin.connect();
-  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  const total = (committed?.partitions ?? []).reduce((sum, p) => sum + Number(p.offset), 0);
-  assert.equal(total, n, 'the group committed the end offset of every partition');
-});
+    const admin = kafka.admin();
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const total = (committed?.partitions ?? []).reduce((sum, p) => sum + Number(p.offset), 0);
+    assert.equal(total, n, 'the group committed the end offset of every partition');
+  },
+);
 
-void test('a group rebalances when a member joins and when one leaves, and no message is lost', { timeout: TEST_TIMEOUT }, async (t) => {
-  const kafka = kafkaForTests();
-  const partitions = 4;
-  const topic = await randomTopic('rebalance', partitions);
-  const groupId = randomGroupId();
-  const producer = kafka.producer();
-  await producer.connect();
+void test(
+  'a group rebalances when a member joins and when one leaves, and no message is lost',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const kafka = kafkaForTests();
+    const partitions = 4;
+    const topic = await randomTopic('rebalance', partitions);
+    const groupId = randomGroupId();
+    const producer = kafka.producer();
+    await producer.connect();
 
-  const assignment = new Map<string, number[]>();
-  const received = new Map<string, Received[]>([
-    ['a', []],
-    ['b', []],
-  ]);
-  const member = (name: string): Consumer => {
-    const c = kafka.consumer({ groupId, ...FAST_GROUP });
-    c.on(c.events.GROUP_JOIN, (e) => assignment.set(name, [...(e.payload.memberAssignment[topic] ?? [])].sort()));
-    return c;
-  };
-  const seen = (): Set<string> => new Set([...received.values()].flat().map((r) => r.value));
-  const produceBatch = async (batch: string): Promise<string[]> => {
-    const values = range(40).map((i) => `${batch}-${i}`);
-    // Explicit partitions: every partition gets messages, whoever owns it must read them.
-    await producer.send({ topic, acks: -1, messages: values.map((value, i) => ({ partition: i % partitions, value })) });
-    return values;
-  };
-  const split = (): boolean => {
-    const a = assignment.get('a') ?? [];
-    const b = assignment.get('b') ?? [];
-    return a.length > 0 && b.length > 0 && new Set([...a, ...b]).size === partitions && a.length + b.length === partitions;
-  };
+    const assignment = new Map<string, number[]>();
+    const received = new Map<string, Received[]>([
+      ['a', []],
+      ['b', []],
+    ]);
+    const member = (name: string): Consumer => {
+      const c = kafka.consumer({ groupId, ...FAST_GROUP });
+      c.on(c.events.GROUP_JOIN, (e) =>
+        assignment.set(name, [...(e.payload.memberAssignment[topic] ?? [])].sort()),
+      );
+      return c;
+    };
+    const seen = (): Set<string> => new Set([...received.values()].flat().map((r) => r.value));
+    const produceBatch = async (batch: string): Promise<string[]> => {
+      const values = range(40).map((i) => `${batch}-${i}`);
+      // Explicit partitions: every partition gets messages, whoever owns it must read them.
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: values.map((value, i) => ({ partition: i % partitions, value })),
+      });
+      return values;
+    };
+    const split = (): boolean => {
+      const a = assignment.get('a') ?? [];
+      const b = assignment.get('b') ?? [];
+      return (
+        a.length > 0 &&
+        b.length > 0 &&
+        new Set([...a, ...b]).size === partitions &&
+        a.length + b.length === partitions
+      );
+    };
 
-  // One member owns everything.
-  const a = member('a');
-  await startRecording(a, topic, received.get('a') ?? []);
-  await waitFor('a to own all partitions', () => assignment.get('a')?.length === partitions);
-  const first = await produceBatch('first');
-  await waitFor('the first batch', () => first.every((v) => seen().has(v)));
+    // One member owns everything.
+    const a = member('a');
+    await startRecording(a, topic, received.get('a') ?? []);
+    await waitFor('a to own all partitions', () => assignment.get('a')?.length === partitions);
+    const first = await produceBatch('first');
+    await waitFor('the first batch', () => first.every((v) => seen().has(v)));
 
-  // A second member joins: the partitions are split between the two.
-  const b = member('b');
-  await startRecording(b, topic, received.get('b') ?? []);
-  await waitFor('the partitions to be split between a and b', split);
-  t.diagnostic(`split: a=${JSON.stringify(assignment.get('a'))} b=${JSON.stringify(assignment.get('b'))}`);
-  const owner = new Map<number, string>();
-  for (const [name, parts] of assignment) for (const p of parts) owner.set(p, name);
-  const second = await produceBatch('second');
-  await waitFor('the second batch', () => second.every((v) => seen().has(v)));
-  for (const [name, list] of received) {
-    const mine = list.filter((r) => r.value.startsWith('second-'));
-    assert.ok(mine.length > 0, `${name} consumed part of the second batch`);
-    for (const r of mine) assert.equal(owner.get(r.partition), name, `partition ${r.partition} was read by its owner`);
-  }
+    // A second member joins: the partitions are split between the two.
+    const b = member('b');
+    await startRecording(b, topic, received.get('b') ?? []);
+    await waitFor('the partitions to be split between a and b', split);
+    t.diagnostic(`split: a=${JSON.stringify(assignment.get('a'))} b=${JSON.stringify(assignment.get('b'))}`);
+    const owner = new Map<number, string>();
+    for (const [name, parts] of assignment) for (const p of parts) owner.set(p, name);
+    const second = await produceBatch('second');
+    await waitFor('the second batch', () => second.every((v) => seen().has(v)));
+    for (const [name, list] of received) {
+      const mine = list.filter((r) => r.value.startsWith('second-'));
+      assert.ok(mine.length > 0, `${name} consumed part of the second batch`);
+      for (const r of mine)
+        assert.equal(owner.get(r.partition), name, `partition ${r.partition} was read by its owner`);
+    }
 
-  // b leaves: a takes every partition back and reads what is produced next.
-  await b.disconnect();
-  await waitFor('a to own all partitions again', () => assignment.get('a')?.length === partitions);
-  const third = await produceBatch('third');
-  await waitFor('the third batch', () => third.every((v) => seen().has(v)));
-  assert.ok(
-    third.every((v) => (received.get('a') ?? []).some((r) => r.value === v)),
-    'a read the whole third batch',
-  );
-  for (const v of [...first, ...second, ...third]) assert.ok(seen().has(v), `${v} was consumed`);
-});
-
-void test('an idempotent producer (acks=-1) writes every message exactly once, in order', { timeout: TEST_TIMEOUT }, async () => {
-  const kafka = kafkaForTests();
-  const topic = await randomTopic('idempotent', 2);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const sends = 5;
-  const perSend = 50;
-  for (const s of range(sends)) {
-    await producer.send({ topic, acks: -1, messages: range(perSend, s * perSend).map((i) => ({ partition: i % 2, value: String(i) })) });
-  }
-  // kafkajs itself refuses weaker acks on an idempotent producer: the mode really is on.
-  await assert.rejects(producer.send({ topic, acks: 1, messages: [{ value: 'x' }] }), /idempotent/i);
-
-  const consumer = kafka.consumer({ groupId: randomGroupId(), ...FAST_GROUP });
-  const received: Received[] = [];
-  await startRecording(consumer, topic, received);
-  const n = sends * perSend;
-  await waitFor(`${n} messages`, () => received.length >= n);
-  await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive right behind
-
-  assert.equal(received.length, n, 'no duplicates');
-  for (const partition of [0, 1]) {
-    const mine = received.filter((r) => r.partition === partition);
-    assert.deepEqual(
-      mine.map((r) => Number(r.offset)),
-      range(mine.length),
-      `partition ${partition}: contiguous offsets from 0`,
+    // b leaves: a takes every partition back and reads what is produced next.
+    await b.disconnect();
+    await waitFor('a to own all partitions again', () => assignment.get('a')?.length === partitions);
+    const third = await produceBatch('third');
+    await waitFor('the third batch', () => third.every((v) => seen().has(v)));
+    assert.ok(
+      third.every((v) => (received.get('a') ?? []).some((r) => r.value === v)),
+      'a read the whole third batch',
     );
-    assert.deepEqual(
-      mine.map((r) => Number(r.value)),
-      range(n).filter((i) => i % 2 === partition),
-      `partition ${partition}: the order they were sent in`,
+    for (const v of [...first, ...second, ...third]) assert.ok(seen().has(v), `${v} was consumed`);
+  },
+);
+
+void test(
+  'an idempotent producer (acks=-1) writes every message exactly once, in order',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const kafka = kafkaForTests();
+    const topic = await randomTopic('idempotent', 2);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const sends = 5;
+    const perSend = 50;
+    for (const s of range(sends)) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: range(perSend, s * perSend).map((i) => ({ partition: i % 2, value: String(i) })),
+      });
+    }
+    // kafkajs itself refuses weaker acks on an idempotent producer: the mode really is on.
+    await assert.rejects(producer.send({ topic, acks: 1, messages: [{ value: 'x' }] }), /idempotent/i);
+
+    const consumer = kafka.consumer({ groupId: randomGroupId(), ...FAST_GROUP });
+    const received: Received[] = [];
+    await startRecording(consumer, topic, received);
+    const n = sends * perSend;
+    await waitFor(`${n} messages`, () => received.length >= n);
+    await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive right behind
+
+    assert.equal(received.length, n, 'no duplicates');
+    for (const partition of [0, 1]) {
+      const mine = received.filter((r) => r.partition === partition);
+      assert.deepEqual(
+        mine.map((r) => Number(r.offset)),
+        range(mine.length),
+        `partition ${partition}: contiguous offsets from 0`,
+      );
+      assert.deepEqual(
+        mine.map((r) => Number(r.value)),
+        range(n).filter((i) => i % 2 === partition),
+        `partition ${partition}: the order they were sent in`,
+      );
+    }
+  },
+);
+
+void test(
+  'a committed transaction is visible; an aborted one is never seen by a read-committed consumer',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const kafka = kafkaForTests();
+    const topic = await randomTopic('transactions', 2);
+    const producer = kafka.producer({
+      transactionalId: `test-tx-${uniqueSuffix()}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+
+    const committed = range(10).map((i) => `committed-${i}`);
+    const tx1 = await producer.transaction();
+    await tx1.send({ topic, messages: committed.map((value) => ({ key: value, value })) });
+    await tx1.commit();
+
+    const aborted = range(10).map((i) => `aborted-${i}`);
+    const tx2 = await producer.transaction();
+    await tx2.send({ topic, messages: aborted.map((value) => ({ key: value, value })) });
+    await tx2.abort();
+
+    // Committed after the aborted one, on both partitions: once a reader has these, it has
+    // passed every aborted record.
+    const later = range(4).map((i) => `later-${i}`);
+    const tx3 = await producer.transaction();
+    await tx3.send({ topic, messages: later.map((value, i) => ({ partition: i % 2, value })) });
+    await tx3.commit();
+
+    const readCommitted: Received[] = [];
+    await startRecording(
+      kafka.consumer({ groupId: randomGroupId(), readUncommitted: false, ...FAST_GROUP }),
+      topic,
+      readCommitted,
     );
-  }
-});
+    await waitFor('the committed messages', () =>
+      later.every((v) => readCommitted.some((r) => r.value === v)),
+    );
+    const values = readCommitted.map((r) => r.value);
+    assert.deepEqual(new Set(values), new Set([...committed, ...later]));
+    assert.equal(values.length, committed.length + later.length, 'each committed message once');
+    assert.ok(
+      !values.some((v) => v.startsWith('aborted-')),
+      'no aborted message reached a read-committed consumer',
+    );
 
-void test('a committed transaction is visible; an aborted one is never seen by a read-committed consumer', { timeout: TEST_TIMEOUT }, async () => {
-  const kafka = kafkaForTests();
-  const topic = await randomTopic('transactions', 2);
-  const producer = kafka.producer({ transactionalId: `test-tx-${uniqueSuffix()}`, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+    // Control: the aborted records are in the log, so the assertion above can fail.
+    const readUncommitted: Received[] = [];
+    await startRecording(
+      kafka.consumer({ groupId: randomGroupId(), readUncommitted: true, ...FAST_GROUP }),
+      topic,
+      readUncommitted,
+    );
+    await waitFor('the aborted messages, read uncommitted', () =>
+      aborted.every((v) => readUncommitted.some((r) => r.value === v)),
+    );
+  },
+);
 
-  const committed = range(10).map((i) => `committed-${i}`);
-  const tx1 = await producer.transaction();
-  await tx1.send({ topic, messages: committed.map((value) => ({ key: value, value })) });
-  await tx1.commit();
+void test(
+  'consumed offsets commit atomically with a transaction (sendOffsets)',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const kafka = kafkaForTests();
+    const topic = await randomTopic('tx-offsets', 1);
+    const groupId = randomGroupId();
+    const producer = kafka.producer({
+      transactionalId: `test-txo-${uniqueSuffix()}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
 
-  const aborted = range(10).map((i) => `aborted-${i}`);
-  const tx2 = await producer.transaction();
-  await tx2.send({ topic, messages: aborted.map((value) => ({ key: value, value })) });
-  await tx2.abort();
+    const tx = await producer.transaction();
+    await tx.send({ topic, messages: [{ value: 'out' }] });
+    await tx.sendOffsets({
+      consumerGroupId: groupId,
+      topics: [{ topic, partitions: [{ partition: 0, offset: '42' }] }],
+    });
+    await tx.commit();
 
-  // Committed after the aborted one, on both partitions: once a reader has these, it has
-  // passed every aborted record.
-  const later = range(4).map((i) => `later-${i}`);
-  const tx3 = await producer.transaction();
-  await tx3.send({ topic, messages: later.map((value, i) => ({ partition: i % 2, value })) });
-  await tx3.commit();
-
-  const readCommitted: Received[] = [];
-  await startRecording(kafka.consumer({ groupId: randomGroupId(), readUncommitted: false, ...FAST_GROUP }), topic, readCommitted);
-  await waitFor('the committed messages', () => later.every((v) => readCommitted.some((r) => r.value === v)));
-  const values = readCommitted.map((r) => r.value);
-  assert.deepEqual(new Set(values), new Set([...committed, ...later]));
-  assert.equal(values.length, committed.length + later.length, 'each committed message once');
-  assert.ok(!values.some((v) => v.startsWith('aborted-')), 'no aborted message reached a read-committed consumer');
-
-  // Control: the aborted records are in the log, so the assertion above can fail.
-  const readUncommitted: Received[] = [];
-  await startRecording(kafka.consumer({ groupId: randomGroupId(), readUncommitted: true, ...FAST_GROUP }), topic, readUncommitted);
-  await waitFor('the aborted messages, read uncommitted', () => aborted.every((v) => readUncommitted.some((r) => r.value === v)));
-});
-
-void test('consumed offsets commit atomically with a transaction (sendOffsets)', { timeout: TEST_TIMEOUT }, async () => {
-  const kafka = kafkaForTests();
-  const topic = await randomTopic('tx-offsets', 1);
-  const groupId = randomGroupId();
-  const producer = kafka.producer({ transactionalId: `test-txo-${uniqueSuffix()}`, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-
-  const tx = await producer.transaction();
-  await tx.send({ topic, messages: [{ value: 'out' }] });
-  await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: '42' }] }] });
-  await tx.commit();
-
-  const admin = kafka.admin();
-  await admin.connect();
-  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  assert.equal(offsets?.partitions.find((p) => p.partition === 0)?.offset, '42');
-});
+    const admin = kafka.admin();
+    await admin.connect();
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    assert.equal(offsets?.partitions.find((p) => p.partition === 0)?.offset, '42');
+  },
+);
