@@ -74,15 +74,21 @@ async function drain(topic: string, done: (got: KafkaMessage[]) => boolean): Pro
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const got: KafkaMessage[] = [];
-  await consumer.run({ eachMessage: async ({ message }) => void got.push(message) });
-  await eventually(async () => done(got), 30_000);
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      got.push(message);
+      return Promise.resolve();
+    },
+  });
+  await eventually(() => Promise.resolve(done(got)), 30_000);
   await consumer.disconnect();
   return got;
 }
 
-const appliedEvents = async (): Promise<number> => Number((await db.pool.query('SELECT count(*) FROM jackpot.applied_events')).rows[0].count);
+const appliedEvents = async (): Promise<number> =>
+  Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n);
 
-test('a mixed stream gives exact pool totals, one ledger row per wager and pool, and dead letters with reasons', async () => {
+void test('a mixed stream gives exact pool totals, one ledger row per wager and pool, and dead letters with reasons', async () => {
   const t = await setup();
   const events = mixedStream(3000, ['g-a', 'g-b', 'g-c', 'g-uk'], 'EUR');
   // g-uk wagers in EUR are currency mismatches; add some correct GBP ones.
@@ -134,13 +140,13 @@ test('a mixed stream gives exact pool totals, one ledger row per wager and pool,
   await aggregator.stop();
 });
 
-test('a re-sent wager in a later batch counts once, and a restarted aggregator repeats nothing', async () => {
+void test('a re-sent wager in a later batch counts once, and a restarted aggregator repeats nothing', async () => {
   const t = await setup(3);
   const totalsBefore = await poolMicros(db.pool);
   const first = Array.from({ length: 1000 }, (_, i) => asEvent(wager({ gameId: 'g-a', playerId: `r-${i % 37}`, amountMinor: 1 + ((i * 7919) % 10_000) })));
   const before = await appliedEvents();
   const offsetsSum = async () =>
-    Number((await db.pool.query('SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1', [t.groupId])).rows[0].s);
+    Number((await db.pool.query<{ s: string }>('SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1', [t.groupId])).rows[0]?.s);
   const a = await t.start({ batchMaxEvents: 100 });
   await produce(t.topic, first);
   const resent = first.slice(0, 300).map((e) => ({ ...e, value: Buffer.from(JSON.stringify({ ...e.wager, occurredAt: '2026-01-01T00:00:00Z', extra: 1 })) }));

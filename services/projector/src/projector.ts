@@ -10,7 +10,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createPool, retryDb } from '../../../shared/src/db.js';
-import { toError } from '../../../shared/src/errors.js';
+import { AppError, toError } from '../../../shared/src/errors.js';
 import { createHttpServer } from '../../../shared/src/http.js';
 import { createKafka } from '../../../shared/src/kafka.js';
 import type { Logger } from '../../../shared/src/logger.js';
@@ -34,7 +34,7 @@ export interface ProjectorDeps {
 export interface Projector {
   /** Listens, joins the topic, loads Postgres; resolves when ready to serve. */
   start(): Promise<{ readonly port: number }>;
-  /** Ends SSE streams, stops the timer and the consumer, closes HTTP and Postgres. Never throws. */
+  /** Ends SSE streams, stops the timer and the consumer, closes HTTP and Postgres. Never throws; once. */
   stop(): Promise<void>;
   readonly store: PoolStore;
 }
@@ -50,6 +50,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   const store = createPoolStore();
   const hub = createSseHub({ store, heartbeatMs: config.sseHeartbeatMs, logger: log, metrics });
   let loaded = false;
+  let stopping: Promise<void> | undefined;
 
   const apply = (update: PoolUpdate, source: UpdateSource): ApplyOutcome => {
     const outcome = store.apply(update);
@@ -137,6 +138,11 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
       await app.listen({ port: config.port, host: config.host });
       const { port } = app.server.address() as AddressInfo;
       await consumer.start();
+      if (stopping !== undefined) {
+        // Stopped while joining: the consumer came up after stop() looked for it.
+        await consumer.stop();
+        throw new AppError('INTERNAL', 'projector stopped while starting');
+      }
       await retryDb(() => loadAll('start'), {
         onRetry: (err, attempt, delayMs) =>
           log.warn({ err, attempt, delayMs }, 'initial load from Postgres failed; retrying'),
@@ -149,20 +155,23 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
       );
       return { port };
     },
-    async stop() {
-      const step = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
-        try {
-          await fn();
-        } catch (e) {
-          log.warn({ err: toError(e), step: name }, 'shutdown step failed');
-        }
-      };
-      await step('sse', () => hub.closeAll());
-      await step('resync', () => resyncer.stop());
-      await step('consumer', () => consumer.stop());
-      await step('http', () => app.close());
-      await step('postgres', () => pgPool.end());
-      await step('store', () => store.close());
+    stop() {
+      stopping ??= (async () => {
+        const step = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+          try {
+            await fn();
+          } catch (e) {
+            log.warn({ err: toError(e), step: name }, 'shutdown step failed');
+          }
+        };
+        await step('sse', () => hub.closeAll());
+        await step('resync', () => resyncer.stop());
+        await step('consumer', () => consumer.stop());
+        await step('http', () => app.close());
+        await step('postgres', () => pgPool.end());
+        await step('store', () => store.close());
+      })();
+      return stopping;
     },
   };
 }
