@@ -76,6 +76,8 @@ void test('daysInMonth', () => {
   assert.equal(daysInMonth(2024, 2), 29);
   assert.equal(daysInMonth(2000, 2), 29);
   assert.equal(daysInMonth(1900, 2), 28);
+  assert.equal(daysInMonth(2200, 2), 28);
+  assert.equal(daysInMonth(1600, 2), 29);
   assert.throws(() => daysInMonth(2026, 13), RangeError);
 });
 
