@@ -191,7 +191,7 @@ export async function stopService(
 function servicePidNames(): string[] {
   if (!existsSync(PIDS_DIR)) return [];
   return readdirSync(PIDS_DIR)
-    .filter((f) => f.endsWith('.pid') && f !== 'kafka.pid')
+    .filter((f) => f.endsWith('.pid') && !/^kafka(-\d+)?\.pid$/.test(f))
     .map((f) => f.slice(0, -'.pid'.length));
 }
 
