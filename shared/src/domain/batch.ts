@@ -1,31 +1,73 @@
 import { contributionMicro, reserveMicro } from './contribution.js';
+import { shareMicro, valueInJackpotCurrency, type FxRates, type WagerValue } from './fx.js';
+import {
+  checkCycleParams,
+  contribute,
+  type CycleClose,
+  type CycleOpening,
+  type CycleParams,
+  type DrawTriggerMinor,
+  type LifecycleState,
+  type Overflow,
+} from './lifecycle.js';
 import type { ReasonCode, Wager } from './wager.js';
 
-/** One pool's parameters as the planner needs them (the current cycle's, see the contract). */
+/** One pool as a game's link reaches it. */
 export interface PoolParams {
   readonly poolId: string;
   readonly jackpotId: string;
   readonly tier: string;
+  /**
+   * The current cycle's shares. Used only for a state without `params` (the shape before the
+   * lifecycle); a state's `params` win.
+   */
   readonly contributionPpm: number;
   readonly reservePpm: number;
+  /**
+   * The pool's parameters as configured now (`jackpot.pools`): a cycle that starts in this batch
+   * (after a mystery hit) runs on them. Required for a pool whose current cycle is a mystery cycle
+   * (`planBatch` throws otherwise); unused for the others.
+   */
+  readonly nextParams?: CycleParams;
 }
 
 /** A game's jackpot: every wager in the game contributes to each of these pools. */
 export interface GameLink {
   readonly gameId: string;
   readonly jackpotId: string;
+  /** The jackpot's currency; a wager in another one is converted with `BatchInput.fxRates`. */
   readonly currency: string;
   /** Sorted by poolId (the planner sorts again, so an unsorted list costs time, not correctness). */
   readonly pools: readonly PoolParams[];
 }
 
-/** A pool as committed: the cycle being filled and what it holds, in micro-units. */
+/**
+ * A pool as committed: the cycle being filled and what it holds, in micro-units. The lifecycle
+ * fields are optional only so that callers written before them keep compiling; their defaults
+ * describe a plain pool (no held overflow, no trigger, the link's shares, no ceiling). A caller
+ * with ceilings or mystery pools must set all three.
+ */
 export interface PoolState {
   readonly poolId: string;
   readonly cycle: number;
   /** Current amount: seed + carry-in + contributions booked to this cycle. */
   readonly amountMicro: bigint;
   readonly reserveMicro: bigint;
+  /** Default 0n. */
+  readonly nextCarryMicro?: bigint;
+  /** Default null. Micro-units (a whole number of minor units). */
+  readonly triggerMicro?: bigint | null;
+  /**
+   * The current cycle's frozen parameters (`jackpot.pool_totals`). Default: the link's
+   * `contributionPpm` and `reservePpm`, no ceiling, not a mystery pool, and `seedMicro` 0n (the
+   * planner never reads the current cycle's seed).
+   */
+  readonly params?: CycleParams;
+}
+
+/** A pool's complete state: what `planBatch` leaves for every pool it reached. */
+export interface PoolLifecycleState extends LifecycleState {
+  readonly poolId: string;
 }
 
 export interface BatchWager {
@@ -46,29 +88,70 @@ export interface BatchInput {
    * Wagers with these ids are reported as duplicates and change nothing.
    */
   readonly seen?: ReadonlySet<string>;
+  /** By `"FROM>TO"` (`fxRateKey`). Default: none, so every foreign-currency wager is rejected. */
+  readonly fxRates?: FxRates;
+  /**
+   * Draws the trigger of a mystery cycle that starts in this batch. Called in wager order, then
+   * poolId order, so the plan is deterministic given the same function. Required when a reached
+   * pool is in a mystery cycle and its `nextParams` are a mystery pool (`planBatch` throws otherwise).
+   */
+  readonly drawTriggerMinor?: DrawTriggerMinor;
 }
 
 /** One row of `jackpot.contributions`: one applied wager and one pool. */
 export interface LedgerRow {
   readonly eventId: string;
   readonly poolId: string;
+  /** The cycle the contribution is booked to: the paid one for the wager that hits a trigger. */
   readonly cycle: number;
+  /** As sent, in the wager's currency. */
   readonly wagerMinor: number;
+  readonly wagerCurrency: string;
+  /** The rate used when the wager's currency is not the jackpot's; null when it is. */
+  readonly fxRateMicro: bigint | null;
+  /** Added to the cycle's amount (at most the room under the ceiling). */
   readonly contributionMicro: bigint;
+  /** The part of the contribution above the ceiling; where it went is the cycle's policy. */
+  readonly overflowMicro: bigint;
   readonly reserveMicro: bigint;
   readonly occurredAt: string;
   readonly gameId: string;
   readonly playerId: string;
 }
 
-/** What a batch adds to one cycle of one pool: the sum of its ledger rows. */
+/**
+ * What a batch adds to one cycle of one pool: the sum of its ledger rows. The amount of the cycle
+ * grows by `contributionMicro`; the reserve by `reserveMicro`, plus `overflowMicro` when
+ * `overflowTo` is `reserve`; the held next carry by `overflowMicro` when it is `next-cycle`.
+ * Seeds funded by the reserve and carries are in `openings`; the pool's end state is in `states`.
+ */
 export interface PoolDelta {
   readonly poolId: string;
   readonly cycle: number;
   readonly wagers: number;
+  /** Σ `wagerMinor`: in the wagers' own currencies, so it mixes currencies once rates are used. */
   readonly wageredMinor: bigint;
+  /** Σ of the wagers' values in micro-units of the jackpot's currency (converted where needed). */
+  readonly wageredMicro: bigint;
   readonly contributionMicro: bigint;
+  readonly overflowMicro: bigint;
+  /** The cycle's overflow policy when `overflowMicro > 0n`, else null. */
+  readonly overflowTo: Overflow | null;
   readonly reserveMicro: bigint;
+}
+
+/** A mystery payout: the wager `ref` took the pool's amount to its trigger. */
+export interface MysteryWin {
+  readonly poolId: string;
+  /** The paid cycle. */
+  readonly cycle: number;
+  readonly kind: 'mystery';
+  /** Exactly the trigger. */
+  readonly payoutMicro: bigint;
+  readonly ref: number;
+  readonly eventId: string;
+  readonly gameId: string;
+  readonly playerId: string;
 }
 
 export interface Rejection {
@@ -86,40 +169,17 @@ export interface BatchPlan {
   readonly rejected: Rejection[];
   /** Refs of later copies of an eventId already applied (in this batch or `seen`). Not dead letters. */
   readonly duplicates: number[];
-  /** Every input state, with the touched pools moved on. The input map is not modified. */
+  /** Mystery hits, in wager order then poolId order. `wins[i]` goes with `closes[i]` and `openings[i]`. */
+  readonly wins: MysteryWin[];
+  /** The paid cycles' ends, in the order of `wins`. */
+  readonly closes: (CycleClose & { readonly poolId: string })[];
+  /** The cycles started by those wins, in the order of `wins`. */
+  readonly openings: (CycleOpening & { readonly poolId: string })[];
+  /**
+   * Every input state; the pools the batch reached are replaced by their complete state after it
+   * (a `PoolLifecycleState`, with every lifecycle field set). The input map is not modified.
+   */
   readonly states: Map<string, PoolState>;
-}
-
-/**
- * One step of the fold: a wager's contribution to one pool. Kept separate so that ceilings and
- * mystery triggers can later change the state (and end a cycle) at exactly this point.
- */
-export function applyContribution(
-  state: PoolState,
-  params: PoolParams,
-  wager: Wager,
-): { state: PoolState; row: LedgerRow } {
-  const contribution = contributionMicro(wager.amountMinor, params.contributionPpm);
-  const reserve = reserveMicro(wager.amountMinor, params.reservePpm);
-  return {
-    state: {
-      poolId: state.poolId,
-      cycle: state.cycle,
-      amountMicro: state.amountMicro + contribution,
-      reserveMicro: state.reserveMicro + reserve,
-    },
-    row: {
-      eventId: wager.eventId,
-      poolId: params.poolId,
-      cycle: state.cycle,
-      wagerMinor: wager.amountMinor,
-      contributionMicro: contribution,
-      reserveMicro: reserve,
-      occurredAt: wager.occurredAt,
-      gameId: wager.gameId,
-      playerId: wager.playerId,
-    },
-  };
 }
 
 /** Code-unit order, the same on every machine (unlike `localeCompare`). */
@@ -132,28 +192,79 @@ interface MutableDelta {
   cycle: number;
   wagers: number;
   wageredMinor: bigint;
+  wageredMicro: bigint;
   contributionMicro: bigint;
+  overflowMicro: bigint;
+  overflowTo: Overflow | null;
   reserveMicro: bigint;
 }
 
+/** A state as given, completed with the documented defaults and checked. */
+function complete(state: PoolState, pool: PoolParams): PoolLifecycleState {
+  const params: CycleParams = state.params ?? {
+    seedMicro: 0n,
+    contributionPpm: pool.contributionPpm,
+    reservePpm: pool.reservePpm,
+    ceilingMicro: null,
+    overflow: null,
+    mustHitByMicro: null,
+  };
+  checkCycleParams(params);
+  return {
+    poolId: state.poolId,
+    cycle: state.cycle,
+    amountMicro: state.amountMicro,
+    reserveMicro: state.reserveMicro,
+    nextCarryMicro: state.nextCarryMicro ?? 0n,
+    triggerMicro: state.triggerMicro ?? null,
+    params,
+  };
+}
+
+/** The visible and reserve shares of a wager worth `value` under these parameters. */
+function shares(wager: Wager, value: WagerValue, params: CycleParams): { c: bigint; r: bigint } {
+  if (value.fxRateMicro === null) {
+    // Same currency: amountMinor × ppm, exact (what shareMicro gives too, by a shorter road).
+    return {
+      c: contributionMicro(wager.amountMinor, params.contributionPpm),
+      r: reserveMicro(wager.amountMinor, params.reservePpm),
+    };
+  }
+  return { c: shareMicro(value.wagerMicro, params.contributionPpm), r: shareMicro(value.wagerMicro, params.reservePpm) };
+}
+
+const NO_RATES: FxRates = new Map();
+
 /**
- * Plans a batch: which wagers are applied, the ledger rows, the per-pool sums, and the pool states
- * after it. Pure and deterministic: the same input gives the same plan.
+ * Plans a batch: which wagers are applied, the ledger rows, the per-cycle sums, the mystery wins
+ * with the cycles they close and open, and the pool states after it. Pure and deterministic: the
+ * same input (and the same answers from `drawTriggerMinor`) gives the same plan.
  *
- * - A game with no link is `unknown_game`; a currency other than the jackpot's is
- *   `currency_mismatch` (no conversion yet).
+ * - A game with no link is `unknown_game`; a currency other than the jackpot's with no rate in
+ *   `fxRates` is `currency_mismatch`. With a rate, the wager is converted (see `fx.ts`).
  * - The same eventId twice: the first applied copy counts, later copies are `duplicates`. A rejected
  *   wager does not claim its eventId, so a later copy is judged on its own, as it would be had it
  *   arrived in a later batch.
+ * - Each applied wager goes through `contribute` (lifecycle.ts) for each pool of its jackpot, in
+ *   poolId order: the ceiling rule, then the mystery trigger. A hit closes the cycle, opens the
+ *   next one on the pool's `nextParams`, and the next wager in the batch is booked to it.
  *
- * Throws an Error when a reached pool has no state: that is a loading bug, not a bad wager.
+ * Throws an Error on a loading bug, not a bad wager: a reached pool with no state, parameters that
+ * fail `checkCycleParams`, a mystery cycle without `nextParams`, or without `drawTriggerMinor`
+ * when the next cycle would need a trigger.
  */
 export function planBatch(input: BatchInput): BatchPlan {
   const states = new Map(input.states);
+  const fxRates = input.fxRates ?? NO_RATES;
+  const draw = input.drawTriggerMinor ?? null;
   const rows: LedgerRow[] = [];
   const rejected: Rejection[] = [];
   const duplicates: number[] = [];
+  const wins: MysteryWin[] = [];
+  const closes: (CycleClose & { poolId: string })[] = [];
+  const openings: (CycleOpening & { poolId: string })[] = [];
   const applied = new Set<string>();
+  const reached = new Map<string, PoolLifecycleState>();
   const sortedPools = new Map<GameLink, PoolParams[]>();
   const deltas = new Map<string, Map<number, MutableDelta>>();
 
@@ -171,11 +282,12 @@ export function planBatch(input: BatchInput): BatchPlan {
       });
       continue;
     }
-    if (wager.currency !== link.currency) {
+    const value = valueInJackpotCurrency(wager.amountMinor, wager.currency, link.currency, fxRates);
+    if (value === null) {
       rejected.push({
         ref,
         reason: 'currency_mismatch',
-        message: `currency ${wager.currency} is not the currency of jackpot ${JSON.stringify(link.jackpotId)} (${link.currency})`,
+        message: `currency ${wager.currency} is not the currency of jackpot ${JSON.stringify(link.jackpotId)} (${link.currency}) and no rate ${wager.currency}>${link.currency} is configured`,
       });
       continue;
     }
@@ -186,16 +298,61 @@ export function planBatch(input: BatchInput): BatchPlan {
       pools = [...link.pools].sort((a, b) => compareStrings(a.poolId, b.poolId));
       sortedPools.set(link, pools);
     }
-    for (const params of pools) {
-      const before = states.get(params.poolId);
+    for (const pool of pools) {
+      let before = reached.get(pool.poolId);
       if (before === undefined) {
-        throw new Error(
-          `no state loaded for pool ${JSON.stringify(params.poolId)} of game ${JSON.stringify(wager.gameId)}`,
-        );
+        const given = states.get(pool.poolId);
+        if (given === undefined) {
+          throw new Error(
+            `no state loaded for pool ${JSON.stringify(pool.poolId)} of game ${JSON.stringify(wager.gameId)}`,
+          );
+        }
+        before = complete(given, pool);
+        if (pool.nextParams !== undefined) checkCycleParams(pool.nextParams);
       }
-      const { state, row } = applyContribution(before, params, wager);
-      states.set(params.poolId, state);
+      // Checked on every reach, whatever the amounts, so a loading bug cannot hide until a hit.
+      if (before.triggerMicro !== null) {
+        if (pool.nextParams === undefined) {
+          throw new Error(`pool ${JSON.stringify(pool.poolId)} is in a mystery cycle, but no nextParams were loaded`);
+        }
+        if (pool.nextParams.mustHitByMicro !== null && draw === null) {
+          throw new Error(`pool ${JSON.stringify(pool.poolId)} may start a mystery cycle, but no drawTriggerMinor was given`);
+        }
+      }
+
+      const { c, r } = shares(wager, value, before.params);
+      const step = contribute(before, c, r, pool.nextParams ?? null, draw);
+      reached.set(pool.poolId, step.state);
+      states.set(pool.poolId, step.state);
+      const row: LedgerRow = {
+        eventId: wager.eventId,
+        poolId: pool.poolId,
+        cycle: step.cycle,
+        wagerMinor: wager.amountMinor,
+        wagerCurrency: wager.currency,
+        fxRateMicro: value.fxRateMicro,
+        contributionMicro: step.toPoolMicro,
+        overflowMicro: step.overflowMicro,
+        reserveMicro: r,
+        occurredAt: wager.occurredAt,
+        gameId: wager.gameId,
+        playerId: wager.playerId,
+      };
       rows.push(row);
+      if (step.hit !== null) {
+        wins.push({
+          poolId: pool.poolId,
+          cycle: step.hit.close.cycle,
+          kind: 'mystery',
+          payoutMicro: step.hit.close.payoutMicro,
+          ref,
+          eventId: wager.eventId,
+          gameId: wager.gameId,
+          playerId: wager.playerId,
+        });
+        closes.push({ poolId: pool.poolId, ...step.hit.close });
+        openings.push({ poolId: pool.poolId, ...step.hit.opening });
+      }
 
       let byCycle = deltas.get(row.poolId);
       if (byCycle === undefined) {
@@ -209,14 +366,20 @@ export function planBatch(input: BatchInput): BatchPlan {
           cycle: row.cycle,
           wagers: 0,
           wageredMinor: 0n,
+          wageredMicro: 0n,
           contributionMicro: 0n,
+          overflowMicro: 0n,
+          overflowTo: null,
           reserveMicro: 0n,
         };
         byCycle.set(row.cycle, delta);
       }
       delta.wagers += 1;
       delta.wageredMinor += BigInt(row.wagerMinor);
+      delta.wageredMicro += value.wagerMicro;
       delta.contributionMicro += row.contributionMicro;
+      delta.overflowMicro += row.overflowMicro;
+      delta.overflowTo ??= step.overflowTo;
       delta.reserveMicro += row.reserveMicro;
     }
   }
@@ -224,7 +387,7 @@ export function planBatch(input: BatchInput): BatchPlan {
   const sortedDeltas = [...deltas.values()]
     .flatMap((byCycle) => [...byCycle.values()])
     .sort((a, b) => compareStrings(a.poolId, b.poolId) || a.cycle - b.cycle);
-  return { rows, deltas: sortedDeltas, rejected, duplicates, states };
+  return { rows, deltas: sortedDeltas, rejected, duplicates, wins, closes, openings, states };
 }
 
 /** Keeps the first item of each eventId, in order; later copies go to `duplicates`, in order. */

@@ -8,6 +8,7 @@ import {
   type BatchPlan,
   type BatchWager,
   type GameLink,
+  type PoolLifecycleState,
   type PoolParams,
   type PoolState,
   type Wager,
@@ -66,6 +67,20 @@ function initialStates(): Map<string, PoolState> {
   ]);
 }
 
+/** What a state without lifecycle fields stands for: the link's shares, nothing else. */
+const plainCycle = (p: PoolParams): Pick<PoolLifecycleState, 'nextCarryMicro' | 'triggerMicro' | 'params'> => ({
+  nextCarryMicro: 0n,
+  triggerMicro: null,
+  params: {
+    seedMicro: 0n,
+    contributionPpm: p.contributionPpm,
+    reservePpm: p.reservePpm,
+    ceilingMicro: null,
+    overflow: null,
+    mustHitByMicro: null,
+  },
+});
+
 const batch = (ws: Wager[]): BatchWager[] => ws.map((w, ref) => ({ wager: w, ref }));
 
 void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () => {
@@ -83,7 +98,8 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
   };
   const plan = planBatch(input);
 
-  const base = { occurredAt: '2026-11-29T12:00:00Z' };
+  // same currency: no rate; no ceiling: no overflow
+  const base = { occurredAt: '2026-11-29T12:00:00Z', wagerCurrency: 'EUR', fxRateMicro: null, overflowMicro: 0n };
   assert.deepEqual(plan.rows, [
     {
       eventId: uuid(1),
@@ -136,7 +152,10 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
       cycle: 3,
       wagers: 2,
       wageredMinor: 350n,
+      wageredMicro: 350_000_000n,
       contributionMicro: 1_750_000n,
+      overflowMicro: 0n,
+      overflowTo: null,
       reserveMicro: 350_000n,
     },
     {
@@ -144,7 +163,10 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
       cycle: 1,
       wagers: 2,
       wageredMinor: 350n,
+      wageredMicro: 350_000_000n,
       contributionMicro: 3_500_000n,
+      overflowMicro: 0n,
+      overflowTo: null,
       reserveMicro: 0n,
     },
   ]);
@@ -161,8 +183,12 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
   assert.deepEqual(
     plan.states,
     new Map<string, PoolState>([
-      ['j1:grand', { poolId: 'j1:grand', cycle: 3, amountMicro: 1_001_750_000n, reserveMicro: 350_005n }],
-      ['j1:mini', { poolId: 'j1:mini', cycle: 1, amountMicro: 13_500_000n, reserveMicro: 0n }],
+      // reached pools come back complete, with the documented defaults of a plain pool
+      [
+        'j1:grand',
+        { poolId: 'j1:grand', cycle: 3, amountMicro: 1_001_750_000n, reserveMicro: 350_005n, ...plainCycle(grand) },
+      ],
+      ['j1:mini', { poolId: 'j1:mini', cycle: 1, amountMicro: 13_500_000n, reserveMicro: 0n, ...plainCycle(mini) }],
       ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n }],
     ]),
   );
@@ -224,7 +250,10 @@ void test('other jackpots, other currencies; refs are echoed, not recomputed', (
       cycle: 7,
       wagers: 1,
       wageredMinor: 1_000_000_000n,
+      wageredMicro: 1_000_000_000_000_000n,
       contributionMicro: 7_000_000_000n,
+      overflowMicro: 0n,
+      overflowTo: null,
       reserveMicro: 3_000_000_000n,
     },
   ]);
@@ -237,7 +266,16 @@ void test('other jackpots, other currencies; refs are echoed, not recomputed', (
 
 void test('an empty batch plans nothing and keeps every state', () => {
   const plan = planBatch({ wagers: [], links, states: initialStates() });
-  assert.deepEqual(plan, { rows: [], deltas: [], rejected: [], duplicates: [], states: initialStates() });
+  assert.deepEqual(plan, {
+    rows: [],
+    deltas: [],
+    rejected: [],
+    duplicates: [],
+    wins: [],
+    closes: [],
+    openings: [],
+    states: initialStates(),
+  });
 });
 
 void test('a reached pool without loaded state is a bug and throws', () => {
