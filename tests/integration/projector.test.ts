@@ -68,7 +68,10 @@ async function publish(
   });
 }
 
-async function startProjector(t: TestContext, overrides: { resyncMs?: number } = {}) {
+async function startProjector(
+  t: TestContext,
+  overrides: { resyncMs?: number; sseHeartbeatMs?: number } = {},
+) {
   const topic = await randomTopic('pool-updates', 3, { 'cleanup.policy': 'compact' });
   const config = {
     ...loadProjectorConfig({}),
@@ -79,6 +82,7 @@ async function startProjector(t: TestContext, overrides: { resyncMs?: number } =
     host: '127.0.0.1',
     // Long by default, so that only the topic (or an unknown pool) can explain a change.
     resyncMs: overrides.resyncMs ?? 60_000,
+    sseHeartbeatMs: overrides.sseHeartbeatMs ?? 15_000,
   };
   const projector: Projector = createProjector(config, { logger, telemetry });
   t.after(() => projector.stop());
@@ -278,8 +282,14 @@ function openStream(
   });
 }
 
+/** The open SSE streams, as /metrics reports them. */
+async function sseClients(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^projector_sse_clients\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 'NaN');
+}
+
 void test('SSE: the current state on connect, then one pool event per change; stop ends the stream', async (t) => {
-  const p = await startProjector(t);
+  const p = await startProjector(t, { sseHeartbeatMs: 100 });
   const stream = await openStream(`${p.base}/v1/pools/stream`);
   assert.equal(stream.res.statusCode, 200);
   assert.match(String(stream.res.headers['content-type']), /^text\/event-stream/);
@@ -311,6 +321,21 @@ void test('SSE: the current state on connect, then one pool event per change; st
   assert.equal(event.event, 'pool');
   assert.equal(event.id, `uk:main@${next.version}`);
   assert.deepEqual(JSON.parse(event.data ?? 'null'), { ...next, tier: 'main', currency: 'GBP' });
+
+  assert.ok(
+    await eventually(() => Promise.resolve(stream.comments.includes(': heartbeat')), 5_000),
+    'heartbeat comments',
+  );
+
+  // A client that goes away is forgotten.
+  const other = await openStream(`${p.base}/v1/pools/stream`);
+  assert.ok(await eventually(async () => (await sseClients(p.base)) === 2, 5_000), 'two streams open');
+  other.res.destroy();
+  await other.ended;
+  assert.ok(
+    await eventually(async () => (await sseClients(p.base)) === 1, 5_000),
+    'closed stream cleaned up',
+  );
 
   await p.projector.stop();
   await stream.ended;
