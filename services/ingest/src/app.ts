@@ -1,0 +1,286 @@
+/**
+ * The gateway's HTTP routes, built from injected adapters so tests start it on port 0 with a real
+ * broker and database, or with fakes.
+ *
+ * `POST /v1/wagers`, in this order: key (401) → body shape and size (413, 415, 400) → rate limit
+ * (429) → per-item validation → Kafka. 202 is sent only after Kafka acknowledged (acks = all)
+ * every accepted wager. When any send fails the answer is 503 and nothing is reported accepted,
+ * although some of the wagers may be in Kafka: the client retries the same request, which is safe
+ * because the aggregator counts each eventId once.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type pg from 'pg';
+import { verifyApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.js';
+import { isRetryableDbError, retryDb, withClient } from '../../../shared/src/db.js';
+import { validateJackpotConfig } from '../../../shared/src/domain/jackpot-config.js';
+import { AppError, toError } from '../../../shared/src/errors.js';
+import { createHttpServer, sendError } from '../../../shared/src/http.js';
+import { getJackpot, putJackpot } from '../../../shared/src/jackpot-store.js';
+import type { Logger } from '../../../shared/src/logger.js';
+import type { WagerProducer } from '../../../shared/src/producer.js';
+import type { Telemetry } from '../../../shared/src/telemetry.js';
+import { bearerToken, createKeyVerifier } from './auth.js';
+import { MAX_BODY_BYTES, MAX_WAGERS_PER_REQUEST, type RateLimitConfig } from './config.js';
+import { createIngestMetrics } from './metrics.js';
+import { createRateLimiter } from './rate-limiter.js';
+import { checkWagers, wagerItems } from './wager-request.js';
+
+export interface IngestAppDeps {
+  /** Postgres: API keys and jackpot configuration. */
+  readonly db: pg.Pool;
+  readonly producer: WagerProducer;
+  readonly logger: Logger;
+  readonly telemetry: Telemetry;
+  readonly rateLimit: RateLimitConfig;
+  readonly keyCacheTtlSeconds: number;
+  /** The clock, epoch ms: wager timestamps are checked against it. */
+  readonly now?: () => number;
+}
+
+export interface IngestApp {
+  readonly app: FastifyInstance;
+  /**
+   * Starts refusing API requests (503 `shutting_down`, and `/readyz` says not ready) and resolves
+   * when every request in flight has been answered, or after `timeoutMs`.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** Closes the HTTP server and the key cache. The producer and the pool belong to the caller. */
+  close(): Promise<void>;
+}
+
+export function createIngestApp(deps: IngestAppDeps): IngestApp {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+  const { db, producer } = deps;
+  const metrics = createIngestMetrics(deps.telemetry.meter);
+  const limiter = createRateLimiter(deps.rateLimit);
+  const keys = createKeyVerifier({
+    lookup: (key) => verifyApiKey(db, key),
+    ttlSeconds: deps.keyCacheTtlSeconds,
+  });
+  const identities = new WeakMap<FastifyRequest, ApiKeyIdentity>();
+
+  let draining = false;
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+
+  const app = createHttpServer({
+    logger: log,
+    telemetry: deps.telemetry,
+    bodyLimit: MAX_BODY_BYTES,
+    ready: async () => {
+      if (draining) return 'shutting down';
+      if (!producer.isConnected()) return 'Kafka producer not connected';
+      try {
+        await db.query('SELECT 1');
+      } catch (e) {
+        return `database unreachable: ${toError(e).message}`;
+      }
+      return null;
+    },
+  });
+
+  // Fastify parses text/plain by default; the contract takes JSON only, so anything else is 415.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', (req, reply, done) => {
+    inFlight++;
+    reply.raw.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) onIdle?.();
+    });
+    if (draining && req.url.startsWith('/v1/')) {
+      void sendError(
+        reply.header('connection', 'close'),
+        503,
+        'shutting_down',
+        'this gateway is shutting down; retry on another',
+      );
+      return;
+    }
+    done();
+  });
+
+  app.addHook('onResponse', (req, reply, done) => {
+    const attributes = {
+      'http.request.method': req.method,
+      'http.route': req.routeOptions.url ?? 'unmatched',
+      'http.response.status_code': reply.statusCode,
+    };
+    metrics.requests.add(1, attributes);
+    metrics.requestDuration.record(reply.elapsedTime / 1000, attributes);
+    done();
+  });
+
+  /** A database failure the client may retry is 503; anything else is a bug and goes to the 500 handler. */
+  function dbFailure(reply: FastifyReply, e: unknown): FastifyReply {
+    const err = toError(e);
+    if (isRetryableDbError(err) || (err instanceof AppError && err.code === 'DB_UNAVAILABLE')) {
+      log.warn({ err }, 'database unavailable');
+      return sendError(reply, 503, 'db_unavailable', 'the database is unavailable; retry later');
+    }
+    throw err;
+  }
+
+  /**
+   * Every `/v1` route needs a key; admin routes an admin key. Runs before the body is read, so an
+   * unauthenticated client never makes us parse a megabyte. Game and admin keys may both send
+   * wagers (an operator's test wager needs no second key).
+   */
+  const requireKey =
+    (role: 'any' | 'admin') =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const key = bearerToken(req.headers.authorization);
+      if (key === null)
+        return sendError(reply, 401, 'unauthorized', 'missing Authorization: Bearer <api key>');
+      let identity: ApiKeyIdentity | null;
+      try {
+        identity = await keys.verify(key);
+      } catch (e) {
+        return dbFailure(reply, e);
+      }
+      if (identity === null) return sendError(reply, 401, 'unauthorized', 'unknown or revoked API key');
+      if (role === 'admin' && identity.role !== 'admin') {
+        return sendError(reply, 403, 'forbidden', 'this endpoint needs an admin key');
+      }
+      identities.set(req, identity);
+      return undefined;
+    };
+
+  app.post('/v1/wagers', { onRequest: requireKey('any') }, async (req, reply) => {
+    const identity = identities.get(req);
+    if (identity === undefined) throw new Error('authenticated request without identity');
+
+    const shape = wagerItems(req.body, MAX_WAGERS_PER_REQUEST);
+    if (!shape.ok) return sendError(reply, shape.status, shape.code, shape.message);
+
+    // Every item counts, valid or not: a client sending garbage is throttled like any other.
+    const n = shape.items.length;
+    const decision = limiter.take(identity.keyId, n, now());
+    if (!decision.allowed) {
+      metrics.wagersThrottled.add(n);
+      if (decision.retryAfterSeconds === null) {
+        return sendError(
+          reply,
+          413,
+          'too_many_wagers',
+          `this key may send at most ${deps.rateLimit.burst} wagers at once`,
+        );
+      }
+      reply.header('retry-after', String(decision.retryAfterSeconds));
+      return sendError(
+        reply,
+        429,
+        'rate_limited',
+        `rate limit of ${deps.rateLimit.perSecond} wagers/s (burst ${deps.rateLimit.burst}) reached for this key; retry after ${decision.retryAfterSeconds} s`,
+      );
+    }
+
+    const { accepted, rejected } = checkWagers(shape.items, now());
+    if (accepted.length === 0) {
+      for (const r of rejected) metrics.wagersRejected.add(1, { reason: r.code });
+      const first = rejected[0];
+      return sendError(
+        reply,
+        400,
+        'invalid_wagers',
+        n === 1 && first !== undefined ? first.message : `none of the ${n} wagers is valid`,
+        rejected,
+      );
+    }
+
+    if (!producer.isConnected()) {
+      return sendError(
+        reply,
+        503,
+        'kafka_unavailable',
+        'Kafka is unavailable; nothing was accepted, retry later',
+      );
+    }
+    const sends = await Promise.allSettled(accepted.map((w) => producer.send(w)));
+    const failure = sends.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure !== undefined) {
+      log.warn(
+        { err: toError(failure.reason), keyId: identity.keyId, wagers: accepted.length },
+        'Kafka did not take a request',
+      );
+      return sendError(
+        reply,
+        503,
+        'kafka_unavailable',
+        'Kafka did not acknowledge every wager, so none is reported accepted; retrying the same request is safe (wagers are counted once per eventId)',
+      );
+    }
+    metrics.wagersAccepted.add(accepted.length);
+    for (const r of rejected) metrics.wagersRejected.add(1, { reason: r.code });
+    return reply.code(202).send({ accepted: accepted.length, rejected });
+  });
+
+  app.put<{ Params: { jackpotId: string } }>(
+    '/v1/admin/jackpots/:jackpotId',
+    { onRequest: requireKey('admin') },
+    async (req, reply) => {
+      const checked = validateJackpotConfig(req.params.jackpotId, req.body);
+      if (!checked.ok) {
+        return sendError(
+          reply,
+          400,
+          'invalid_configuration',
+          'the jackpot configuration is invalid',
+          checked.details,
+        );
+      }
+      try {
+        const result = await retryDb(
+          () => withClient(db, (client) => putJackpot(client, checked.config, new Date(now()))),
+          {
+            attempts: 4,
+          },
+        );
+        if (!result.ok) return sendError(reply, 409, result.code, result.message, result.details);
+        const identity = identities.get(req);
+        log.info(
+          { jackpotId: checked.config.jackpotId, created: result.created, keyId: identity?.keyId },
+          'jackpot configured',
+        );
+        return reply.code(200).send(result.jackpot);
+      } catch (e) {
+        return dbFailure(reply, e);
+      }
+    },
+  );
+
+  app.get<{ Params: { jackpotId: string } }>(
+    '/v1/admin/jackpots/:jackpotId',
+    { onRequest: requireKey('admin') },
+    async (req, reply) => {
+      try {
+        const jackpot = await withClient(db, (client) => getJackpot(client, req.params.jackpotId));
+        if (jackpot === null)
+          return sendError(reply, 404, 'not_found', `no jackpot ${JSON.stringify(req.params.jackpotId)}`);
+        return reply.code(200).send(jackpot);
+      } catch (e) {
+        return dbFailure(reply, e);
+      }
+    },
+  );
+
+  return {
+    app,
+    async drain(timeoutMs) {
+      draining = true;
+      if (inFlight === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        onIdle = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+      onIdle = undefined;
+    },
+    async close() {
+      await app.close();
+      keys.close();
+    },
+  };
+}

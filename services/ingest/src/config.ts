@@ -1,0 +1,85 @@
+import { commonConfig, int, str, type CommonConfig } from '../../../shared/src/config.js';
+import { AppError } from '../../../shared/src/errors.js';
+import { TOPICS } from '../../../shared/src/kafka.js';
+
+type Env = Record<string, string | undefined>;
+
+/** The contract's limits for one request: at most 1,000 wagers and 1 MiB. Not configurable. */
+export const MAX_WAGERS_PER_REQUEST = 1000;
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface RateLimitConfig {
+  /**
+   * `INGEST_RATE_LIMIT_PER_SECOND`, default 50,000 wagers a second per API key, sustained. A busy
+   * game server sends a few thousand a second; 50,000 leaves it room for growth and a catch-up
+   * after an outage while still stopping a runaway client (a retry loop without backoff) long
+   * before it starves others. Lower protects the pipeline more and throttles legitimate spikes;
+   * higher the reverse. Counted per gateway process: with N gateways behind a balancer a key may
+   * reach N times this.
+   */
+  readonly perSecond: number;
+  /**
+   * `INGEST_RATE_LIMIT_BURST`, default 100,000 wagers: two seconds at the default rate, so a game
+   * server that buffered during a short network blip can flush at once. At least 1,000, so that a
+   * full request always fits in the bucket.
+   */
+  readonly burst: number;
+}
+
+export interface IngestConfig extends CommonConfig {
+  /** `INGEST_PORT`, default 8080 (the contract's). 0 picks a free port. */
+  readonly port: number;
+  /** `INGEST_HOST`, default 0.0.0.0: game servers reach it from other machines. */
+  readonly host: string;
+  /** `INGEST_TOPIC`, default `jackpot.wagers.v1`. Only tests and benchmarks change it. */
+  readonly topic: string;
+  readonly rateLimit: RateLimitConfig;
+  /**
+   * How long a verified API key is trusted without asking Postgres again: 30 s. A hot key costs
+   * one query per 30 s instead of one per request; the price is that a revoked key keeps working
+   * for up to 30 s on each gateway. Not an environment variable.
+   */
+  readonly keyCacheTtlSeconds: number;
+  /**
+   * `INGEST_PRODUCER_LINGER_MS`, default 5: how long a wager waits in the producer for others to
+   * share its produce request. Each request waits for its own acks anyway; under load a few ms
+   * buys batches of hundreds.
+   */
+  readonly producerLingerMs: number;
+  /**
+   * `INGEST_KAFKA_RETRIES`, default 5 (about 10 s with backoff): how often a batch is retried
+   * before the request fails with 503. More rides out longer broker hiccups and keeps game servers
+   * waiting longer during a real outage.
+   */
+  readonly kafkaRetries: number;
+}
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+function topicName(env: Env, name: string, fallback: string): string {
+  const v = str(env, name, fallback);
+  if (!TOPIC_NAME.test(v)) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `${name}=${JSON.stringify(v)} is invalid: expected 1 to 249 characters of [A-Za-z0-9._-]`,
+    );
+  }
+  return v;
+}
+
+/** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
+export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
+  return Object.freeze({
+    ...commonConfig(env),
+    port: int(env, 'INGEST_PORT', 8080, 0, 65535),
+    host: str(env, 'INGEST_HOST', '0.0.0.0'),
+    topic: topicName(env, 'INGEST_TOPIC', TOPICS.wagers),
+    rateLimit: Object.freeze({
+      perSecond: int(env, 'INGEST_RATE_LIMIT_PER_SECOND', 50_000, 1, 100_000_000),
+      burst: int(env, 'INGEST_RATE_LIMIT_BURST', 100_000, MAX_WAGERS_PER_REQUEST, 1_000_000_000),
+    }),
+    keyCacheTtlSeconds: 30,
+    producerLingerMs: int(env, 'INGEST_PRODUCER_LINGER_MS', 5, 0, 1000),
+    kafkaRetries: int(env, 'INGEST_KAFKA_RETRIES', 5, 0, 100),
+  });
+}

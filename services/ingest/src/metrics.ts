@@ -1,0 +1,47 @@
+/**
+ * The gateway's metrics, OpenTelemetry semantic conventions: seconds for durations, explicit
+ * buckets, low-cardinality attributes only (a route template and a status, a reason code; never a
+ * key, game or player).
+ */
+import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
+
+type HttpAttributes = {
+  'http.request.method': string;
+  'http.route': string;
+  'http.response.status_code': number;
+};
+
+export interface IngestMetrics {
+  /** Requests by route and status. */
+  readonly requests: Counter<HttpAttributes>;
+  readonly requestDuration: Histogram<HttpAttributes>;
+  /** Wagers acknowledged by Kafka and answered as accepted. */
+  readonly wagersAccepted: Counter;
+  /** Wagers answered as rejected, by reason code (a closed set). */
+  readonly wagersRejected: Counter<{ reason: string }>;
+  /** Requests refused by the rate limiter, and wagers in them. */
+  readonly wagersThrottled: Counter;
+}
+
+export function createIngestMetrics(meter: Meter): IngestMetrics {
+  return {
+    requests: meter.createCounter('ingest.http.requests', {
+      description: 'HTTP requests by route and status',
+    }),
+    requestDuration: meter.createHistogram('http.server.request.duration', {
+      description: 'Duration of HTTP requests',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+    }),
+    wagersAccepted: meter.createCounter('ingest.wagers.accepted', {
+      description: 'Wagers acknowledged by Kafka (acks=all) and answered as accepted',
+    }),
+    wagersRejected: meter.createCounter('ingest.wagers.rejected', {
+      description: 'Wagers answered as rejected, by reason code',
+    }),
+    wagersThrottled: meter.createCounter('ingest.wagers.throttled', {
+      description: 'Wagers in requests refused with 429 by the per-key rate limit',
+    }),
+  };
+}
