@@ -6,7 +6,7 @@
 import type { Kafka } from 'kafkajs';
 import { toError } from '../../shared/src/errors.js';
 import type { Logger } from '../../shared/src/logger.js';
-import { createWagerProducer } from '../../shared/src/producer.js';
+import { createWagerProducer, type WagerProducer } from '../../shared/src/producer.js';
 import { backoffMs, sleep, type Outcome, type Sender } from './sender.js';
 
 export interface KafkaSenderOptions {
@@ -19,26 +19,49 @@ export interface KafkaSenderOptions {
    */
   readonly retryForMs?: number;
   readonly maxBufferedMessages?: number;
+  /**
+   * Independent producers (each its own connection and producer id). The shared producer keeps one
+   * batch in flight, so one producer tops out at one batch a broker round trip; several stand for
+   * several game servers. Wagers are spread by playerId, so one player's wagers keep their order.
+   * Default 1.
+   */
+  readonly producers?: number;
   readonly logger?: Logger;
 }
 
+/** FNV-1a of the key: which producer a player's wagers go through. */
+function shard(key: string, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % n;
+}
+
 export function createKafkaSender(opts: KafkaSenderOptions): Sender {
-  const producer = createWagerProducer({
-    kafka: opts.kafka,
-    ...(opts.topic === undefined ? {} : { topic: opts.topic }),
-    ...(opts.maxBufferedMessages === undefined ? {} : { maxBufferedMessages: opts.maxBufferedMessages }),
-    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
-  });
+  const count = opts.producers ?? 1;
+  if (!Number.isInteger(count) || count < 1)
+    throw new RangeError(`producers must be a positive integer, got ${count}`);
+  const producers = Array.from({ length: count }, () =>
+    createWagerProducer({
+      kafka: opts.kafka,
+      ...(opts.topic === undefined ? {} : { topic: opts.topic }),
+      ...(opts.maxBufferedMessages === undefined ? {} : { maxBufferedMessages: opts.maxBufferedMessages }),
+      ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+    }),
+  );
+  const pick = (key: string): WagerProducer =>
+    producers[count === 1 ? 0 : shard(key, count)] as WagerProducer;
   const retryForMs = opts.retryForMs ?? 30_000;
   let retries = 0;
   let closing = false;
 
   return {
-    connect: () => producer.connect(),
+    async connect() {
+      await Promise.all(producers.map((p) => p.connect()));
+    },
     async send(event): Promise<Outcome> {
       if (event.kind === 'invalid') {
         try {
-          await producer.sendRaw(event.key, Buffer.from(event.value, 'utf8'));
+          await pick(event.key).sendRaw(event.key, Buffer.from(event.value, 'utf8'));
           return { ok: true };
         } catch (e) {
           return { ok: false, code: 'kafka_unavailable', message: toError(e).message };
@@ -47,7 +70,7 @@ export function createKafkaSender(opts: KafkaSenderOptions): Sender {
       const deadline = Date.now() + retryForMs;
       for (let attempt = 0; ; attempt++) {
         try {
-          await producer.send(event.wager);
+          await pick(event.wager.playerId).send(event.wager);
           return { ok: true };
         } catch (e) {
           if (closing || Date.now() >= deadline)
@@ -57,10 +80,12 @@ export function createKafkaSender(opts: KafkaSenderOptions): Sender {
         }
       }
     },
-    flush: () => producer.flush(),
+    async flush() {
+      await Promise.all(producers.map((p) => p.flush()));
+    },
     async close() {
       closing = true;
-      await producer.disconnect();
+      await Promise.all(producers.map((p) => p.disconnect()));
     },
     stats: () => ({ retries, throttled: 0 }),
     fatal: () => null,

@@ -26,7 +26,7 @@ const USAGE = `Usage: npm run loadgen -- --via kafka|http --rate N --duration S 
   --seed N                PRNG seed (default random; the same seed twice sends the same eventIds)
   --api-key KEY           game API key for --via http (or LOADGEN_API_KEY)
   --http-batch N          wagers a request, 1..1000 (default 500)
-  --concurrency N         gateway requests in flight (default 8)
+  --concurrency N         gateway requests in flight (http, default 8) or producers (kafka, default 1)
   --max-in-flight N       unacknowledged events at most (default max(1000, rate))
   --record PATH           write options, configuration and report as JSON
   --no-probe              do not measure end-to-end latency
@@ -194,9 +194,11 @@ async function main(): Promise<number> {
   const onNotice = (message: string): void => {
     process.stderr.write(`${tty ? '\r\x1b[K' : ''}loadgen: ${message}\n`);
   };
-  // kafkajs and producer warnings, as JSON lines on stderr so they never mix with the report.
+  // kafkajs and producer errors, as JSON lines on stderr so they never mix with the report.
+  // `error` by default: kafkajs' start-up warnings (partitioner, idempotent retries) are about the
+  // shared producer's settings, not something a load-test user can act on. LOG_LEVEL=warn shows them.
   const logger = pino(
-    { level: process.env['LOG_LEVEL'] ?? 'warn', base: { service: 'loadgen' } },
+    { level: process.env['LOG_LEVEL'] ?? 'error', base: { service: 'loadgen' } },
     pino.destination(2),
   );
 

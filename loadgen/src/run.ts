@@ -54,7 +54,7 @@ export interface LoadOptions {
   readonly apiKey?: string;
   /** Wagers per gateway request. Default 500. */
   readonly httpBatch?: number;
-  /** Gateway requests in flight. Default 8. */
+  /** Gateway requests in flight (HTTP path), or independent Kafka producers (Kafka path). Default 8 and 1. */
   readonly concurrency?: number;
   /**
    * Events handed over but not yet acknowledged, at most. Backpressure: the pacer waits when the
@@ -290,6 +290,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       // Room for every event we allow in flight, plus probes, so `send` never blocks inside the
       // producer: the pacer is the one place that waits.
       maxBufferedMessages: maxInFlight + 100,
+      producers: options.concurrency ?? 1,
       ...(options.topic === undefined ? {} : { topic: options.topic }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
