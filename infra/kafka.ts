@@ -570,9 +570,10 @@ export async function stopKafka(
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The pid on the first line of a pid file (later lines, if any, are for its writer). */
 export function readPidFile(file: string): number | undefined {
   try {
-    const n = Number(readFileSync(file, 'utf8').trim());
+    const n = Number(readFileSync(file, 'utf8').split('\n')[0]?.trim());
     return Number.isInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;

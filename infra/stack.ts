@@ -8,7 +8,15 @@
  * down: the services (SIGTERM, SIGKILL after 35 s), then Kafka and Postgres if we started them.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_DATABASE_URL, int, str } from '../shared/src/config.js';
@@ -81,6 +89,15 @@ export function serviceTable(env: NodeJS.ProcessEnv = process.env): ServiceSpec[
 }
 
 const pidFileOf = (name: string): string => join(PIDS_DIR, `${name}.pid`);
+
+function recordedPort(name: string): number | undefined {
+  try {
+    const m = /^port=(\d+)$/m.exec(readFileSync(pidFileOf(name), 'utf8'));
+    return m?.[1] === undefined ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
 const logFileOf = (name: string): string => join(LOGS_DIR, `${name}.log`);
 
 async function isReady(port: number): Promise<boolean> {
@@ -135,6 +152,11 @@ export async function startService(
   const existing = readPidFile(pidFile);
   if (existing !== undefined) {
     if (isOurProcess(existing, spec.main)) {
+      const port = recordedPort(spec.name);
+      if (port !== undefined && port !== spec.port)
+        throw new Error(
+          `${spec.name}: already running (pid ${existing}) on port ${port}, but ${spec.portEnv} now says ${spec.port}; run npm run stack:down first`,
+        );
       await waitReady(spec, existing, timeout, log);
       log(`${spec.name}: already running (pid ${existing}, port ${spec.port})`);
       return { started: false, pid: existing };
@@ -161,7 +183,8 @@ export async function startService(
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${spec.name}: node did not start`);
   child.unref();
-  writeFileSync(pidFile, `${pid}\n`);
+  // Second line: the port it was given, so a later run with other settings notices.
+  writeFileSync(pidFile, `${pid}\nport=${spec.port}\n`);
   log(`${spec.name}: started pid ${pid} on port ${spec.port} (log: ${logFileOf(spec.name)})`);
   await waitReady(spec, pid, timeout, log);
   log(`${spec.name}: ready`);
@@ -278,19 +301,13 @@ export async function stackStatus(): Promise<string[]> {
     const pid = readPidFile(pidFileOf(name));
     if (pid === undefined) lines.push(row(name, undefined, 'stopped'));
     else if (!isOurProcess(pid, spec?.main ?? 'services/')) lines.push(row(name, pid, 'dead pid file'));
-    else
-      lines.push(
-        row(
-          name,
-          pid,
-          'running',
-          spec === undefined
-            ? 'beyond AGGREGATOR_REPLICAS'
-            : (await isReady(spec.port))
-              ? `ready on ${spec.port}`
-              : `not ready on ${spec.port}`,
-        ),
-      );
+    else {
+      const port = recordedPort(name) ?? spec?.port;
+      const readiness =
+        port === undefined ? '' : (await isReady(port)) ? `ready on ${port}` : `not ready on ${port}`;
+      const extra = spec === undefined ? 'beyond AGGREGATOR_REPLICAS' : '';
+      lines.push(row(name, pid, 'running', [readiness, extra].filter((x) => x !== '').join(', ')));
+    }
   }
   return lines;
 }

@@ -42,13 +42,56 @@ function toKafkaTopic(spec: TopicSpec): ITopicConfig {
   };
 }
 
+/** 30 s: leaders appear within a second normally, and within ~5 s on a loaded 2-core machine. */
+const LEADERS_TIMEOUT_MS = 30_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 /**
- * Creates a topic if it does not exist and waits for its partition leaders. Resolves with
- * `true` when it was created, `false` when it already existed. Tests use it for their
- * throwaway topics.
+ * Creates a topic if it does not exist and waits until every partition has a leader. Resolves
+ * with `true` when this call created it, `false` when it already existed. Tests use it for
+ * their throwaway topics.
+ *
+ * kafkajs' own `waitForLeaders` gives up at once when a freshly started broker answers
+ * "does not host this topic-partition" while its metadata catches up, so creation is retried
+ * (it is idempotent) and leaders are awaited here.
  */
 export async function createTopic(admin: Admin, spec: TopicSpec): Promise<boolean> {
-  return admin.createTopics({ topics: [toKafkaTopic(spec)], waitForLeaders: true, timeout: 30_000 });
+  let created = false;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      created =
+        (await admin.createTopics({
+          topics: [toKafkaTopic(spec)],
+          waitForLeaders: false,
+          timeout: 30_000,
+        })) || created;
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await sleep(500 * attempt);
+    }
+  }
+  await waitForLeaders(admin, spec.topic);
+  return created;
+}
+
+async function waitForLeaders(admin: Admin, topic: string): Promise<void> {
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
+  let last: string;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = meta.topics[0]?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      last = `${partitions.filter((p) => p.leader < 0).length} of ${partitions.length} partitions without a leader`;
+    } catch (e) {
+      last = toError(e).message;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`topic ${topic}: no leaders after ${LEADERS_TIMEOUT_MS / 1000} s (${last})`);
+    await sleep(200);
+  }
 }
 
 async function partitionCount(admin: Admin, topic: string): Promise<number> {
