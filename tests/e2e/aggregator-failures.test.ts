@@ -33,6 +33,7 @@ async function setup(partitions: number) {
     AGGREGATOR_TOPIC: await randomTopic('e2e-wagers', partitions),
     POOL_UPDATES_TOPIC: await randomTopic('e2e-updates', 1),
     DLQ_TOPIC: await randomTopic('e2e-dlq', 1),
+    AWARDS_TOPIC: await randomTopic('e2e-awards', 1),
     AGGREGATOR_GROUP_ID: randomGroupId('e2e-agg'),
     AGGREGATOR_BATCH_MAX_EVENTS: '300',
     AGGREGATOR_BATCH_MAX_WAIT_MS: '20',

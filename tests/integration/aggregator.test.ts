@@ -36,6 +36,7 @@ async function setup(partitions = 6) {
     topic: await randomTopic('wagers', partitions),
     poolUpdatesTopic: await randomTopic('updates', 1),
     dlqTopic: await randomTopic('dlq', 1),
+    awardsTopic: await randomTopic('awards', 1),
   };
   const groupId = randomGroupId('agg');
   const start = async (overrides: { batchMaxEvents?: number } = {}) => {

@@ -15,6 +15,7 @@ import { retryDb, withClient, withTransaction } from '../../../shared/src/db.js'
 import { ledgerPartitionsAhead } from '../../../shared/src/domain/index.js';
 import { toError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logger.js';
+import { relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { AggregatorConfig } from './config.js';
 import { applyWindow, type Slice, type WindowOutcome } from './sink.js';
@@ -25,7 +26,7 @@ export interface AggregatorDeps {
   readonly pool: pg.Pool;
   readonly config: Pick<
     AggregatorConfig,
-    'groupId' | 'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'batchMaxEvents' | 'batchMaxWaitMs' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs'
+    'groupId' | 'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'awardsTopic' | 'batchMaxEvents' | 'batchMaxWaitMs' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs'
   >;
   readonly logger: Logger;
   readonly meter: Meter;
@@ -46,8 +47,8 @@ interface Pending {
   readonly reject: (e: Error) => void;
 }
 
-const DLQ_RELAY_BATCH = 500;
-const DLQ_RELAY_INTERVAL_MS = 5_000;
+/** Leftovers of a replica that died between commit and publish are picked up within this. */
+const OUTBOX_RELAY_INTERVAL_MS = 5_000;
 const PARTITION_CHECK_INTERVAL_MS = 3_600_000; // hourly: partitions exist 7 days ahead, so a missed run costs nothing
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
@@ -67,6 +68,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       description: 'Wagers per window',
       advice: { explicitBucketBoundaries: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000] },
     }),
+    mysteryWins: deps.meter.createCounter('jackpot.aggregator.mystery_wins', { unit: '{win}', description: 'Mystery triggers hit' }),
     retries: deps.meter.createCounter('jackpot.aggregator.batch.retries', { unit: '{retry}', description: 'Window transactions retried' }),
   };
 
@@ -131,6 +133,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       metrics.wagers.add(outcome.duplicates, { outcome: 'duplicate' });
       metrics.wagers.add(outcome.alreadyApplied, { outcome: 'already_applied' });
       metrics.ledgerRows.add(outcome.ledgerRows);
+      metrics.mysteryWins.add(outcome.mysteryWins);
       let rejected = 0;
       for (const [reason, n] of outcome.rejected) {
         metrics.deadLetters.add(n, { reason });
@@ -142,7 +145,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         'window committed',
       );
       for (const p of window) p.resolve(outcome);
-      await afterCommit(outcome, rejected > 0);
+      await afterCommit(outcome, rejected > 0 || outcome.mysteryWins > 0);
     } catch (e) {
       const err = toError(e);
       logger.error({ err, events }, 'window failed; its partitions will be redelivered');
@@ -151,7 +154,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   }
 
   /** Best effort: Postgres already holds the truth, these only tell others sooner. */
-  async function afterCommit(outcome: WindowOutcome, hasDeadLetters: boolean): Promise<void> {
+  async function afterCommit(outcome: WindowOutcome, hasOutbox: boolean): Promise<void> {
     const tasks: Promise<unknown>[] = [];
     if (outcome.positions.length > 0) {
       tasks.push(
@@ -171,37 +174,19 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
           .catch((e: unknown) => logger.warn({ err: toError(e).message }, 'pool updates not published; projectors resync from Postgres')),
       );
     }
-    if (hasDeadLetters) tasks.push(relayDeadLetters());
+    if (hasOutbox) tasks.push(relayOutboxes());
     await Promise.all(tasks);
   }
 
-  /**
-   * The dead-letter outbox: rows written in the window's transaction are published here and then
-   * marked. A crash between the two publishes a row twice (at least once; the `x-dead-letter-id`
-   * header lets a reader drop the copy); it never loses one.
-   */
+  /** The outboxes: dead letters and mystery wins written by windows, published here. */
   let relaying: Promise<void> | undefined;
-  function relayDeadLetters(): Promise<void> {
+  function relayOutboxes(): Promise<void> {
     relaying ??= (async () => {
       try {
-        for (;;) {
-          const sent = await withTransaction(pool, async (client) => {
-            const rows = (
-              await client.query<{ id: string; reason: string; kafka_key: Buffer | null; payload: Buffer }>(sql.lockUnpublishedDeadLetters(DLQ_RELAY_BATCH))
-            ).rows;
-            if (rows.length === 0) return 0;
-            await producer.send({
-              topic: config.dlqTopic,
-              acks: -1,
-              messages: rows.map((r) => ({ key: r.kafka_key, value: r.payload, headers: { 'x-dlq-reason': r.reason, 'x-dead-letter-id': r.id } })),
-            });
-            await client.query(sql.markDeadLettersPublished(rows.map((r) => r.id)));
-            return rows.length;
-          });
-          if (sent < DLQ_RELAY_BATCH) break;
-        }
+        await relayDeadLetters(pool, producer, config.dlqTopic);
+        await relayAwards(pool, producer, config.awardsTopic);
       } catch (e) {
-        logger.warn({ err: toError(e).message }, 'dead-letter relay failed; will retry');
+        logger.warn({ err: toError(e).message }, 'outbox relay failed; will retry');
       } finally {
         relaying = undefined;
       }
@@ -282,14 +267,14 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
         eachBatch,
       });
-      timers.push(setInterval(() => void relayDeadLetters(), DLQ_RELAY_INTERVAL_MS));
+      timers.push(setInterval(() => void relayOutboxes(), OUTBOX_RELAY_INTERVAL_MS));
       timers.push(
         setInterval(() => {
           ensureLedgerPartitions().catch((e: unknown) => logger.error({ err: toError(e).message }, 'could not create ledger partitions'));
         }, PARTITION_CHECK_INTERVAL_MS),
       );
       for (const t of timers) t.unref();
-      void relayDeadLetters();
+      void relayOutboxes();
     },
 
     async stop() {

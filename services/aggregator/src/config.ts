@@ -7,6 +7,7 @@ export interface AggregatorConfig extends CommonConfig {
   readonly topic: string;
   readonly poolUpdatesTopic: string;
   readonly dlqTopic: string;
+  readonly awardsTopic: string;
   /**
    * A window closes at this many wagers. 10,000 keeps one transaction around 50–200 ms on this
    * class of machine (COPY of ~40,000 ledger rows for four pools) and bounds memory to a few MB;
@@ -33,6 +34,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     topic: str(env, 'AGGREGATOR_TOPIC', TOPICS.wagers),
     poolUpdatesTopic: str(env, 'POOL_UPDATES_TOPIC', TOPICS.poolUpdates),
     dlqTopic: str(env, 'DLQ_TOPIC', TOPICS.wagersDlq),
+    awardsTopic: str(env, 'AWARDS_TOPIC', TOPICS.awards),
     batchMaxEvents: int(env, 'AGGREGATOR_BATCH_MAX_EVENTS', 10_000, 1, 1_000_000),
     batchMaxWaitMs: int(env, 'AGGREGATOR_BATCH_MAX_WAIT_MS', 50, 0, 60_000),
     partitionsConsumedConcurrently: int(env, 'AGGREGATOR_PARTITIONS_CONCURRENTLY', 12, 1, 1024),

@@ -15,16 +15,22 @@ import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import {
+  fxRateKey,
   parseWager,
   planBatch,
   tsvRow,
   type BatchWager,
+  type FxRates,
   type GameLink,
+  type PoolLifecycleState,
   type PoolParams,
   type PoolState,
   type ReasonCode,
 } from '../../../shared/src/domain/index.js';
+import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type PoolUpdate, type WinRecord } from '../../../shared/src/pool-store.js';
 import * as sql from './sql.js';
+
+export type { PoolUpdate };
 
 export interface InMessage {
   readonly offset: string;
@@ -38,16 +44,6 @@ export interface Slice {
   readonly messages: readonly InMessage[];
 }
 
-/** The contract's pool-update message. */
-export interface PoolUpdate {
-  readonly poolId: string;
-  readonly jackpotId: string;
-  readonly cycle: number;
-  readonly amountMinor: number;
-  readonly version: number;
-  readonly updatedAt: string;
-}
-
 export interface WindowOutcome {
   readonly applied: number;
   readonly duplicates: number;
@@ -55,6 +51,7 @@ export interface WindowOutcome {
   readonly alreadyApplied: number;
   readonly rejected: ReadonlyMap<ReasonCode, number>;
   readonly ledgerRows: number;
+  readonly mysteryWins: number;
   readonly poolUpdates: readonly PoolUpdate[];
   /** New positions, to commit to Kafka after the database. */
   readonly positions: readonly { partition: number; nextOffset: string }[];
@@ -85,7 +82,20 @@ function* ledgerChunks(rows: ReturnType<typeof planBatch>['rows']): Generator<st
   let chunk = '';
   let n = 0;
   for (const r of rows) {
-    chunk += tsvRow([r.eventId, r.poolId, r.cycle, r.wagerMinor, r.contributionMicro, r.reserveMicro, r.occurredAt, r.gameId, r.playerId]);
+    chunk += tsvRow([
+      r.eventId,
+      r.poolId,
+      r.cycle,
+      r.wagerMinor,
+      r.contributionMicro,
+      r.overflowMicro,
+      r.reserveMicro,
+      r.occurredAt,
+      r.gameId,
+      r.playerId,
+      r.wagerCurrency,
+      r.fxRateMicro,
+    ]);
     if (++n === COPY_CHUNK_ROWS) {
       yield chunk;
       chunk = '';
@@ -142,6 +152,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   let applied = 0;
   let duplicates = 0;
   let ledgerRows = 0;
+  let mysteryWins = 0;
   let poolUpdates: PoolUpdate[] = [];
   if (parsed.length > 0) {
     const gameIds = [...new Set(parsed.map((p) => p.wager.gameId))];
@@ -149,7 +160,17 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     for (const r of (await client.query<{ game_id: string; jackpot_id: string; currency: string }>(sql.gameLinks(gameIds))).rows) {
       bare.set(r.game_id, { gameId: r.game_id, jackpotId: r.jackpot_id, currency: r.currency, pools: [] });
     }
-    const screen = planBatch({ wagers: parsed, links: bare, states: new Map() });
+    const foreign = [...new Set(parsed.filter((p) => bare.get(p.wager.gameId)?.currency !== p.wager.currency).map((p) => p.wager.currency))];
+    const fxRates: FxRates =
+      foreign.length === 0
+        ? new Map()
+        : new Map(
+            (await client.query<{ from_currency: string; to_currency: string; rate_micro: string }>(sql.fxRates(foreign))).rows.map((r) => [
+              fxRateKey(r.from_currency, r.to_currency),
+              BigInt(r.rate_micro),
+            ]),
+          );
+    const screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
     const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
     const claimable = parsed.filter((p) => !refused.has(p.ref));
     const fresh = new Set(
@@ -161,29 +182,25 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
 
     // 4. Lock the pools and plan for real.
     const jackpotIds = [...new Set(claimable.map((p) => bare.get(p.wager.gameId)?.jackpotId ?? ''))].filter((j) => j !== '').sort();
+    const locked = await lockPools(client, { jackpotIds });
     const poolsByJackpot = new Map<string, PoolParams[]>();
     const states = new Map<string, PoolState>();
-    if (jackpotIds.length > 0) {
-      const locked = await client.query<{
-        pool_id: string;
-        jackpot_id: string;
-        tier: string;
-        cycle: number;
-        amount_micro: string;
-        reserve_micro: string;
-        contribution_ppm: number;
-        reserve_ppm: number;
-      }>(sql.lockPools(jackpotIds));
-      for (const r of locked.rows) {
-        const list = poolsByJackpot.get(r.jackpot_id) ?? [];
-        list.push({ poolId: r.pool_id, jackpotId: r.jackpot_id, tier: r.tier, contributionPpm: r.contribution_ppm, reservePpm: r.reserve_ppm });
-        poolsByJackpot.set(r.jackpot_id, list);
-        states.set(r.pool_id, { poolId: r.pool_id, cycle: r.cycle, amountMicro: BigInt(r.amount_micro), reserveMicro: BigInt(r.reserve_micro) });
-      }
+    for (const lp of locked.values()) {
+      const list = poolsByJackpot.get(lp.jackpotId) ?? [];
+      list.push({
+        poolId: lp.poolId,
+        jackpotId: lp.jackpotId,
+        tier: lp.tier,
+        contributionPpm: lp.state.params.contributionPpm,
+        reservePpm: lp.state.params.reservePpm,
+        nextParams: lp.nextParams,
+      });
+      poolsByJackpot.set(lp.jackpotId, list);
+      states.set(lp.poolId, lp.state);
     }
     const links = new Map<string, GameLink>();
     for (const [gameId, link] of bare) links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
-    const plan = planBatch({ wagers: parsed, links, states, seen });
+    const plan = planBatch({ wagers: parsed, links, states, seen, fxRates, drawTriggerMinor: secureDrawMinor });
     const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
     for (const r of plan.rejected) dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
     duplicates = plan.duplicates.length;
@@ -194,27 +211,11 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       ledgerRows = plan.rows.length;
       await pipeline(Readable.from(ledgerChunks(plan.rows)), client.query(copyFrom(sql.COPY_LEDGER)));
     }
-    if (plan.deltas.length > 0) {
-      const cols: sql.DeltaColumns = { poolIds: [], contributionMicro: [], reserveMicro: [], wagers: [], wageredMinor: [] };
-      for (const d of plan.deltas) {
-        cols.poolIds.push(d.poolId);
-        cols.contributionMicro.push(d.contributionMicro.toString());
-        cols.reserveMicro.push(d.reserveMicro.toString());
-        cols.wagers.push(d.wagers);
-        cols.wageredMinor.push(d.wageredMinor.toString());
-      }
-      const updated = await client.query<{ pool_id: string; jackpot_id: string; cycle: number; amount_minor: string; version: string; updated_at: Date }>(
-        sql.addDeltas(cols),
-      );
-      poolUpdates = updated.rows.map((r) => ({
-        poolId: r.pool_id,
-        jackpotId: r.jackpot_id,
-        cycle: r.cycle,
-        amountMinor: Number(r.amount_minor),
-        version: Number(r.version),
-        updatedAt: r.updated_at.toISOString(),
-      }));
-    }
+    const wins: WinRecord[] = plan.wins.map((w) => ({ ...w, winId: newWinId(), claimId: null }));
+    mysteryWins = wins.length;
+    const after = new Map<string, PoolLifecycleState>();
+    for (const [poolId, st] of plan.states) if (locked.has(poolId)) after.set(poolId, st as PoolLifecycleState);
+    poolUpdates = await savePoolChanges(client, { before: locked, after, deltas: plan.deltas, closes: plan.closes, openings: plan.openings, wins });
   }
 
   if (dead.length > 0) {
@@ -245,6 +246,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     alreadyApplied,
     rejected,
     ledgerRows,
+    mysteryWins,
     poolUpdates,
     positions: [...positions].map(([partition, next]) => ({ partition, nextOffset: next.toString() })),
     gaps,

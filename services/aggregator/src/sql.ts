@@ -47,44 +47,14 @@ export const claimEvents = (eventIds: readonly string[]): Sql => ({
   values: [eventIds],
 });
 
-export const lockPools = (jackpotIds: readonly string[]): Sql => ({
-  text: `SELECT pool_id, jackpot_id, tier, cycle, amount_micro::text AS amount_micro, reserve_micro::text AS reserve_micro,
-                contribution_ppm, reserve_ppm
-         FROM jackpot.pool_totals WHERE jackpot_id = ANY($1::text[])
-         ORDER BY pool_id FOR UPDATE`,
-  values: [jackpotIds],
+export const fxRates = (fromCurrencies: readonly string[]): Sql => ({
+  text: `SELECT from_currency, to_currency, rate_micro::text AS rate_micro FROM jackpot.fx_rates WHERE from_currency = ANY($1::text[])`,
+  values: [fromCurrencies],
 });
 
 export const COPY_LEDGER = `COPY jackpot.contributions
-  (event_id, pool_id, cycle, wager_minor, contribution_micro, reserve_micro, occurred_at, game_id, player_id) FROM STDIN`;
-
-export interface DeltaColumns {
-  poolIds: string[];
-  contributionMicro: string[];
-  reserveMicro: string[];
-  wagers: number[];
-  wageredMinor: string[];
-}
-
-/** Adds one batch's sums to its pools and bumps their version; returns what the projector needs. */
-export const addDeltas = (d: DeltaColumns): Sql => ({
-  text: `UPDATE jackpot.pool_totals p SET
-           amount_micro = p.amount_micro + d.contribution,
-           cycle_contribution_micro = p.cycle_contribution_micro + d.contribution,
-           cycle_wagers = p.cycle_wagers + d.wagers,
-           reserve_micro = p.reserve_micro + d.reserve,
-           wagers_total = p.wagers_total + d.wagers,
-           wagered_minor_total = p.wagered_minor_total + d.wagered,
-           contribution_micro_total = p.contribution_micro_total + d.contribution,
-           reserve_micro_total = p.reserve_micro_total + d.reserve,
-           version = p.version + 1,
-           updated_at = now()
-         FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::bigint[], $5::numeric[])
-              AS d(pool_id, contribution, reserve, wagers, wagered)
-         WHERE p.pool_id = d.pool_id
-         RETURNING p.pool_id, p.jackpot_id, p.cycle, p.amount_minor::text AS amount_minor, p.version::text AS version, p.updated_at`,
-  values: [d.poolIds, d.contributionMicro, d.reserveMicro, d.wagers, d.wageredMinor],
-});
+  (event_id, pool_id, cycle, wager_minor, contribution_micro, overflow_micro, reserve_micro, occurred_at, game_id, player_id,
+   wager_currency, fx_rate_micro) FROM STDIN`;
 
 export interface DeadLetterColumns {
   reasons: string[];
@@ -103,18 +73,6 @@ export const insertDeadLetters = (topic: string, d: DeadLetterColumns): Sql => (
               AS d(reason, message, event_id, partition, "offset", key, payload)
          ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`,
   values: [topic, d.reasons, d.messages, d.eventIds, d.partitions, d.offsets, d.keys, d.payloads],
-});
-
-/** Dead letters not yet on the dead-letter topic, oldest first; SKIP LOCKED lets replicas share the work. */
-export const lockUnpublishedDeadLetters = (limit: number): Sql => ({
-  text: `SELECT id::text AS id, reason, kafka_key, payload FROM jackpot.dead_letters
-         WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-  values: [limit],
-});
-
-export const markDeadLettersPublished = (ids: readonly string[]): Sql => ({
-  text: `UPDATE jackpot.dead_letters SET published_at = now() WHERE id = ANY($1::bigint[])`,
-  values: [ids],
 });
 
 export const createLedgerPartition = (name: string, fromTimestamp: string, toTimestamp: string): Sql => ({

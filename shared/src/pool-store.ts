@@ -1,0 +1,325 @@
+/**
+ * The Postgres edge of a pool's lifecycle, shared by the aggregator (contributions and mystery
+ * hits) and the gateway (claimed wins): lock the pools, hand their state to the pure domain, and
+ * write back what it decided, all inside the caller's transaction.
+ *
+ * Pools are always locked in pool_id order (see the aggregator's lock order), and written with
+ * absolute values computed from the locked state plus increments for the lifetime meters.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { CycleClose, CycleOpening, CycleParams, Overflow, PoolDelta, PoolLifecycleState } from './domain/index.js';
+import { MICRO_PER_MINOR } from './domain/index.js';
+
+export interface LockedPool {
+  readonly poolId: string;
+  readonly jackpotId: string;
+  readonly tier: string;
+  readonly currency: string;
+  readonly state: PoolLifecycleState;
+  /** The running cycle's parts. */
+  readonly seedMicro: bigint;
+  readonly carriedInMicro: bigint;
+  readonly cycleContributionMicro: bigint;
+  readonly cycleWagers: number;
+  /** The pool's parameters as configured now: the next cycle runs on them. */
+  readonly nextParams: CycleParams;
+}
+
+/** The contract's pool-update message. */
+export interface PoolUpdate {
+  readonly poolId: string;
+  readonly jackpotId: string;
+  readonly cycle: number;
+  readonly amountMinor: number;
+  readonly version: number;
+  readonly updatedAt: string;
+}
+
+export interface WinRecord {
+  readonly winId: string;
+  readonly claimId: string | null;
+  readonly poolId: string;
+  readonly cycle: number;
+  readonly kind: 'claim' | 'mystery';
+  readonly payoutMicro: bigint;
+  readonly gameId: string;
+  readonly playerId: string;
+  readonly eventId: string | null;
+}
+
+interface LockedRow {
+  pool_id: string;
+  jackpot_id: string;
+  tier: string;
+  currency: string;
+  cycle: number;
+  amount_micro: string;
+  reserve_micro: string;
+  next_carry_micro: string;
+  seed_micro: string;
+  carried_in_micro: string;
+  cycle_contribution_micro: string;
+  cycle_wagers: string;
+  contribution_ppm: number;
+  reserve_ppm: number;
+  ceiling_micro: string | null;
+  overflow: Overflow | null;
+  must_hit_by_micro: string | null;
+  trigger_micro: string | null;
+  next_seed_minor: string;
+  next_contribution_ppm: number;
+  next_reserve_ppm: number;
+  next_ceiling_minor: string | null;
+  next_overflow: Overflow | null;
+  next_must_hit_by_minor: string | null;
+}
+
+const big = (v: string | null): bigint | null => (v === null ? null : BigInt(v));
+const minorToMicro = (v: string | null): bigint | null => (v === null ? null : BigInt(v) * MICRO_PER_MINOR);
+
+/** Locks the pools of these jackpots (or these pools) FOR UPDATE, in pool_id order. */
+export async function lockPools(client: PoolClient, by: { jackpotIds: readonly string[] } | { poolIds: readonly string[] }): Promise<Map<string, LockedPool>> {
+  const [column, ids] = 'jackpotIds' in by ? ['jackpot_id', by.jackpotIds] : ['pool_id', by.poolIds];
+  const out = new Map<string, LockedPool>();
+  if (ids.length === 0) return out;
+  const { rows } = await client.query<LockedRow>({
+    text: `SELECT t.pool_id, t.jackpot_id, t.tier, t.currency, t.cycle, t.amount_micro::text, t.reserve_micro::text,
+                  t.next_carry_micro::text, t.seed_micro::text, t.carried_in_micro::text, t.cycle_contribution_micro::text,
+                  t.cycle_wagers::text, t.contribution_ppm, t.reserve_ppm, t.ceiling_micro::text, t.overflow,
+                  t.must_hit_by_micro::text, tr.trigger_micro::text,
+                  p.seed_minor::text AS next_seed_minor, p.contribution_ppm AS next_contribution_ppm, p.reserve_ppm AS next_reserve_ppm,
+                  p.ceiling_minor::text AS next_ceiling_minor, p.overflow AS next_overflow, p.must_hit_by_minor::text AS next_must_hit_by_minor
+           FROM jackpot.pool_totals t
+           JOIN jackpot.pools p ON p.pool_id = t.pool_id
+           LEFT JOIN jackpot.pool_triggers tr ON tr.pool_id = t.pool_id AND tr.cycle = t.cycle
+           WHERE t.${column} = ANY($1::text[])
+           ORDER BY t.pool_id
+           FOR UPDATE OF t`,
+    values: [ids],
+  });
+  for (const r of rows) {
+    const params: CycleParams = {
+      seedMicro: BigInt(r.seed_micro),
+      contributionPpm: r.contribution_ppm,
+      reservePpm: r.reserve_ppm,
+      ceilingMicro: big(r.ceiling_micro),
+      overflow: r.overflow,
+      mustHitByMicro: big(r.must_hit_by_micro),
+    };
+    out.set(r.pool_id, {
+      poolId: r.pool_id,
+      jackpotId: r.jackpot_id,
+      tier: r.tier,
+      currency: r.currency,
+      state: {
+        poolId: r.pool_id,
+        cycle: r.cycle,
+        amountMicro: BigInt(r.amount_micro),
+        reserveMicro: BigInt(r.reserve_micro),
+        nextCarryMicro: BigInt(r.next_carry_micro),
+        triggerMicro: big(r.trigger_micro),
+        params,
+      },
+      seedMicro: BigInt(r.seed_micro),
+      carriedInMicro: BigInt(r.carried_in_micro),
+      cycleContributionMicro: BigInt(r.cycle_contribution_micro),
+      cycleWagers: Number(r.cycle_wagers),
+      nextParams: {
+        seedMicro: BigInt(r.next_seed_minor) * MICRO_PER_MINOR,
+        contributionPpm: r.next_contribution_ppm,
+        reservePpm: r.next_reserve_ppm,
+        ceilingMicro: minorToMicro(r.next_ceiling_minor),
+        overflow: r.next_overflow,
+        mustHitByMicro: minorToMicro(r.next_must_hit_by_minor),
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * A mystery trigger in whole minor units, uniform in [low, high], from the OS CSPRNG by rejection
+ * sampling (no modulo bias). A predictable trigger could be exploited, so no Math.random.
+ */
+export function secureDrawMinor(low: bigint, high: bigint): bigint {
+  if (high < low) throw new RangeError(`empty trigger range [${low}, ${high}]`);
+  const span = high - low + 1n;
+  const bytes = Math.ceil(span.toString(2).length / 8) + 1;
+  const space = 1n << BigInt(bytes * 8);
+  const limit = space - (space % span);
+  for (;;) {
+    const n = BigInt(`0x${randomBytes(bytes).toString('hex')}`);
+    if (n < limit) return low + (n % span);
+  }
+}
+
+export interface PoolChanges {
+  readonly before: ReadonlyMap<string, LockedPool>;
+  /** End states of every pool that changed. */
+  readonly after: ReadonlyMap<string, PoolLifecycleState>;
+  readonly deltas: readonly PoolDelta[];
+  readonly closes: readonly (CycleClose & { readonly poolId: string })[];
+  readonly openings: readonly (CycleOpening & { readonly poolId: string })[];
+  readonly wins: readonly WinRecord[];
+}
+
+/** Writes what the domain decided for these pools; returns one pool update per pool written. */
+export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Promise<PoolUpdate[]> {
+  const touched = [...new Set([...ch.deltas.map((d) => d.poolId), ...ch.openings.map((o) => o.poolId)])].sort();
+  if (touched.length === 0) return [];
+  const cols = {
+    ids: [] as string[],
+    cycle: [] as number[],
+    amount: [] as string[],
+    reserve: [] as string[],
+    nextCarry: [] as string[],
+    seed: [] as string[],
+    carriedIn: [] as string[],
+    cycleContribution: [] as string[],
+    cycleWagers: [] as string[],
+    contributionPpm: [] as number[],
+    reservePpm: [] as number[],
+    ceiling: [] as (string | null)[],
+    overflow: [] as (string | null)[],
+    mustHitBy: [] as (string | null)[],
+    started: [] as boolean[],
+    wagers: [] as string[],
+    wagered: [] as string[],
+    contribution: [] as string[],
+    overflowTotal: [] as string[],
+    reserveTotal: [] as string[],
+    topups: [] as string[],
+    won: [] as string[],
+    hits: [] as number[],
+  };
+  for (const poolId of touched) {
+    const before = ch.before.get(poolId);
+    const after = ch.after.get(poolId);
+    if (before === undefined || after === undefined) throw new Error(`pool ${poolId} changed but was not locked`);
+    const deltas = ch.deltas.filter((d) => d.poolId === poolId);
+    const opening = ch.openings.filter((o) => o.poolId === poolId).at(-1);
+    const wins = ch.wins.filter((w) => w.poolId === poolId);
+    const sum = (f: (d: PoolDelta) => bigint) => deltas.reduce((s, d) => s + f(d), 0n);
+    const inFinal = deltas.filter((d) => d.cycle === after.cycle);
+    const finalContribution = inFinal.reduce((s, d) => s + d.contributionMicro, 0n);
+    const finalWagers = inFinal.reduce((s, d) => s + d.wagers, 0);
+    cols.ids.push(poolId);
+    cols.cycle.push(after.cycle);
+    cols.amount.push(after.amountMicro.toString());
+    cols.reserve.push(after.reserveMicro.toString());
+    cols.nextCarry.push(after.nextCarryMicro.toString());
+    cols.seed.push((opening?.seedMicro ?? before.seedMicro).toString());
+    cols.carriedIn.push((opening?.carriedInMicro ?? before.carriedInMicro).toString());
+    cols.cycleContribution.push((opening === undefined ? before.cycleContributionMicro + finalContribution : finalContribution).toString());
+    cols.cycleWagers.push(String(opening === undefined ? before.cycleWagers + finalWagers : finalWagers));
+    cols.contributionPpm.push(after.params.contributionPpm);
+    cols.reservePpm.push(after.params.reservePpm);
+    cols.ceiling.push(after.params.ceilingMicro?.toString() ?? null);
+    cols.overflow.push(after.params.overflow);
+    cols.mustHitBy.push(after.params.mustHitByMicro?.toString() ?? null);
+    cols.started.push(opening !== undefined);
+    cols.wagers.push(String(deltas.reduce((s, d) => s + d.wagers, 0)));
+    cols.wagered.push(sum((d) => d.wageredMinor).toString());
+    cols.contribution.push(sum((d) => d.contributionMicro).toString());
+    cols.overflowTotal.push(sum((d) => d.overflowMicro).toString());
+    cols.reserveTotal.push(sum((d) => d.reserveMicro).toString());
+    cols.topups.push(ch.openings.filter((o) => o.poolId === poolId).reduce((s, o) => s + o.topUpMicro, 0n).toString());
+    cols.won.push(wins.reduce((s, w) => s + w.payoutMicro, 0n).toString());
+    cols.hits.push(wins.length);
+  }
+
+  const updated = await client.query<{ pool_id: string; jackpot_id: string; cycle: number; amount_minor: string; version: string; updated_at: Date }>({
+    text: `UPDATE jackpot.pool_totals t SET
+             cycle = d.cycle, amount_micro = d.amount, reserve_micro = d.reserve, next_carry_micro = d.next_carry,
+             seed_micro = d.seed, carried_in_micro = d.carried_in, cycle_contribution_micro = d.cycle_contribution,
+             cycle_wagers = d.cycle_wagers, contribution_ppm = d.contribution_ppm, reserve_ppm = d.reserve_ppm,
+             ceiling_micro = d.ceiling, overflow = d.overflow, must_hit_by_micro = d.must_hit_by,
+             cycle_started_at = CASE WHEN d.started THEN now() ELSE t.cycle_started_at END,
+             wagers_total = t.wagers_total + d.wagers, wagered_minor_total = t.wagered_minor_total + d.wagered,
+             contribution_micro_total = t.contribution_micro_total + d.contribution,
+             overflow_micro_total = t.overflow_micro_total + d.overflow_total,
+             reserve_micro_total = t.reserve_micro_total + d.reserve_total,
+             topup_micro_total = t.topup_micro_total + d.topups, won_micro_total = t.won_micro_total + d.won,
+             hits = t.hits + d.hits, version = t.version + 1, updated_at = now()
+           FROM unnest($1::text[], $2::int[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[],
+                       $9::bigint[], $10::int[], $11::int[], $12::numeric[], $13::text[], $14::numeric[], $15::bool[], $16::bigint[],
+                       $17::numeric[], $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::numeric[], $23::int[])
+             AS d(pool_id, cycle, amount, reserve, next_carry, seed, carried_in, cycle_contribution, cycle_wagers, contribution_ppm,
+                  reserve_ppm, ceiling, overflow, must_hit_by, started, wagers, wagered, contribution, overflow_total, reserve_total,
+                  topups, won, hits)
+           WHERE t.pool_id = d.pool_id
+           RETURNING t.pool_id, t.jackpot_id, t.cycle, t.amount_minor::text AS amount_minor, t.version::text AS version, t.updated_at`,
+    values: [
+      cols.ids, cols.cycle, cols.amount, cols.reserve, cols.nextCarry, cols.seed, cols.carriedIn, cols.cycleContribution,
+      cols.cycleWagers, cols.contributionPpm, cols.reservePpm, cols.ceiling, cols.overflow, cols.mustHitBy, cols.started,
+      cols.wagers, cols.wagered, cols.contribution, cols.overflowTotal, cols.reserveTotal, cols.topups, cols.won, cols.hits,
+    ],
+  });
+
+  if (ch.wins.length > 0) {
+    await client.query({
+      text: `INSERT INTO jackpot.wins (win_id, claim_id, pool_id, cycle, kind, amount_minor, game_id, player_id, event_id)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::uuid[])`,
+      values: [
+        ch.wins.map((w) => w.winId),
+        ch.wins.map((w) => w.claimId),
+        ch.wins.map((w) => w.poolId),
+        ch.wins.map((w) => w.cycle),
+        ch.wins.map((w) => w.kind),
+        ch.wins.map((w) => (w.payoutMicro / MICRO_PER_MINOR).toString()),
+        ch.wins.map((w) => w.gameId),
+        ch.wins.map((w) => w.playerId),
+        ch.wins.map((w) => w.eventId),
+      ],
+    });
+  }
+  for (const c of ch.closes) {
+    const win = ch.wins.find((w) => w.poolId === c.poolId && w.cycle === c.cycle);
+    await client.query({
+      text: `UPDATE jackpot.pool_cycles SET contribution_micro = $3::numeric - seed_micro - carried_in_micro, payout_micro = $4,
+               carried_out_micro = $5, win_id = $6, ended_at = now()
+             WHERE pool_id = $1 AND cycle = $2`,
+      values: [c.poolId, c.cycle, c.amountMicro.toString(), c.payoutMicro.toString(), c.carriedOutMicro.toString(), win?.winId ?? null],
+    });
+  }
+  for (const o of ch.openings) await recordOpening(client, o.poolId, o, 'reseed');
+  return updated.rows.map((r) => ({
+    poolId: r.pool_id,
+    jackpotId: r.jackpot_id,
+    cycle: r.cycle,
+    amountMinor: Number(r.amount_minor),
+    version: Number(r.version),
+    updatedAt: r.updated_at.toISOString(),
+  }));
+}
+
+/** The start of a cycle: its record, its hidden trigger, and the operator's top-up if any. */
+export async function recordOpening(client: PoolClient, poolId: string, o: CycleOpening, reason: 'initial-seed' | 'reseed'): Promise<void> {
+  await client.query({
+    text: `INSERT INTO jackpot.pool_cycles (pool_id, cycle, seed_micro, carried_in_micro, contribution_ppm, reserve_ppm, ceiling_micro, overflow, must_hit_by_micro)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    values: [
+      poolId,
+      o.cycle,
+      o.seedMicro.toString(),
+      o.carriedInMicro.toString(),
+      o.params.contributionPpm,
+      o.params.reservePpm,
+      o.params.ceilingMicro?.toString() ?? null,
+      o.params.overflow,
+      o.params.mustHitByMicro?.toString() ?? null,
+    ],
+  });
+  if (o.triggerMicro !== null) {
+    await client.query({ text: 'INSERT INTO jackpot.pool_triggers (pool_id, cycle, trigger_micro) VALUES ($1, $2, $3)', values: [poolId, o.cycle, o.triggerMicro.toString()] });
+  }
+  if (o.topUpMicro > 0n) {
+    await client.query({
+      text: 'INSERT INTO jackpot.topups (pool_id, cycle, amount_micro, reason) VALUES ($1, $2, $3, $4)',
+      values: [poolId, o.cycle, o.topUpMicro.toString(), reason],
+    });
+  }
+}
+
+export const newWinId = (): string => randomUUID();
