@@ -5,7 +5,7 @@
  *
  * Nothing here prints: progress and notices go to callbacks, so a caller decides where they show.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { commonConfig, int } from '../../shared/src/config.js';
 import { AppError, toError } from '../../shared/src/errors.js';
@@ -363,7 +363,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         ? createProbe({
             sender,
             traffic: createProbeTraffic({
-              seed,
+              // Not the run's seed: a replay of a seed must still move the probe pool, so probe
+              // eventIds are new every run.
+              seed: `${seed}/${randomUUID()}`,
               gameId: probeGameId,
               currency: probeGame?.currency ?? 'EUR',
               amountMinor: probeAmountMinor,
