@@ -3,12 +3,16 @@
  * it back as stored. The configuration must already have passed `validateJackpotConfig`.
  *
  * Rules (the schema holds money in pools, so configuration never destroys or moves it):
- * - A new jackpot starts at once: each pool gets its `pool_totals` row at cycle 1, holding its
- *   seed, with the contribution and reserve shares frozen for that cycle.
+ * - A new jackpot starts at once: each pool opens cycle 1 (`openFirstCycle`): its `pool_totals`
+ *   row holds the seed with every parameter frozen for the cycle, the cycle is recorded in
+ *   `pool_cycles`, a mystery pool's hidden trigger is drawn (CSPRNG) into `pool_triggers`, and the
+ *   seed is booked as the operator's `initial-seed` top-up, so reconciliation balances from cycle 1.
  * - A pool added to an existing jackpot starts the same way.
- * - Changes to an existing pool update `jackpot.pools` only. The running cycle keeps the shares
+ * - Changes to an existing pool update `jackpot.pools` only. The running cycle keeps the parameters
  *   frozen in `pool_totals`; the new ones (and the new seed, which is a reset value) apply from the
  *   pool's next cycle. The stored configuration says so per pool (`current`, `appliesFromCycle`).
+ * - Every change is written to `jackpot.config_audit` (subject `jackpot:{id}`, the whole stored
+ *   configuration before and after, and who did it); a PUT that changes nothing writes nothing.
  * - The currency of an existing jackpot cannot change: its pools hold amounts in the old one.
  *   Create a new jackpot instead.
  * - A tier cannot be removed from an existing jackpot: its pool holds money (the current amount
@@ -23,17 +27,30 @@
  * whole PUT is refused. Games are inserted in sorted order so such PUTs lock rows in one order.
  */
 import type pg from 'pg';
-import type { Sql } from './db.js';
+import type { PoolClient, Sql } from './db.js';
+import { displayMinor } from './domain/contribution.js';
 import type { JackpotConfig, OverflowPolicy, PoolConfig } from './domain/jackpot-config.js';
+import { cycleParamsFromConfig, openFirstCycle, type DrawTriggerMinor } from './domain/lifecycle.js';
+import { recordOpening, secureDrawMinor } from './pool-store.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
+/** The parameters the running cycle was started with (frozen until its win). */
+export interface RunningCycle {
+  readonly cycle: number;
+  readonly seedMinor: number;
+  readonly contributionPpm: number;
+  readonly reservePpm: number;
+  readonly ceilingMinor: number | null;
+  readonly overflow: OverflowPolicy | null;
+  readonly mustHitByMinor: number | null;
+}
+
 export interface StoredPool extends PoolConfig {
-  /** The running cycle and the shares frozen for it when it started. */
-  readonly current: { readonly cycle: number; readonly contributionPpm: number; readonly reservePpm: number };
+  readonly current: RunningCycle;
   /**
-   * The first cycle the shares above govern: the current one when they are the shares it runs
-   * with, else the next one. A seed change always takes effect at the next reset.
+   * The first cycle the configured parameters above govern: the current one when it runs with
+   * exactly them, else the next one.
    */
   readonly appliesFromCycle: number;
 }
@@ -118,16 +135,54 @@ const upsertPools = (jackpotId: string, pools: readonly PoolConfig[], now: Date)
   ],
 });
 
-/** Cycle 1 for every pool of the jackpot that has no running state yet: amount = seed, in micro-units. */
-const startNewPools = (jackpotId: string, currency: string, now: Date): Sql => ({
+/** The running state of a new pool at the start of cycle 1, every parameter frozen for the cycle. */
+const insertPoolTotals = (
+  jackpotId: string,
+  currency: string,
+  pool: PoolConfig,
+  opening: ReturnType<typeof openFirstCycle>['opening'],
+  now: Date,
+): Sql => ({
   text: `INSERT INTO jackpot.pool_totals (pool_id, jackpot_id, tier, currency, cycle, version, updated_at, amount_micro,
-                                          contribution_ppm, reserve_ppm, seed_micro, cycle_started_at)
-         SELECT p.pool_id, p.jackpot_id, p.tier, $2, 1, 1, $3, p.seed_minor::numeric * 1000000,
-                p.contribution_ppm, p.reserve_ppm, p.seed_minor::numeric * 1000000, $3
-         FROM jackpot.pools p WHERE p.jackpot_id = $1
-         ORDER BY p.pool_id
-         ON CONFLICT (pool_id) DO NOTHING`,
-  values: [jackpotId, currency, now],
+                                          contribution_ppm, reserve_ppm, seed_micro, carried_in_micro, cycle_started_at,
+                                          ceiling_micro, overflow, must_hit_by_micro, topup_micro_total)
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $6, $12, $13, $14, $15)`,
+  values: [
+    pool.poolId,
+    jackpotId,
+    pool.tier,
+    currency,
+    opening.cycle,
+    now,
+    (opening.seedMicro + opening.carriedInMicro).toString(),
+    opening.params.contributionPpm,
+    opening.params.reservePpm,
+    opening.seedMicro.toString(),
+    opening.carriedInMicro.toString(),
+    opening.params.ceilingMicro?.toString() ?? null,
+    opening.params.overflow,
+    opening.params.mustHitByMicro?.toString() ?? null,
+    opening.topUpMicro.toString(),
+  ],
+});
+
+const insertAudit = (
+  jackpotId: string,
+  actor: string,
+  created: boolean,
+  before: StoredJackpot | null,
+  after: StoredJackpot,
+  now: Date,
+): Sql => ({
+  text: `INSERT INTO jackpot.config_audit (at, actor, action, subject, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)`,
+  values: [
+    now,
+    actor,
+    created ? 'jackpot.create' : 'jackpot.update',
+    `jackpot:${jackpotId}`,
+    before === null ? null : JSON.stringify(before),
+    JSON.stringify(after),
+  ],
 });
 
 const gamesLinkedElsewhere = (jackpotId: string, games: readonly string[]): Sql => ({
@@ -155,7 +210,9 @@ const selectJackpot = (jackpotId: string): Sql => ({
 const selectPools = (jackpotId: string): Sql => ({
   text: `SELECT p.pool_id, p.tier, p.seed_minor::text AS seed_minor, p.contribution_ppm, p.reserve_ppm,
                 p.ceiling_minor::text AS ceiling_minor, p.overflow, p.must_hit_by_minor::text AS must_hit_by_minor,
-                t.cycle, t.contribution_ppm AS current_contribution_ppm, t.reserve_ppm AS current_reserve_ppm
+                t.cycle, t.seed_micro::text AS current_seed_micro, t.contribution_ppm AS current_contribution_ppm,
+                t.reserve_ppm AS current_reserve_ppm, t.ceiling_micro::text AS current_ceiling_micro,
+                t.overflow AS current_overflow, t.must_hit_by_micro::text AS current_must_hit_by_micro
          FROM jackpot.pools p LEFT JOIN jackpot.pool_totals t ON t.pool_id = p.pool_id
          WHERE p.jackpot_id = $1
          ORDER BY p.seed_minor, p.tier`,
@@ -200,19 +257,32 @@ function gameConflict(
   });
 }
 
+export interface PutJackpotOptions {
+  /** The time written to the rows; default now. */
+  readonly now?: Date;
+  /** Who made the change, for the audit trail, such as `key_1a2b (ops laptop)`. */
+  readonly actor?: string;
+  /** The mystery trigger draw of a new pool's first cycle; default the OS CSPRNG. Tests pass their own. */
+  readonly drawTriggerMinor?: DrawTriggerMinor;
+}
+
 /**
  * Stores `config` in one transaction of its own on `client` (which must not be inside one).
  * Conflicts with what is stored come back as `{ ok: false }` with nothing written; database errors
  * are thrown (retryable ones are safe to retry: the transaction was rolled back).
  */
 export async function putJackpot(
-  client: Queryable,
+  client: PoolClient,
   config: JackpotConfig,
-  now: Date = new Date(),
+  opts: PutJackpotOptions = {},
 ): Promise<PutJackpotResult> {
   await client.query('BEGIN');
   try {
-    const result = await putInTransaction(client, config, now);
+    const result = await putInTransaction(client, config, {
+      now: opts.now ?? new Date(),
+      actor: opts.actor ?? 'unknown',
+      draw: opts.drawTriggerMinor ?? secureDrawMinor,
+    });
     await client.query('COMMIT');
     return result;
   } catch (e) {
@@ -223,13 +293,15 @@ export async function putJackpot(
 }
 
 async function putInTransaction(
-  client: Queryable,
+  client: PoolClient,
   config: JackpotConfig,
-  now: Date,
+  { now, actor, draw }: { now: Date; actor: string; draw: DrawTriggerMinor },
 ): Promise<PutJackpotResult> {
   const { jackpotId, currency } = config;
   const created = (await run(client, insertJackpot(jackpotId, currency, now))).rowCount === 1;
   let changed = created;
+  let existingTiers = new Set<string>();
+  let before: StoredJackpot | null = null;
 
   if (!created) {
     const locked = await run<{ currency: string }>(client, lockJackpot(jackpotId));
@@ -242,22 +314,24 @@ async function putInTransaction(
         details: [{ path: 'currency', code: 'currency_change', message: `the stored currency is ${stored}` }],
       });
     }
-    const wanted = new Set(config.pools.map((p) => p.tier));
-    const removed = (await run<{ tier: string }>(client, poolTiers(jackpotId))).rows.filter(
-      (r) => !wanted.has(r.tier),
+    existingTiers = new Set(
+      (await run<{ tier: string }>(client, poolTiers(jackpotId))).rows.map((r) => r.tier),
     );
+    const wanted = new Set(config.pools.map((p) => p.tier));
+    const removed = [...existingTiers].filter((tier) => !wanted.has(tier));
     if (removed.length > 0) {
       throw new Refused({
         ok: false,
         code: 'tier_removed',
-        message: `a running jackpot's pools cannot be removed: they hold money (missing: ${removed.map((r) => r.tier).join(', ')})`,
-        details: removed.map((r) => ({
+        message: `a running jackpot's pools cannot be removed: they hold money (missing: ${removed.join(', ')})`,
+        details: removed.map((tier) => ({
           path: 'pools',
           code: 'tier_removed',
-          message: `pool ${JSON.stringify(`${jackpotId}:${r.tier}`)} exists and must stay in the configuration`,
+          message: `pool ${JSON.stringify(`${jackpotId}:${tier}`)} exists and must stay in the configuration`,
         })),
       });
     }
+    before = await getJackpot(client, jackpotId);
   }
 
   const elsewhere = await run<{ game_id: string; jackpot_id: string }>(
@@ -267,7 +341,12 @@ async function putInTransaction(
   if (elsewhere.rows.length > 0) throw gameConflict(config, elsewhere.rows);
 
   changed = (await run(client, upsertPools(jackpotId, config.pools, now))).rowCount !== 0 || changed;
-  await run(client, startNewPools(jackpotId, currency, now));
+  for (const pool of config.pools) {
+    if (existingTiers.has(pool.tier)) continue;
+    const { opening } = openFirstCycle(cycleParamsFromConfig(pool), draw);
+    await run(client, insertPoolTotals(jackpotId, currency, pool, opening, now));
+    await recordOpening(client, pool.poolId, opening, 'initial-seed');
+  }
   changed = (await run(client, unlinkOtherGames(jackpotId, config.games))).rowCount !== 0 || changed;
   changed = (await run(client, linkGames(jackpotId, config.games))).rowCount !== 0 || changed;
   // A concurrent PUT of another jackpot may have committed one of our games while we waited.
@@ -280,6 +359,7 @@ async function putInTransaction(
   if (changed && !created) await run(client, touchJackpot(jackpotId, now));
   const jackpot = await getJackpot(client, jackpotId);
   if (jackpot === null) throw new Error(`jackpot ${jackpotId} vanished inside its own transaction`);
+  if (changed) await run(client, insertAudit(jackpotId, actor, created, before, jackpot, now));
   return { ok: true, created, jackpot };
 }
 
@@ -293,23 +373,20 @@ interface PoolRow {
   overflow: OverflowPolicy | null;
   must_hit_by_minor: string | null;
   cycle: number | null;
+  current_seed_micro: string | null;
   current_contribution_ppm: number | null;
   current_reserve_ppm: number | null;
+  current_ceiling_micro: string | null;
+  current_overflow: OverflowPolicy | null;
+  current_must_hit_by_micro: string | null;
 }
 
 const numberOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
+const minorOrNull = (micro: string | null): number | null =>
+  micro === null ? null : Number(displayMinor(BigInt(micro)));
 
 function toStoredPool(r: PoolRow): StoredPool {
-  // Every pool gets its running row in the transaction that creates it; a missing one would be a
-  // bug elsewhere, shown as cycle 1 at the configured shares rather than failing the read.
-  const cycle = r.cycle ?? 1;
-  const current = {
-    cycle,
-    contributionPpm: r.current_contribution_ppm ?? r.contribution_ppm,
-    reservePpm: r.current_reserve_ppm ?? r.reserve_ppm,
-  };
-  const same = current.contributionPpm === r.contribution_ppm && current.reservePpm === r.reserve_ppm;
-  return {
+  const configured = {
     poolId: r.pool_id,
     tier: r.tier,
     seedMinor: Number(r.seed_minor),
@@ -318,9 +395,40 @@ function toStoredPool(r: PoolRow): StoredPool {
     ceilingMinor: numberOrNull(r.ceiling_minor),
     overflow: r.overflow,
     mustHitByMinor: numberOrNull(r.must_hit_by_minor),
-    current,
-    appliesFromCycle: same ? cycle : cycle + 1,
   };
+  // Every pool gets its running row in the transaction that creates it; a missing one would be a
+  // bug elsewhere, shown as cycle 1 on the configured parameters rather than failing the read.
+  const current: RunningCycle =
+    r.cycle === null ||
+    r.current_seed_micro === null ||
+    r.current_contribution_ppm === null ||
+    r.current_reserve_ppm === null
+      ? {
+          cycle: 1,
+          seedMinor: configured.seedMinor,
+          contributionPpm: configured.contributionPpm,
+          reservePpm: configured.reservePpm,
+          ceilingMinor: configured.ceilingMinor,
+          overflow: configured.overflow,
+          mustHitByMinor: configured.mustHitByMinor,
+        }
+      : {
+          cycle: r.cycle,
+          seedMinor: Number(displayMinor(BigInt(r.current_seed_micro))),
+          contributionPpm: r.current_contribution_ppm,
+          reservePpm: r.current_reserve_ppm,
+          ceilingMinor: minorOrNull(r.current_ceiling_micro),
+          overflow: r.current_overflow,
+          mustHitByMinor: minorOrNull(r.current_must_hit_by_micro),
+        };
+  const same =
+    current.seedMinor === configured.seedMinor &&
+    current.contributionPpm === configured.contributionPpm &&
+    current.reservePpm === configured.reservePpm &&
+    current.ceilingMinor === configured.ceilingMinor &&
+    current.overflow === configured.overflow &&
+    current.mustHitByMinor === configured.mustHitByMinor;
+  return { ...configured, current, appliesFromCycle: same ? current.cycle : current.cycle + 1 };
 }
 
 /** The configuration as stored, or null when there is no such jackpot. */

@@ -24,8 +24,10 @@ function config(jackpotId: string, body: unknown): JackpotConfig {
   return result.config;
 }
 
+/** Draws the middle of the range, so expectations are exact. */
+const midpoint = (low: bigint, high: bigint): bigint => (low + high) / 2n;
 const put = (cfg: JackpotConfig, now = T0): Promise<PutJackpotResult> =>
-  withClient(db.pool, (c) => putJackpot(c, cfg, now));
+  withClient(db.pool, (c) => putJackpot(c, cfg, { now, actor: 'test-operator', drawTriggerMinor: midpoint }));
 const get = (id: string): Promise<StoredJackpot | null> => withClient(db.pool, (c) => getJackpot(c, id));
 
 function stored(result: PutJackpotResult): StoredJackpot {
@@ -37,7 +39,8 @@ async function totals(jackpotId: string) {
   const r = await db.pool.query<Record<string, unknown>>(
     `SELECT pool_id, jackpot_id, tier, currency, amount_minor::text, cycle, version::text, amount_micro::text,
             contribution_ppm, reserve_ppm, seed_micro::text, carried_in_micro::text, cycle_contribution_micro::text,
-            reserve_micro::text, updated_at, cycle_started_at
+            reserve_micro::text, updated_at, cycle_started_at, ceiling_micro::text, overflow,
+            must_hit_by_micro::text, topup_micro_total::text
      FROM jackpot.pool_totals WHERE jackpot_id = $1 ORDER BY pool_id`,
     [jackpotId],
   );
@@ -81,7 +84,15 @@ void test('a new jackpot is stored and starts at once: cycle 1 at its seeds, sha
         ceilingMinor: null,
         overflow: null,
         mustHitByMinor: null,
-        current: { cycle: 1, contributionPpm: 5000, reservePpm: 0 },
+        current: {
+          cycle: 1,
+          seedMinor: 1000,
+          contributionPpm: 5000,
+          reservePpm: 0,
+          ceilingMinor: null,
+          overflow: null,
+          mustHitByMinor: null,
+        },
         appliesFromCycle: 1,
       },
       {
@@ -93,7 +104,15 @@ void test('a new jackpot is stored and starts at once: cycle 1 at its seeds, sha
         ceilingMinor: 5_000_000,
         overflow: 'reserve',
         mustHitByMinor: 4_000_000,
-        current: { cycle: 1, contributionPpm: 2000, reservePpm: 500 },
+        current: {
+          cycle: 1,
+          seedMinor: 1_000_000,
+          contributionPpm: 2000,
+          reservePpm: 500,
+          ceilingMinor: 5_000_000,
+          overflow: 'reserve',
+          mustHitByMinor: 4_000_000,
+        },
         appliesFromCycle: 1,
       },
     ],
@@ -122,6 +141,10 @@ void test('a new jackpot is stored and starts at once: cycle 1 at its seeds, sha
       reserve_micro: '0',
       updated_at: T0,
       cycle_started_at: T0,
+      ceiling_micro: '5000000000000',
+      overflow: 'reserve',
+      must_hit_by_micro: '4000000000000',
+      topup_micro_total: '1000000000000',
     },
     {
       pool_id: 'eu:mini',
@@ -140,8 +163,106 @@ void test('a new jackpot is stored and starts at once: cycle 1 at its seeds, sha
       reserve_micro: '0',
       updated_at: T0,
       cycle_started_at: T0,
+      ceiling_micro: null,
+      overflow: null,
+      must_hit_by_micro: null,
+      topup_micro_total: '1000000000',
     },
   ]);
+
+  // Cycle 1 is recorded, the seed is booked as the operator's top-up, and only the mystery pool
+  // has a trigger: drawn in whole minor units between its seed and must-hit-by.
+  const cycles = await db.pool.query(
+    `SELECT pool_id, cycle, seed_micro::text, carried_in_micro::text, contribution_ppm, reserve_ppm, ceiling_micro::text,
+            overflow, must_hit_by_micro::text, ended_at FROM jackpot.pool_cycles WHERE pool_id LIKE 'eu:%' ORDER BY pool_id`,
+  );
+  assert.deepEqual(cycles.rows, [
+    {
+      pool_id: 'eu:grand',
+      cycle: 1,
+      seed_micro: '1000000000000',
+      carried_in_micro: '0',
+      contribution_ppm: 2000,
+      reserve_ppm: 500,
+      ceiling_micro: '5000000000000',
+      overflow: 'reserve',
+      must_hit_by_micro: '4000000000000',
+      ended_at: null,
+    },
+    {
+      pool_id: 'eu:mini',
+      cycle: 1,
+      seed_micro: '1000000000',
+      carried_in_micro: '0',
+      contribution_ppm: 5000,
+      reserve_ppm: 0,
+      ceiling_micro: null,
+      overflow: null,
+      must_hit_by_micro: null,
+      ended_at: null,
+    },
+  ]);
+  const topups = await db.pool.query(
+    `SELECT pool_id, cycle, amount_micro::text, reason FROM jackpot.topups WHERE pool_id LIKE 'eu:%' ORDER BY pool_id`,
+  );
+  assert.deepEqual(topups.rows, [
+    { pool_id: 'eu:grand', cycle: 1, amount_micro: '1000000000000', reason: 'initial-seed' },
+    { pool_id: 'eu:mini', cycle: 1, amount_micro: '1000000000', reason: 'initial-seed' },
+  ]);
+  const triggers = await db.pool.query(
+    `SELECT pool_id, cycle, trigger_micro::text FROM jackpot.pool_triggers WHERE pool_id LIKE 'eu:%'`,
+  );
+  assert.deepEqual(triggers.rows, [{ pool_id: 'eu:grand', cycle: 1, trigger_micro: '2500000000000' }]);
+});
+
+void test('the default trigger draw is random and within the mystery range', async () => {
+  const draws = new Set<string>();
+  for (let i = 0; i < 5; i++) {
+    const cfg = config(`rnd${i}`, {
+      currency: 'EUR',
+      pools: [{ tier: 'm', seedMinor: 100, contributionPpm: 1, mustHitByMinor: 1_000_000_000 }],
+      games: [],
+    });
+    stored(await withClient(db.pool, (c) => putJackpot(c, cfg)));
+    const r = await db.pool.query<{ t: string }>(
+      `SELECT trigger_micro::text AS t FROM jackpot.pool_triggers WHERE pool_id = $1`,
+      [`rnd${i}:m`],
+    );
+    const t = BigInt(r.rows[0]?.t ?? '-1');
+    assert.ok(t >= 100_000_000n && t <= 1_000_000_000_000_000n && t % 1_000_000n === 0n, String(t));
+    draws.add(String(t));
+  }
+  assert.ok(draws.size > 1, 'not the same trigger every time');
+});
+
+void test('every change is audited with who, before and after; a PUT that changes nothing is not', async () => {
+  stored(await put(eu('aud')));
+  stored(await put(eu('aud'), T1));
+  stored(await put(eu('aud', { games: [] }), T1));
+  const audit = await db.pool.query<{
+    actor: string;
+    action: string;
+    subject: string;
+    old_value: StoredJackpot | null;
+    new_value: StoredJackpot;
+    at: Date;
+  }>(
+    `SELECT actor, action, subject, old_value, new_value, at FROM jackpot.config_audit WHERE subject = 'jackpot:aud' ORDER BY id`,
+  );
+  assert.deepEqual(
+    audit.rows.map((r) => [
+      r.actor,
+      r.action,
+      r.subject,
+      r.old_value?.games ?? null,
+      r.new_value.games,
+      r.at,
+    ]),
+    [
+      ['test-operator', 'jackpot.create', 'jackpot:aud', null, ['aud.book', 'aud.starburst'], T0],
+      ['test-operator', 'jackpot.update', 'jackpot:aud', ['aud.book', 'aud.starburst'], [], T1],
+    ],
+  );
 });
 
 void test('an unknown jackpot reads as null', async () => {
@@ -169,13 +290,55 @@ void test('changing a running pool updates the configuration only; the running c
     ceilingMinor: null,
     overflow: null,
     mustHitByMinor: null,
-    current: { cycle: 1, contributionPpm: 5000, reservePpm: 0 },
+    current: {
+      cycle: 1,
+      seedMinor: 1000,
+      contributionPpm: 5000,
+      reservePpm: 0,
+      ceilingMinor: null,
+      overflow: null,
+      mustHitByMinor: null,
+    },
     appliesFromCycle: 2,
   });
   assert.equal(jackpot.pools.find((p) => p.tier === 'grand')?.appliesFromCycle, 1);
   assert.equal(jackpot.createdAt, T0.toISOString());
   assert.equal(jackpot.updatedAt, T1.toISOString());
   assert.deepEqual(await totals('chg'), before, 'pool_totals untouched');
+  const cycles = await db.pool.query(
+    `SELECT count(*)::int AS n FROM jackpot.pool_cycles WHERE pool_id LIKE 'chg:%'`,
+  );
+  assert.deepEqual(cycles.rows, [{ n: 2 }], 'no cycle opened by a change');
+
+  // Configured back to what the running cycle uses: the configuration governs the current cycle again.
+  const seedOnly = stored(
+    await put(
+      eu('chg', {
+        pools: [EU.pools[0], { tier: 'mini', seedMinor: 1000, contributionPpm: 5000, reservePpm: 0 }],
+      }),
+      T1,
+    ),
+  );
+  assert.equal(
+    seedOnly.pools.find((p) => p.tier === 'mini')?.appliesFromCycle,
+    1,
+    'back to the running parameters',
+  );
+  const grand = stored(
+    await put(
+      eu('chg', {
+        pools: [
+          { ...EU.pools[0], ceilingMinor: 6_000_000 },
+          { tier: 'mini', seedMinor: 1000, contributionPpm: 5000 },
+        ],
+      }),
+      T1,
+    ),
+  ).pools.find((p) => p.tier === 'grand');
+  assert.deepEqual(
+    [grand?.ceilingMinor, grand?.current.ceilingMinor, grand?.appliesFromCycle],
+    [6_000_000, 5_000_000, 2],
+  );
 });
 
 void test('the same configuration again changes nothing, not even updatedAt', async () => {
@@ -197,6 +360,7 @@ void test('a tier added to a running jackpot starts at cycle 1 at its seed', asy
     ['mini', 'major', 'grand'],
   );
   const major = (await totals('add')).find((r) => r['tier'] === 'major');
+  assert.equal(major?.['topup_micro_total'], '50000000000');
   assert.equal(major?.['amount_micro'], '50000000000');
   assert.equal(major?.['cycle'], 1);
   assert.deepEqual(major?.['cycle_started_at'], T1);

@@ -230,17 +230,17 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
           checked.details,
         );
       }
+      const identity = identities.get(req);
+      const actor = identity === undefined ? 'unknown' : `${identity.keyId} (${identity.name})`;
       try {
         const result = await retryDb(
-          () => withClient(db, (client) => putJackpot(client, checked.config, new Date(now()))),
-          {
-            attempts: 4,
-          },
+          () =>
+            withClient(db, (client) => putJackpot(client, checked.config, { now: new Date(now()), actor })),
+          { attempts: 4 },
         );
         if (!result.ok) return sendError(reply, 409, result.code, result.message, result.details);
-        const identity = identities.get(req);
         log.info(
-          { jackpotId: checked.config.jackpotId, created: result.created, keyId: identity?.keyId },
+          { jackpotId: checked.config.jackpotId, created: result.created, actor },
           'jackpot configured',
         );
         return reply.code(200).send(result.jackpot);
