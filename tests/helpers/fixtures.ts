@@ -5,12 +5,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { DrawTriggerMinor } from '../../shared/src/domain/index.js';
+import { validateJackpotConfig } from '../../shared/src/domain/jackpot-config.js';
+import { putJackpot } from '../../shared/src/jackpot-store.js';
 
 export interface PoolSpec {
   readonly tier: string;
   readonly seedMinor: number;
   readonly contributionPpm: number;
   readonly reservePpm?: number;
+  readonly ceilingMinor?: number;
+  readonly overflow?: 'reserve' | 'next-cycle';
+  readonly mustHitByMinor?: number;
 }
 
 export interface JackpotSpec {
@@ -20,21 +26,17 @@ export interface JackpotSpec {
   readonly games: readonly string[];
 }
 
-export async function seedJackpot(pool: pg.Pool, spec: JackpotSpec): Promise<void> {
-  await pool.query('INSERT INTO jackpot.jackpots (jackpot_id, currency) VALUES ($1, $2)', [spec.jackpotId, spec.currency]);
-  for (const p of spec.pools) {
-    const poolId = `${spec.jackpotId}:${p.tier}`;
-    await pool.query(
-      `INSERT INTO jackpot.pools (pool_id, jackpot_id, tier, seed_minor, contribution_ppm, reserve_ppm) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [poolId, spec.jackpotId, p.tier, p.seedMinor, p.contributionPpm, p.reservePpm ?? 0],
-    );
-    await pool.query(
-      `INSERT INTO jackpot.pool_totals (pool_id, jackpot_id, tier, currency, amount_micro, seed_micro, contribution_ppm, reserve_ppm)
-       VALUES ($1, $2, $3, $4, $5::numeric * 1000000, $5::numeric * 1000000, $6, $7)`,
-      [poolId, spec.jackpotId, p.tier, spec.currency, p.seedMinor, p.contributionPpm, p.reservePpm ?? 0],
-    );
+/** Configures a jackpot the way the admin API does (validation, cycle records, seed top-ups, audit). */
+export async function seedJackpot(pool: pg.Pool, spec: JackpotSpec, drawTriggerMinor?: DrawTriggerMinor): Promise<void> {
+  const valid = validateJackpotConfig(spec.jackpotId, { currency: spec.currency, pools: spec.pools, games: spec.games });
+  if (!valid.ok) throw new Error(`bad test jackpot ${spec.jackpotId}: ${JSON.stringify(valid.details)}`);
+  const client = await pool.connect();
+  try {
+    const stored = await putJackpot(client, valid.config, { actor: 'test', ...(drawTriggerMinor ? { drawTriggerMinor } : {}) });
+    if (!stored.ok) throw new Error(`test jackpot ${spec.jackpotId} refused: ${JSON.stringify(stored)}`);
+  } finally {
+    client.release();
   }
-  for (const g of spec.games) await pool.query('INSERT INTO jackpot.games (game_id, jackpot_id) VALUES ($1, $2)', [g, spec.jackpotId]);
 }
 
 export interface TestWager {
