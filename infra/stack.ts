@@ -220,6 +220,15 @@ function servicePidNames(): string[] {
 
 const databaseUrl = (): string => str(process.env, 'DATABASE_URL', DEFAULT_DATABASE_URL);
 
+/** What the services and the tests stand on: Kafka, Postgres, topics, migrations. */
+export async function infraUp(opts: { log?: Log } = {}): Promise<void> {
+  const log = opts.log ?? defaultLog;
+  await startKafka({ log });
+  await ensurePostgres(databaseUrl(), { log });
+  await ensureTopics({ log });
+  await migrate(databaseUrl(), (line) => log(`migrate: ${line}`));
+}
+
 export async function stackUp(opts: { log?: Log } = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
   // Validate the whole table (env values, entry points) before starting anything.
@@ -228,10 +237,7 @@ export async function stackUp(opts: { log?: Log } = {}): Promise<void> {
   if (missing.length > 0)
     throw new Error(`cannot start the stack: ${[...new Set(missing.map((s) => s.main))].join(', ')} missing`);
 
-  await startKafka({ log });
-  await ensurePostgres(databaseUrl(), { log });
-  await ensureTopics({ log });
-  await migrate(databaseUrl(), (line) => log(`migrate: ${line}`));
+  await infraUp({ log });
   // The consumers start together (a cold tsx start is ~7 s of CPU each on 2 cores, so in
   // sequence they would take three times as long), then the gateway.
   const gateway = services.filter((s) => s.name === 'ingest');
@@ -318,6 +324,9 @@ async function main(): Promise<number> {
       await stackUp();
       for (const line of await stackStatus()) console.log(line);
       return 0;
+    case 'infra':
+      await infraUp();
+      return 0;
     case 'down':
       await stackDown();
       return 0;
@@ -325,7 +334,7 @@ async function main(): Promise<number> {
       for (const line of await stackStatus()) console.log(line);
       return 0;
     default:
-      console.error('usage: tsx infra/stack.ts up|down|status');
+      console.error('usage: tsx infra/stack.ts up|infra|down|status');
       return 2;
   }
 }
