@@ -230,7 +230,10 @@ function shares(wager: Wager, value: WagerValue, params: CycleParams): { c: bigi
       r: reserveMicro(wager.amountMinor, params.reservePpm),
     };
   }
-  return { c: shareMicro(value.wagerMicro, params.contributionPpm), r: shareMicro(value.wagerMicro, params.reservePpm) };
+  return {
+    c: shareMicro(value.wagerMicro, params.contributionPpm),
+    r: shareMicro(value.wagerMicro, params.reservePpm),
+  };
 }
 
 const NO_RATES: FxRates = new Map();
@@ -313,10 +316,14 @@ export function planBatch(input: BatchInput): BatchPlan {
       // Checked on every reach, whatever the amounts, so a loading bug cannot hide until a hit.
       if (before.triggerMicro !== null) {
         if (pool.nextParams === undefined) {
-          throw new Error(`pool ${JSON.stringify(pool.poolId)} is in a mystery cycle, but no nextParams were loaded`);
+          throw new Error(
+            `pool ${JSON.stringify(pool.poolId)} is in a mystery cycle, but no nextParams were loaded`,
+          );
         }
         if (pool.nextParams.mustHitByMicro !== null && draw === null) {
-          throw new Error(`pool ${JSON.stringify(pool.poolId)} may start a mystery cycle, but no drawTriggerMinor was given`);
+          throw new Error(
+            `pool ${JSON.stringify(pool.poolId)} may start a mystery cycle, but no drawTriggerMinor was given`,
+          );
         }
       }
 

@@ -121,7 +121,9 @@ export function checkCycleParams(params: CycleParams): void {
   if (params.mustHitByMicro !== null) {
     const { low, high } = triggerRangeMinor(params.seedMicro, params.mustHitByMicro);
     if (low > high) {
-      fail(`mustHitByMicro (${params.mustHitByMicro}) leaves no whole minor unit from the seed (${params.seedMicro})`);
+      fail(
+        `mustHitByMicro (${params.mustHitByMicro}) leaves no whole minor unit from the seed (${params.seedMicro})`,
+      );
     }
     // Above the ceiling the amount could never reach the trigger and the pool would never pay.
     if (params.ceilingMicro !== null && params.mustHitByMicro > params.ceilingMicro) {
@@ -184,7 +186,8 @@ export function splitContribution(
   contributionMicro: bigint,
   params: Pick<CycleParams, 'ceilingMicro' | 'overflow'>,
 ): ContributionSplit {
-  if (contributionMicro < 0n) throw new RangeError(`contributionMicro must be non-negative, got ${contributionMicro}`);
+  if (contributionMicro < 0n)
+    throw new RangeError(`contributionMicro must be non-negative, got ${contributionMicro}`);
   if (params.ceilingMicro === null) {
     return { toPoolMicro: contributionMicro, overflowMicro: 0n, overflowTo: null };
   }
@@ -192,7 +195,11 @@ export function splitContribution(
   const room = params.ceilingMicro > amountMicro ? params.ceilingMicro - amountMicro : 0n;
   const toPool = contributionMicro < room ? contributionMicro : room;
   const overflow = contributionMicro - toPool;
-  return { toPoolMicro: toPool, overflowMicro: overflow, overflowTo: overflow === 0n ? null : params.overflow };
+  return {
+    toPoolMicro: toPool,
+    overflowMicro: overflow,
+    overflowTo: overflow === 0n ? null : params.overflow,
+  };
 }
 
 /**
@@ -258,7 +265,14 @@ export function openNextCycle<S extends LifecycleState>(
       triggerMicro,
       params: next,
     },
-    opening: { cycle, seedMicro: seed, carriedInMicro: carriedIn, topUpMicro: topUp, triggerMicro, params: next },
+    opening: {
+      cycle,
+      seedMicro: seed,
+      carriedInMicro: carriedIn,
+      topUpMicro: topUp,
+      triggerMicro,
+      params: next,
+    },
   };
 }
 
@@ -327,20 +341,23 @@ export function contribute<S extends LifecycleState>(
       `cycle ${state.cycle}: a trigger is set exactly when the cycle's parameters have mustHitByMicro`,
     );
   }
-  if (reserveShareMicro < 0n) throw new RangeError(`reserveShareMicro must be non-negative, got ${reserveShareMicro}`);
+  if (reserveShareMicro < 0n)
+    throw new RangeError(`reserveShareMicro must be non-negative, got ${reserveShareMicro}`);
   const split = splitContribution(state.amountMicro, contributionMicro, state.params);
   const amountMicro = state.amountMicro + split.toPoolMicro;
   const after: S = {
     ...state,
     amountMicro,
-    reserveMicro: state.reserveMicro + reserveShareMicro + (split.overflowTo === 'reserve' ? split.overflowMicro : 0n),
+    reserveMicro:
+      state.reserveMicro + reserveShareMicro + (split.overflowTo === 'reserve' ? split.overflowMicro : 0n),
     nextCarryMicro: state.nextCarryMicro + (split.overflowTo === 'next-cycle' ? split.overflowMicro : 0n),
   };
   const trigger = state.triggerMicro;
   if (trigger === null || amountMicro < trigger) {
     return { ...split, state: after, cycle: state.cycle, hit: null };
   }
-  if (next === null) throw new Error(`cycle ${state.cycle} hit its trigger, but no next parameters were given`);
+  if (next === null)
+    throw new Error(`cycle ${state.cycle} hit its trigger, but no next parameters were given`);
   const close: CycleClose = {
     cycle: state.cycle,
     payoutMicro: trigger,

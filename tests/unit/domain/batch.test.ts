@@ -68,7 +68,9 @@ function initialStates(): Map<string, PoolState> {
 }
 
 /** What a state without lifecycle fields stands for: the link's shares, nothing else. */
-const plainCycle = (p: PoolParams): Pick<PoolLifecycleState, 'nextCarryMicro' | 'triggerMicro' | 'params'> => ({
+const plainCycle = (
+  p: PoolParams,
+): Pick<PoolLifecycleState, 'nextCarryMicro' | 'triggerMicro' | 'params'> => ({
   nextCarryMicro: 0n,
   triggerMicro: null,
   params: {
@@ -99,7 +101,12 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
   const plan = planBatch(input);
 
   // same currency: no rate; no ceiling: no overflow
-  const base = { occurredAt: '2026-11-29T12:00:00Z', wagerCurrency: 'EUR', fxRateMicro: null, overflowMicro: 0n };
+  const base = {
+    occurredAt: '2026-11-29T12:00:00Z',
+    wagerCurrency: 'EUR',
+    fxRateMicro: null,
+    overflowMicro: 0n,
+  };
   assert.deepEqual(plan.rows, [
     {
       eventId: uuid(1),
@@ -186,9 +193,18 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
       // reached pools come back complete, with the documented defaults of a plain pool
       [
         'j1:grand',
-        { poolId: 'j1:grand', cycle: 3, amountMicro: 1_001_750_000n, reserveMicro: 350_005n, ...plainCycle(grand) },
+        {
+          poolId: 'j1:grand',
+          cycle: 3,
+          amountMicro: 1_001_750_000n,
+          reserveMicro: 350_005n,
+          ...plainCycle(grand),
+        },
       ],
-      ['j1:mini', { poolId: 'j1:mini', cycle: 1, amountMicro: 13_500_000n, reserveMicro: 0n, ...plainCycle(mini) }],
+      [
+        'j1:mini',
+        { poolId: 'j1:mini', cycle: 1, amountMicro: 13_500_000n, reserveMicro: 0n, ...plainCycle(mini) },
+      ],
       ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n }],
     ]),
   );

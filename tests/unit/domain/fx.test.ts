@@ -60,11 +60,15 @@ void test('bad inputs are loading bugs and throw RangeError', () => {
 
 void test('property: without conversion the share is exactly amountMinor × ppm', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 1_000_000_000 }), fc.integer({ min: 0, max: 1_000_000 }), (a, ppm) => {
-      const v = valueInJackpotCurrency(a, 'EUR', 'EUR', rates);
-      assert.ok(v);
-      assert.equal(shareMicro(v.wagerMicro, ppm), contributionMicro(a, ppm));
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 1_000_000_000 }),
+      fc.integer({ min: 0, max: 1_000_000 }),
+      (a, ppm) => {
+        const v = valueInJackpotCurrency(a, 'EUR', 'EUR', rates);
+        assert.ok(v);
+        assert.equal(shareMicro(v.wagerMicro, ppm), contributionMicro(a, ppm));
+      },
+    ),
   );
 });
 
