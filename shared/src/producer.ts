@@ -16,7 +16,7 @@
  * those numbers and the broker would drop it as a duplicate while acking it. A fresh producer id
  * makes that impossible. Until the new producer is connected, `send` rejects at once.
  */
-import { CompressionTypes, type Kafka, type Producer, type RetryOptions } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer, type RetryOptions } from 'kafkajs';
 import { AppError, toError } from './errors.js';
 import { TOPICS } from './kafka.js';
 import type { Logger } from './logger.js';
@@ -165,7 +165,14 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
   }
 
   async function newProducer(): Promise<Producer> {
-    const p = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry });
+    // The default partitioner (murmur2 of the key, as the Java client), named so kafkajs does not
+    // warn on every start that its default changed in 2.0.
+    const p = opts.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      retry,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     try {
       await p.connect();
     } catch (e) {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Kafka, ProducerRecord } from 'kafkajs';
+import { Partitioners, type Kafka, type ProducerRecord } from 'kafkajs';
 import { AppError } from '../../shared/src/errors.js';
 import {
   createWagerProducer,
@@ -80,6 +80,7 @@ void describe('createWagerProducer', () => {
       idempotent: true,
       maxInFlightRequests: 1,
       retry: { retries: 5 },
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     assert.equal(sends[0]?.record.acks, -1);
     assert.equal(sends[0]?.record.compression, 0);
