@@ -199,7 +199,7 @@ interface MutableDelta {
   reserveMicro: bigint;
 }
 
-/** A state as given, completed with the documented defaults and checked. */
+/** A state as given, completed with the documented defaults and checked (loading bugs throw). */
 function complete(state: PoolState, pool: PoolParams): PoolLifecycleState {
   const params: CycleParams = state.params ?? {
     seedMicro: 0n,
@@ -210,13 +210,19 @@ function complete(state: PoolState, pool: PoolParams): PoolLifecycleState {
     mustHitByMicro: null,
   };
   checkCycleParams(params);
+  const triggerMicro = state.triggerMicro ?? null;
+  if ((triggerMicro === null) !== (params.mustHitByMicro === null)) {
+    throw new Error(
+      `pool ${JSON.stringify(state.poolId)}: a trigger is loaded exactly when the cycle's parameters have mustHitByMicro`,
+    );
+  }
   return {
     poolId: state.poolId,
     cycle: state.cycle,
     amountMicro: state.amountMicro,
     reserveMicro: state.reserveMicro,
     nextCarryMicro: state.nextCarryMicro ?? 0n,
-    triggerMicro: state.triggerMicro ?? null,
+    triggerMicro,
     params,
   };
 }

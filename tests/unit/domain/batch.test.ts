@@ -7,6 +7,8 @@ import {
   type BatchInput,
   type BatchPlan,
   type BatchWager,
+  type CycleParams,
+  type DrawTriggerMinor,
   type GameLink,
   type PoolLifecycleState,
   type PoolParams,
@@ -314,6 +316,340 @@ void test('dedupeByEventId keeps the first of each, in order', () => {
   assert.deepEqual(
     duplicates.map((i) => i.ref),
     [2, 4],
+  );
+});
+
+// ---------------------------------------------------------------- lifecycle and currencies
+
+const M = 1_000_000n;
+
+function cycleParams(over: Partial<CycleParams> = {}): CycleParams {
+  return {
+    seedMicro: 100n * M,
+    contributionPpm: 100_000,
+    reservePpm: 10_000,
+    ceilingMicro: null,
+    overflow: null,
+    mustHitByMicro: null,
+    ...over,
+  };
+}
+
+/** One game `g` on jackpot `c` (EUR) with the given pools; each pool's nextParams as given. */
+function lifecycleWorld(
+  pools: { id: string; params: CycleParams; next?: CycleParams; state: Partial<PoolState> }[],
+): Pick<BatchInput, 'links' | 'states'> {
+  const link: GameLink = {
+    gameId: 'g',
+    jackpotId: 'c',
+    currency: 'EUR',
+    pools: pools.map((p) => ({
+      poolId: p.id,
+      jackpotId: 'c',
+      tier: p.id.slice(2),
+      contributionPpm: 0, // unused: every state carries its params
+      reservePpm: 0,
+      ...(p.next === undefined ? {} : { nextParams: p.next }),
+    })),
+  };
+  const states = new Map<string, PoolState>(
+    pools.map((p) => [
+      p.id,
+      {
+        poolId: p.id,
+        cycle: 1,
+        amountMicro: 0n,
+        reserveMicro: 0n,
+        nextCarryMicro: 0n,
+        triggerMicro: null,
+        params: p.params,
+        ...p.state,
+      },
+    ]),
+  );
+  return { links: new Map([['g', link]]), states };
+}
+
+/** A draw that answers from a list and records what it was asked. */
+function scripted(...answers: bigint[]): DrawTriggerMinor & { calls: [bigint, bigint][] } {
+  const calls: [bigint, bigint][] = [];
+  const draw = (low: bigint, high: bigint): bigint => {
+    calls.push([low, high]);
+    const next = answers.shift();
+    if (next === undefined) throw new Error('draw called more often than scripted');
+    return next;
+  };
+  return Object.assign(draw, { calls });
+}
+
+const gw = (n: number, amountMinor: number, over: Partial<Wager> = {}): Wager =>
+  wager(n, { gameId: 'g', amountMinor, ...over });
+
+void test('ceiling: the last room is filled, the rest overflows to the reserve or the next cycle', () => {
+  // 10 % to the pool, 1 % to the reserve; both pools at 990 of a 1,000 ceiling
+  const reserve = cycleParams({ ceilingMicro: 1_000n * M, overflow: 'reserve' });
+  const nextCycle = cycleParams({ ceilingMicro: 1_000n * M, overflow: 'next-cycle' });
+  const world = lifecycleWorld([
+    { id: 'c:a', params: reserve, state: { amountMicro: 990n * M, reserveMicro: 7n } },
+    { id: 'c:b', params: nextCycle, state: { amountMicro: 990n * M, nextCarryMicro: 9n } },
+  ]);
+  // c = 5 fits; c = 8 fills the last 5 and overflows 3; c = 2 overflows entirely
+  const plan = planBatch({ ...world, wagers: batch([gw(1, 50), gw(2, 80), gw(3, 20)]) });
+  assert.deepEqual(
+    plan.rows.map((r) => [r.poolId, r.cycle, r.contributionMicro, r.overflowMicro, r.reserveMicro]),
+    [
+      ['c:a', 1, 5n * M, 0n, 500_000n],
+      ['c:b', 1, 5n * M, 0n, 500_000n],
+      ['c:a', 1, 5n * M, 3n * M, 800_000n],
+      ['c:b', 1, 5n * M, 3n * M, 800_000n],
+      ['c:a', 1, 0n, 2n * M, 200_000n],
+      ['c:b', 1, 0n, 2n * M, 200_000n],
+    ],
+  );
+  const delta = {
+    cycle: 1,
+    wagers: 3,
+    wageredMinor: 150n,
+    wageredMicro: 150n * M,
+    contributionMicro: 10n * M,
+  };
+  assert.deepEqual(plan.deltas, [
+    { poolId: 'c:a', ...delta, overflowMicro: 5n * M, overflowTo: 'reserve', reserveMicro: 1_500_000n },
+    { poolId: 'c:b', ...delta, overflowMicro: 5n * M, overflowTo: 'next-cycle', reserveMicro: 1_500_000n },
+  ]);
+  assert.deepEqual(plan.states.get('c:a'), {
+    poolId: 'c:a',
+    cycle: 1,
+    amountMicro: 1_000n * M,
+    reserveMicro: 7n + 1_500_000n + 5n * M, // reserve shares and the overflow
+    nextCarryMicro: 0n,
+    triggerMicro: null,
+    params: reserve,
+  });
+  assert.deepEqual(plan.states.get('c:b'), {
+    poolId: 'c:b',
+    cycle: 1,
+    amountMicro: 1_000n * M,
+    reserveMicro: 1_500_000n,
+    nextCarryMicro: 9n + 5n * M, // held for the next cycle
+    triggerMicro: null,
+    params: nextCycle,
+  });
+  assert.deepEqual([plan.wins, plan.closes, plan.openings], [[], [], []]);
+});
+
+void test('mystery: hit exactly at the trigger, then a second hit with excess in the same batch', () => {
+  // cycle 2: 10 % / 5 %, trigger 160; the configuration now: 20 % / 0 %, seed 100, must hit by 200
+  const current = cycleParams({ reservePpm: 50_000, mustHitByMicro: 200n * M });
+  const next = cycleParams({ contributionPpm: 200_000, reservePpm: 0, mustHitByMicro: 200n * M });
+  const world = lifecycleWorld([
+    { id: 'c:x', params: current, next, state: { cycle: 2, amountMicro: 150n * M, triggerMicro: 160n * M } },
+  ]);
+  const draw = scripted(170n, 130n);
+  const plan = planBatch({
+    ...world,
+    drawTriggerMinor: draw,
+    wagers: batch([gw(1, 50), gw(2, 50), gw(3, 100), gw(4, 300), gw(5, 10)]),
+  });
+  // w1: 150 → 155. w2: → 160 = the trigger: pays 160, carries 0; reserve 5 funds 5 of the seed
+  // 100, the operator tops up 95; cycle 3 opens at 100 on the new params with trigger 170.
+  // w3 (cycle 3, 20 %): → 120. w4: +60 → 180: pays 170, carries 10; cycle 4 opens at 100 + 10,
+  // all of the seed a top-up (the new params have no reserve share), trigger 130. w5: +2 → 112.
+  assert.deepEqual(
+    plan.rows.map((r) => [r.eventId, r.cycle, r.contributionMicro, r.reserveMicro]),
+    [
+      [uuid(1), 2, 5n * M, 2_500_000n],
+      [uuid(2), 2, 5n * M, 2_500_000n], // the winning wager is booked to the paid cycle
+      [uuid(3), 3, 20n * M, 0n], // the wager after the hit: next cycle, next params
+      [uuid(4), 3, 60n * M, 0n],
+      [uuid(5), 4, 2n * M, 0n],
+    ],
+  );
+  const winner = { kind: 'mystery', gameId: 'g' } as const;
+  assert.deepEqual(plan.wins, [
+    { poolId: 'c:x', cycle: 2, payoutMicro: 160n * M, ref: 1, eventId: uuid(2), playerId: 'p2', ...winner },
+    { poolId: 'c:x', cycle: 3, payoutMicro: 170n * M, ref: 3, eventId: uuid(4), playerId: 'p4', ...winner },
+  ]);
+  assert.deepEqual(plan.closes, [
+    { poolId: 'c:x', cycle: 2, payoutMicro: 160n * M, carriedOutMicro: 0n, amountMicro: 160n * M },
+    { poolId: 'c:x', cycle: 3, payoutMicro: 170n * M, carriedOutMicro: 10n * M, amountMicro: 180n * M },
+  ]);
+  assert.deepEqual(plan.openings, [
+    {
+      poolId: 'c:x',
+      cycle: 3,
+      seedMicro: 100n * M,
+      carriedInMicro: 0n,
+      topUpMicro: 95n * M,
+      triggerMicro: 170n * M,
+      params: next,
+    },
+    {
+      poolId: 'c:x',
+      cycle: 4,
+      seedMicro: 100n * M,
+      carriedInMicro: 10n * M,
+      topUpMicro: 100n * M,
+      triggerMicro: 130n * M,
+      params: next,
+    },
+  ]);
+  assert.deepEqual(draw.calls, [
+    [100n, 200n],
+    [100n, 200n],
+  ]);
+  const zero = { overflowMicro: 0n, overflowTo: null };
+  assert.deepEqual(plan.deltas, [
+    {
+      poolId: 'c:x',
+      cycle: 2,
+      wagers: 2,
+      wageredMinor: 100n,
+      wageredMicro: 100n * M,
+      contributionMicro: 10n * M,
+      reserveMicro: 5n * M,
+      ...zero,
+    },
+    {
+      poolId: 'c:x',
+      cycle: 3,
+      wagers: 2,
+      wageredMinor: 400n,
+      wageredMicro: 400n * M,
+      contributionMicro: 80n * M,
+      reserveMicro: 0n,
+      ...zero,
+    },
+    {
+      poolId: 'c:x',
+      cycle: 4,
+      wagers: 1,
+      wageredMinor: 10n,
+      wageredMicro: 10n * M,
+      contributionMicro: 2n * M,
+      reserveMicro: 0n,
+      ...zero,
+    },
+  ]);
+  assert.deepEqual(plan.states.get('c:x'), {
+    poolId: 'c:x',
+    cycle: 4,
+    amountMicro: 112n * M,
+    reserveMicro: 0n,
+    nextCarryMicro: 0n,
+    triggerMicro: 130n * M,
+    params: next,
+  });
+  // cycle 3, closed: seed + carried in + contributions = payout + carried out
+  assert.equal(100n * M + 0n + 80n * M, 170n * M + 10n * M);
+});
+
+void test('next params only from the next cycle: a configuration change leaves the running cycle alone', () => {
+  const current = cycleParams({ contributionPpm: 10_000, reservePpm: 0 });
+  const changed = cycleParams({
+    contributionPpm: 500_000,
+    reservePpm: 0,
+    ceilingMicro: 1n * M,
+    overflow: 'reserve',
+  });
+  const world = lifecycleWorld([
+    { id: 'c:y', params: current, next: changed, state: { amountMicro: 100n * M } },
+  ]);
+  const plan = planBatch({ ...world, wagers: batch([gw(1, 1_000)]) });
+  // 1 % of 1,000 under no ceiling, not 50 % capped at 1
+  assert.deepEqual(
+    plan.rows.map((r) => [r.contributionMicro, r.overflowMicro]),
+    [[10n * M, 0n]],
+  );
+  assert.deepEqual(plan.states.get('c:y')?.params, current);
+});
+
+void test('fx: a wager in another currency is converted at its rate; without a rate it is rejected', () => {
+  const fxRates = new Map([['USD>EUR', 923_457n]]); // 1 US cent = 0.923457 euro cents
+  const plan = planBatch({
+    wagers: batch([wager(1, { currency: 'USD', amountMinor: 333 }), wager(2, { currency: 'GBP' }), wager(3)]),
+    links,
+    states: initialStates(),
+    fxRates,
+  });
+  // 333 × 923,457 = 307,511,181 micro-euros; grand 0.5 % = 1,537,555.905 → 1,537,555 and
+  // 0.1 % = 307,511.181 → 307,511; mini 1 % = 3,075,111.81 → 3,075,111. The dropped sub-micro
+  // remainders are not pool money.
+  const usd = { wagerMinor: 333, wagerCurrency: 'USD', fxRateMicro: 923_457n, overflowMicro: 0n };
+  assert.deepEqual(
+    plan.rows
+      .filter((r) => r.eventId === uuid(1))
+      .map((r) => ({
+        poolId: r.poolId,
+        wagerMinor: r.wagerMinor,
+        wagerCurrency: r.wagerCurrency,
+        fxRateMicro: r.fxRateMicro,
+        overflowMicro: r.overflowMicro,
+        contributionMicro: r.contributionMicro,
+        reserveMicro: r.reserveMicro,
+      })),
+    [
+      { poolId: 'j1:grand', ...usd, contributionMicro: 1_537_555n, reserveMicro: 307_511n },
+      { poolId: 'j1:mini', ...usd, contributionMicro: 3_075_111n, reserveMicro: 0n },
+    ],
+  );
+  assert.deepEqual(
+    plan.rejected.map((r) => [r.ref, r.reason]),
+    [[1, 'currency_mismatch']],
+  );
+  assert.match(
+    plan.rejected[0]?.message ?? '',
+    /currency GBP .*"j1" \(EUR\) and no rate GBP>EUR is configured/,
+  );
+  // the deltas add the rows exactly; wageredMicro is in euros, wageredMinor as sent
+  const grandDelta = plan.deltas.find((d) => d.poolId === 'j1:grand');
+  assert.equal(grandDelta?.contributionMicro, 1_537_555n + 500_000n);
+  assert.equal(grandDelta?.wageredMinor, 433n);
+  assert.equal(grandDelta?.wageredMicro, 307_511_181n + 100n * M);
+  assert.equal(plan.states.get('j1:grand')?.amountMicro, 1_000_000_000n + 1_537_555n + 500_000n);
+  // and the EUR wager in the same batch carries no rate
+  assert.deepEqual(
+    plan.rows.filter((r) => r.eventId === uuid(3)).map((r) => [r.wagerCurrency, r.fxRateMicro]),
+    [
+      ['EUR', null],
+      ['EUR', null],
+    ],
+  );
+});
+
+void test('loading bugs throw before any amount decides: missing next params, draw, or a stray trigger', () => {
+  const mystery = cycleParams({ mustHitByMicro: 200n * M });
+  const far = { amountMicro: 100n * M, triggerMicro: 199n * M }; // no hit in this batch
+  const one = batch([gw(1, 1)]);
+  assert.throws(
+    () => planBatch({ ...lifecycleWorld([{ id: 'c:m', params: mystery, state: far }]), wagers: one }),
+    /mystery cycle, but no nextParams/,
+  );
+  assert.throws(
+    () =>
+      planBatch({
+        ...lifecycleWorld([{ id: 'c:m', params: mystery, next: mystery, state: far }]),
+        wagers: one,
+      }),
+    /no drawTriggerMinor/,
+  );
+  assert.doesNotThrow(() =>
+    planBatch({
+      ...lifecycleWorld([{ id: 'c:m', params: mystery, next: cycleParams(), state: far }]),
+      wagers: one,
+    }),
+  );
+  assert.throws(
+    () => planBatch({ ...lifecycleWorld([{ id: 'c:m', params: cycleParams(), state: far }]), wagers: one }),
+    /trigger/,
+  );
+  assert.throws(
+    () =>
+      planBatch({
+        ...lifecycleWorld([{ id: 'c:m', params: cycleParams({ reservePpm: -1 }), state: {} }]),
+        wagers: one,
+      }),
+    RangeError,
   );
 });
 
