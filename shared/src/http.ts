@@ -21,8 +21,10 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
 }
 
 export function createHttpServer(opts: OpsOptions): FastifyInstance {
+  // Typed as Fastify's logger so the instance keeps Fastify's default generics.
+  const httpLogger: FastifyBaseLogger = opts.logger.child({ component: 'http' });
   const app = Fastify({
-    loggerInstance: opts.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: httpLogger,
     disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // Display polls and SSE streams keep connections open; don't let an idle socket pin shutdown.

@@ -274,6 +274,8 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
       ],
     });
   }
+  // Openings first: a cycle can open and close within one batch (two mystery hits).
+  for (const o of ch.openings) await recordOpening(client, o.poolId, o, 'reseed');
   for (const c of ch.closes) {
     const win = ch.wins.find((w) => w.poolId === c.poolId && w.cycle === c.cycle);
     await client.query({
@@ -283,7 +285,6 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
       values: [c.poolId, c.cycle, c.amountMicro.toString(), c.payoutMicro.toString(), c.carriedOutMicro.toString(), win?.winId ?? null],
     });
   }
-  for (const o of ch.openings) await recordOpening(client, o.poolId, o, 'reseed');
   return updated.rows.map((r) => ({
     poolId: r.pool_id,
     jackpotId: r.jackpot_id,

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withTransaction } from '../../shared/src/db.js';
+import type { DrawTriggerMinor } from '../../shared/src/domain/index.js';
 import { validateWinClaim } from '../../shared/src/domain/win-claim.js';
 import { reconcile } from '../../shared/src/domain/reconcile.js';
 import { claimPoolWin } from '../../shared/src/wins.js';
@@ -17,9 +18,11 @@ import { seedJackpot, wager, type TestWager } from '../helpers/fixtures.js';
 const db = await createTestDatabase();
 let offset = 0;
 
-async function apply(wagers: readonly TestWager[]) {
+async function apply(wagers: readonly TestWager[], drawTriggerMinor?: DrawTriggerMinor) {
   const messages: InMessage[] = wagers.map((w) => ({ offset: String(offset++), key: Buffer.from(w.playerId), value: Buffer.from(JSON.stringify(w)) }));
-  return withTransaction(db.pool, (c) => applyWindow(c, { groupId: 'g', topic: 't', slices: [{ partition: 0, messages }], nowMs: Date.now() }));
+  return withTransaction(db.pool, (c) =>
+    applyWindow(c, { groupId: 'g', topic: 't', slices: [{ partition: 0, messages }], nowMs: Date.now(), ...(drawTriggerMinor ? { drawTriggerMinor } : {}) }),
+  );
 }
 
 async function assertReconciles(): Promise<void> {
@@ -183,5 +186,26 @@ void test('a wager in another currency is converted at the configured rate, or d
     "SELECT contribution_micro::text, wager_currency, fx_rate_micro::text, wager_minor::text FROM jackpot.contributions WHERE pool_id = 'fx:main'",
   );
   assert.deepEqual(row.rows, [{ contribution_micro: '9200000', wager_currency: 'USD', fx_rate_micro: '920000', wager_minor: '1000' }]);
+  await assertReconciles();
+});
+
+void test('two mystery hits in one window: a cycle opened and closed inside the batch is recorded whole', async () => {
+  await seedJackpot(
+    db.pool,
+    { jackpotId: 'twice', currency: 'EUR', pools: [{ tier: 'drop', seedMinor: 1_000, contributionPpm: 100_000, mustHitByMinor: 5_000 }], games: ['twice-game'] },
+    () => 1_100n,
+  );
+  // A wager of 1,000 adds 100 minor; every trigger is 1,100: the first and the second wager both hit, the third (+50) does not.
+  const out = await apply([wager({ gameId: 'twice-game', playerId: 'w1', amountMinor: 1_000 }), wager({ gameId: 'twice-game', playerId: 'w2', amountMinor: 1_000 }), wager({ gameId: 'twice-game', playerId: 'w3', amountMinor: 500 })], () => 1_100n);
+  assert.equal(out.mysteryWins, 2);
+  const cycles = await db.pool.query<{ cycle: number; payout_micro: string | null; ended: boolean }>(
+    "SELECT cycle, payout_micro::text, ended_at IS NOT NULL AS ended FROM jackpot.pool_cycles WHERE pool_id = 'twice:drop' ORDER BY cycle",
+  );
+  assert.deepEqual(cycles.rows, [
+    { cycle: 1, payout_micro: '1100000000', ended: true },
+    { cycle: 2, payout_micro: '1100000000', ended: true },
+    { cycle: 3, payout_micro: null, ended: false },
+  ]);
+  assert.equal((await pool('twice:drop'))?.amount_micro, '1050000000', 'cycle 3: reseeded 1,000 + 50 from the third wager');
   await assertReconciles();
 });

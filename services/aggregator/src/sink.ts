@@ -20,6 +20,7 @@ import {
   planBatch,
   tsvRow,
   type BatchWager,
+  type DrawTriggerMinor,
   type FxRates,
   type GameLink,
   type PoolLifecycleState,
@@ -69,6 +70,8 @@ export interface WindowInput {
    * starts later: the messages are gone, for example past retention). Key `${partition}@${offset}`.
    */
   readonly acceptGapsAt?: ReadonlySet<string>;
+  /** Mystery trigger draws; the OS CSPRNG unless a test pins them. */
+  readonly drawTriggerMinor?: DrawTriggerMinor;
 }
 
 interface Candidate {
@@ -200,7 +203,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     }
     const links = new Map<string, GameLink>();
     for (const [gameId, link] of bare) links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
-    const plan = planBatch({ wagers: parsed, links, states, seen, fxRates, drawTriggerMinor: secureDrawMinor });
+    const plan = planBatch({ wagers: parsed, links, states, seen, fxRates, drawTriggerMinor: input.drawTriggerMinor ?? secureDrawMinor });
     const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
     for (const r of plan.rejected) dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
     duplicates = plan.duplicates.length;

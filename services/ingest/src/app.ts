@@ -13,6 +13,9 @@ import type pg from 'pg';
 import { verifyApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.js';
 import { isRetryableDbError, retryDb, withClient } from '../../../shared/src/db.js';
 import { validateJackpotConfig } from '../../../shared/src/domain/jackpot-config.js';
+import { validateWinClaim } from '../../../shared/src/domain/win-claim.js';
+import type { PoolUpdate } from '../../../shared/src/pool-store.js';
+import { claimPoolWin } from '../../../shared/src/wins.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
 import { createHttpServer, sendError } from '../../../shared/src/http.js';
 import { getJackpot, putJackpot } from '../../../shared/src/jackpot-store.js';
@@ -35,6 +38,11 @@ export interface IngestAppDeps {
   readonly keyCacheTtlSeconds: number;
   /** The clock, epoch ms: wager timestamps are checked against it. */
   readonly now?: () => number;
+  /**
+   * Told after a claimed win is committed, to publish the pool's new state and the award (outbox
+   * relay). Best effort and not awaited by the request: Postgres already holds the win.
+   */
+  readonly onWin?: (update: PoolUpdate | null) => void;
 }
 
 export interface IngestApp {
@@ -214,6 +222,36 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     metrics.wagersAccepted.add(accepted.length);
     for (const r of rejected) metrics.wagersRejected.add(1, { reason: r.code });
     return reply.code(202).send({ accepted: accepted.length, rejected });
+  });
+
+  /**
+   * Claimed wins go straight to Postgres (shared/src/wins.ts), never through the wager topic, so
+   * they never wait behind the wager backlog.
+   */
+  app.post('/v1/wins', { onRequest: requireKey('any') }, async (req, reply) => {
+    const checked = validateWinClaim(req.body);
+    if (!checked.ok) return sendError(reply, 400, 'invalid_claim', 'the win claim is invalid', checked.issues);
+    const { claim } = checked;
+    try {
+      const out = await retryDb(() => claimPoolWin(db, claim), { attempts: 4 });
+      switch (out.kind) {
+        case 'won':
+          metrics.wins.add(1);
+          log.info({ claimId: claim.claimId, poolId: claim.poolId, cycle: out.answer.cycle, amountMinor: out.answer.amountMinor }, 'win paid');
+          deps.onWin?.(out.update);
+          return reply.code(200).send(out.answer);
+        case 'replayed':
+          return reply.code(200).send(out.answer);
+        case 'claim_id_reused':
+          return sendError(reply, 409, 'claim_id_reused', `claimId ${JSON.stringify(claim.claimId)} already won on pool ${JSON.stringify(out.poolId)}`);
+        case 'pool_not_found':
+          return sendError(reply, 404, 'pool_not_found', `no pool ${JSON.stringify(claim.poolId)}`);
+        case 'game_not_linked':
+          return sendError(reply, 409, 'game_not_linked', `game ${JSON.stringify(claim.gameId)} is not linked to jackpot ${JSON.stringify(out.jackpotId)}`);
+      }
+    } catch (e) {
+      return dbFailure(reply, e);
+    }
   });
 
   app.put<{ Params: { jackpotId: string } }>(

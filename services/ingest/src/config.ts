@@ -33,6 +33,10 @@ export interface IngestConfig extends CommonConfig {
   readonly host: string;
   /** `INGEST_TOPIC`, default `jackpot.wagers.v1`. Only tests and benchmarks change it. */
   readonly topic: string;
+  /** Where a claimed win's new pool state goes (the projectors read it). */
+  readonly poolUpdatesTopic: string;
+  /** Where awards go (the outbox relay). */
+  readonly awardsTopic: string;
   readonly rateLimit: RateLimitConfig;
   /**
    * How long a verified API key is trusted without asking Postgres again: 30 s. A hot key costs
@@ -74,6 +78,8 @@ export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
     port: int(env, 'INGEST_PORT', 8080, 0, 65535),
     host: str(env, 'INGEST_HOST', '0.0.0.0'),
     topic: topicName(env, 'INGEST_TOPIC', TOPICS.wagers),
+    poolUpdatesTopic: topicName(env, 'POOL_UPDATES_TOPIC', TOPICS.poolUpdates),
+    awardsTopic: topicName(env, 'AWARDS_TOPIC', TOPICS.awards),
     rateLimit: Object.freeze({
       perSecond: int(env, 'INGEST_RATE_LIMIT_PER_SECOND', 50_000, 1, 100_000_000),
       burst: int(env, 'INGEST_RATE_LIMIT_BURST', 100_000, MAX_WAGERS_PER_REQUEST, 1_000_000_000),

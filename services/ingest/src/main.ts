@@ -15,6 +15,7 @@ import { createPool, sleep } from '../../../shared/src/db.js';
 import { toError } from '../../../shared/src/errors.js';
 import { createKafka } from '../../../shared/src/kafka.js';
 import { createLogger } from '../../../shared/src/logger.js';
+import { relayAwards } from '../../../shared/src/outbox.js';
 import { createWagerProducer } from '../../../shared/src/producer.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
 import { createIngestApp } from './app.js';
@@ -39,6 +40,13 @@ async function main(): Promise<void> {
     retry: { retries: config.kafkaRetries },
     logger,
   });
+  // Pool updates and awards after a claimed win: a plain idempotent producer beside the wager one.
+  const events = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const relayAwardsNow = (): Promise<void> =>
+    relayAwards(db, events, config.awardsTopic).then(
+      () => undefined,
+      (e: unknown) => logger.warn({ err: toError(e).message }, 'award relay failed; will retry'),
+    );
   const ingest = createIngestApp({
     db,
     producer,
@@ -46,7 +54,18 @@ async function main(): Promise<void> {
     telemetry,
     rateLimit: config.rateLimit,
     keyCacheTtlSeconds: config.keyCacheTtlSeconds,
+    onWin: (update) => {
+      if (update !== null) {
+        events
+          .send({ topic: config.poolUpdatesTopic, acks: -1, messages: [{ key: update.poolId, value: JSON.stringify(update) }] })
+          .catch((e: unknown) => logger.warn({ err: toError(e).message }, 'pool update not published; projectors resync from Postgres'));
+      }
+      void relayAwardsNow();
+    },
   });
+  // Awards left behind by a crash between commit and publish go out within this interval.
+  const relayTimer = setInterval(() => void relayAwardsNow(), 5_000);
+  relayTimer.unref();
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -62,7 +81,9 @@ async function main(): Promise<void> {
       try {
         await ingest.drain(DRAIN_TIMEOUT_MS);
         await ingest.close();
+        clearInterval(relayTimer);
         await producer.disconnect();
+        await events.disconnect();
         await db.end();
         await telemetry.shutdown();
       } catch (e) {
@@ -82,6 +103,7 @@ async function main(): Promise<void> {
   for (let delayMs = 500; !stopping && !producer.isConnected(); delayMs = Math.min(10_000, delayMs * 2)) {
     try {
       await producer.connect();
+      await events.connect();
     } catch (e) {
       if (stopping) break;
       logger.warn({ err: toError(e), retryInMs: delayMs }, 'Kafka not reachable yet');

@@ -22,6 +22,8 @@ export interface IngestMetrics {
   readonly wagersRejected: Counter<{ reason: string }>;
   /** Requests refused by the rate limiter, and wagers in them. */
   readonly wagersThrottled: Counter;
+  /** Claimed wins paid (replays of a claimId not counted). */
+  readonly wins: Counter;
 }
 
 export function createIngestMetrics(meter: Meter): IngestMetrics {
@@ -34,6 +36,7 @@ export function createIngestMetrics(meter: Meter): IngestMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     }),
+    wins: meter.createCounter('ingest.wins.paid', { unit: '{win}', description: 'Claimed wins paid' }),
     wagersAccepted: meter.createCounter('ingest.wagers.accepted', {
       description: 'Wagers acknowledged by Kafka (acks=all) and answered as accepted',
     }),
