@@ -515,3 +515,72 @@ void test(
     assert.doesNotMatch(text, /p-[0-9a-f]{12}/, 'no player ids in labels');
   },
 );
+
+void test(
+  'POST /v1/wins pays once per claimId, refuses bad claims, and meters show the win; no trigger anywhere',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const gw = await startGateway();
+    const put = await call(gw, 'PUT', '/v1/admin/jackpots/wins-test', {
+      key: adminKey,
+      body: { currency: 'EUR', pools: [{ tier: 'main', seedMinor: 700, contributionPpm: 10_000, mustHitByMinor: 900 }], games: ['wins-game'] },
+    });
+    assert.equal(put.status, 200);
+    const claim = { claimId: `c-${uniqueSuffix()}`, poolId: 'wins-test:main', gameId: 'wins-game', playerId: 'lucky' };
+    const first = await call(gw, 'POST', '/v1/wins', { body: claim });
+    assert.equal(first.status, 200);
+    const answer = first.body as { winId: string; poolId: string; cycle: number; amountMinor: number; wonAt: string };
+    assert.deepEqual(Object.keys(answer).sort(), ['amountMinor', 'cycle', 'poolId', 'winId', 'wonAt']);
+    assert.equal(answer.amountMinor, 700, 'a fresh pool pays its seed');
+    assert.equal(answer.cycle, 1);
+    assert.deepEqual((await call(gw, 'POST', '/v1/wins', { body: claim })).body, answer, 'same claimId, same answer');
+
+    assert.equal(errorCode(await call(gw, 'POST', '/v1/wins', { body: { ...claim, poolId: 'wins-test:other' } })), 'claim_id_reused');
+    assert.equal(errorCode(await call(gw, 'POST', '/v1/wins', { body: { ...claim, claimId: 'x1', poolId: 'nope:main' } })), 'pool_not_found');
+    assert.equal(errorCode(await call(gw, 'POST', '/v1/wins', { body: { ...claim, claimId: 'x2', gameId: 'other-game' } })), 'game_not_linked');
+    const bad = await call(gw, 'POST', '/v1/wins', { body: { claimId: 'x3', poolId: 'wins-test:main' } });
+    assert.equal(bad.status, 400);
+    assert.equal(errorCode(bad), 'invalid_claim');
+    assert.equal((await call(gw, 'POST', '/v1/wins', { key: null, body: claim })).status, 401);
+
+    const meters = await call(gw, 'GET', '/v1/admin/pools/wins-test:main/meters', { key: adminKey });
+    assert.equal(meters.status, 200);
+    const m = meters.body as { hits: number; wonMicro: string; topUpMicro: string; cycle: number; lastWins: { winId: string }[] };
+    assert.equal(m.hits, 1);
+    assert.equal(m.wonMicro, '700000000');
+    assert.equal(m.topUpMicro, '1400000000', 'initial seed and the reseed, both topped up (empty reserve)');
+    assert.equal(m.cycle, 2);
+    assert.deepEqual(m.lastWins.map((w) => w.winId), [answer.winId]);
+    assert.doesNotMatch(JSON.stringify(meters.body), /trigger/i);
+    assert.equal((await call(gw, 'GET', '/v1/admin/pools/wins-test:main/meters')).status, 403, 'meters need an admin key');
+    assert.equal((await call(gw, 'GET', '/v1/admin/pools/nope:main/meters', { key: adminKey })).status, 404);
+    const all = await call(gw, 'GET', '/v1/admin/meters', { key: adminKey });
+    assert.ok((all.body as { poolId: string }[]).some((p) => p.poolId === 'wins-test:main'));
+  },
+);
+
+void test('fx rates are set by admins, validated and audited', { timeout: TEST_TIMEOUT }, async () => {
+  const gw = await startGateway();
+  const set = await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', { key: adminKey, body: { rateMicro: 920_000 } });
+  assert.equal(set.status, 200);
+  assert.equal((set.body as { rateMicro: number }).rateMicro, 920_000);
+  assert.equal((await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', { key: adminKey, body: { rateMicro: 930_000 } })).status, 200);
+  const listed = await call(gw, 'GET', '/v1/admin/fx-rates', { key: adminKey });
+  assert.deepEqual((listed.body as { from: string; to: string; rateMicro: number }[]).map((r) => [r.from, r.to, r.rateMicro]), [['USD', 'EUR', 930_000]]);
+  for (const [path, body] of [
+    ['/v1/admin/fx-rates/usd/EUR', { rateMicro: 1 }],
+    ['/v1/admin/fx-rates/EUR/EUR', { rateMicro: 1 }],
+    ['/v1/admin/fx-rates/USD/EUR', { rateMicro: 0 }],
+    ['/v1/admin/fx-rates/USD/EUR', { rateMicro: 1.5 }],
+  ] as const) {
+    const r = await call(gw, 'PUT', path, { key: adminKey, body });
+    assert.equal(r.status, 400, path);
+    assert.equal(errorCode(r), 'invalid_fx_rate');
+  }
+  assert.equal((await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', { body: { rateMicro: 1 } })).status, 403);
+  const audit = await db.pool.query<{ old_value: unknown; new_value: unknown }>("SELECT old_value, new_value FROM jackpot.config_audit WHERE subject = 'fx:USD>EUR' ORDER BY id");
+  assert.deepEqual(audit.rows, [
+    { old_value: null, new_value: 920000 },
+    { old_value: 920000, new_value: 930000 },
+  ]);
+});

@@ -14,6 +14,7 @@ import { verifyApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.
 import { isRetryableDbError, retryDb, withClient } from '../../../shared/src/db.js';
 import { validateJackpotConfig } from '../../../shared/src/domain/jackpot-config.js';
 import { validateWinClaim } from '../../../shared/src/domain/win-claim.js';
+import { listFxRates, putFxRate, readMeters } from '../../../shared/src/meters.js';
 import type { PoolUpdate } from '../../../shared/src/pool-store.js';
 import { claimPoolWin } from '../../../shared/src/wins.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
@@ -302,6 +303,53 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       }
     },
   );
+
+  app.get('/v1/admin/meters', { onRequest: requireKey('admin') }, async (_req, reply) => {
+    try {
+      return reply.code(200).send(await readMeters(db, null));
+    } catch (e) {
+      return dbFailure(reply, e);
+    }
+  });
+
+  app.get<{ Params: { poolId: string } }>('/v1/admin/pools/:poolId/meters', { onRequest: requireKey('admin') }, async (req, reply) => {
+    try {
+      const [meters] = await readMeters(db, req.params.poolId);
+      if (meters === undefined) return sendError(reply, 404, 'pool_not_found', `no pool ${JSON.stringify(req.params.poolId)}`);
+      return reply.code(200).send(meters);
+    } catch (e) {
+      return dbFailure(reply, e);
+    }
+  });
+
+  app.get('/v1/admin/fx-rates', { onRequest: requireKey('admin') }, async (_req, reply) => {
+    try {
+      return reply.code(200).send(await listFxRates(db));
+    } catch (e) {
+      return dbFailure(reply, e);
+    }
+  });
+
+  app.put<{ Params: { from: string; to: string } }>('/v1/admin/fx-rates/:from/:to', { onRequest: requireKey('admin') }, async (req, reply) => {
+    const { from, to } = req.params;
+    const rate = (req.body as { rateMicro?: unknown } | null)?.rateMicro;
+    const details = [
+      ...(/^[A-Z]{3}$/.test(from) ? [] : [{ path: 'from', code: 'invalid_value', message: 'from must be an ISO 4217 code' }]),
+      ...(/^[A-Z]{3}$/.test(to) && to !== from ? [] : [{ path: 'to', code: 'invalid_value', message: 'to must be an ISO 4217 code other than from' }]),
+      ...(typeof rate === 'number' && Number.isSafeInteger(rate) && rate > 0 && rate <= 1_000_000_000_000
+        ? []
+        : [{ path: 'rateMicro', code: 'invalid_value', message: 'rateMicro must be an integer from 1 to 1e12 (millionths of a minor unit)' }]),
+    ];
+    if (details.length > 0 || typeof rate !== 'number') return sendError(reply, 400, 'invalid_fx_rate', 'the rate is invalid', details);
+    const identity = identities.get(req);
+    try {
+      const stored = await putFxRate(db, from, to, rate, identity === undefined ? 'unknown' : `${identity.keyId} (${identity.name})`);
+      log.info({ from, to, rateMicro: rate }, 'fx rate set');
+      return reply.code(200).send(stored);
+    } catch (e) {
+      return dbFailure(reply, e);
+    }
+  });
 
   return {
     app,
