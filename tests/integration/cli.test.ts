@@ -3,6 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { verifyApiKey } from '../../shared/src/api-keys.js';
@@ -81,4 +84,42 @@ void test('an unreachable database fails with exit 1 and a message', { timeout: 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^jackpot: /m);
   assert.equal(r.stdout, '');
+});
+
+void test('jackpots put/get, fx set/list, meters and reconcile as an operator runs them', { timeout: TIMEOUT }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jackpot-cli-'));
+  const file = join(dir, 'eu.json');
+  await writeFile(file, JSON.stringify({ currency: 'EUR', pools: [{ tier: 'mini', seedMinor: 250, contributionPpm: 1_000 }], games: ['cli-game'] }));
+  const put = await jackpot(['jackpots', 'put', '--id', 'cli-eu', '--file', file]);
+  assert.equal(put.code, 0, put.stderr);
+  assert.match(put.stderr, /created jackpot cli-eu/);
+  assert.equal((JSON.parse(put.stdout) as { jackpotId: string }).jackpotId, 'cli-eu');
+  const audit = await db.pool.query<{ actor: string }>("SELECT actor FROM jackpot.config_audit WHERE subject = 'jackpot:cli-eu'");
+  assert.match(audit.rows[0]?.actor ?? '', /^cli:/);
+
+  await writeFile(file, JSON.stringify({ currency: 'EUR', pools: [{ tier: 'mini', seedMinor: 250, contributionPpm: 2_000_000 }], games: [] }));
+  const bad = await jackpot(['jackpots', 'put', '--id', 'cli-eu', '--file', file]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /contributionPpm/);
+
+  const get = await jackpot(['jackpots', 'get', '--id', 'cli-eu']);
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal((await jackpot(['jackpots', 'get', '--id', 'nope'])).code, 1);
+
+  assert.equal((await jackpot(['fx', 'set', '--from', 'USD', '--to', 'EUR', '--rate-micro', '920000'])).code, 0);
+  assert.equal((await jackpot(['fx', 'set', '--from', 'USD', '--to', 'USD', '--rate-micro', '1'])).code, 2);
+  assert.match((await jackpot(['fx', 'list'])).stdout, /USD>EUR {2}920000/);
+
+  const meters = await jackpot(['meters', '--pool', 'cli-eu:mini']);
+  assert.equal(meters.code, 0, meters.stderr);
+  assert.match(meters.stdout, /cli-eu:mini +1 +250\.000000/);
+
+  const rec = await jackpot(['reconcile']);
+  assert.equal(rec.code, 0, rec.stdout + rec.stderr);
+  assert.match(rec.stdout, /every invariant holds/);
+  // Break an invariant behind the pipeline's back: reconcile must notice and fail.
+  await db.pool.query("UPDATE jackpot.pool_totals SET amount_micro = amount_micro + 1 WHERE pool_id = 'cli-eu:mini'");
+  const broken = await jackpot(['reconcile']);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stdout, /MISMATCH cli-eu:mini cycle 1: amount = seed \+ carried in \+ ledger contributions/);
 });

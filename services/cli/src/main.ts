@@ -4,6 +4,7 @@
  *   keys create --role game|admin --name NAME   creates an API key; the key alone is the last line
  *                                               of stdout (so `| tail -n 1` captures it), the rest
  *                                               goes to stderr
+ *   jackpots put|get, meters, fx set|list       configuration and meters (services/cli/src/operator.ts)
  *   reconcile [--quiet]                         checks every pool's invariants (services/cli/src/reconcile.ts)
  *
  * Exit codes: 0 done, 1 failed (database unreachable, mismatch found), 2 bad usage.
@@ -17,6 +18,7 @@ import { API_KEY_ROLES, createApiKey, type ApiKeyRole } from '../../../shared/sr
 import { commonConfig } from '../../../shared/src/config.js';
 import { createPool } from '../../../shared/src/db.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
+import { parseFlags, UsageError } from './flags.js';
 
 interface Command {
   /** The words that select it, such as `keys create`. */
@@ -27,31 +29,6 @@ interface Command {
 }
 
 const USAGE_EXIT = 2;
-
-class UsageError extends Error {}
-
-/**
- * `--name value` and `--name=value` flags, each at most once; anything else is a usage error.
- */
-function parseFlags(args: readonly string[], allowed: readonly string[]): Map<string, string> {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
-    if (m === null) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-    const name = m[1] ?? '';
-    if (!allowed.includes(name)) throw new UsageError(`unknown flag --${name}`);
-    if (flags.has(name)) throw new UsageError(`--${name} given twice`);
-    let value = m[2];
-    if (value === undefined) {
-      value = args[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      i++;
-    }
-    flags.set(name, value);
-  }
-  return flags;
-}
 
 async function keysCreate(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args, ['role', 'name']);
@@ -83,8 +60,32 @@ const COMMANDS: readonly Command[] = [
     usage: 'keys create --role game|admin --name NAME',
     run: keysCreate,
   },
-  // Reconciliation lives in its own module (another engineer's); `npm run reconcile` is
-  // `main.ts reconcile`, so it is reached through this table too.
+  {
+    words: ['jackpots', 'put'],
+    usage: 'jackpots put --id JACKPOT_ID --file CONFIG.json   (the admin API body; prints the stored configuration)',
+    run: async (args) => (await import('./operator.js')).jackpotsPut(args),
+  },
+  {
+    words: ['jackpots', 'get'],
+    usage: 'jackpots get --id JACKPOT_ID',
+    run: async (args) => (await import('./operator.js')).jackpotsGet(args),
+  },
+  {
+    words: ['meters'],
+    usage: 'meters [--pool POOL_ID]',
+    run: async (args) => (await import('./operator.js')).meters(args),
+  },
+  {
+    words: ['fx', 'set'],
+    usage: 'fx set --from USD --to EUR --rate-micro 920000   (1 minor unit of FROM = rate / 1e6 minor units of TO)',
+    run: async (args) => (await import('./operator.js')).fxSet(args),
+  },
+  {
+    words: ['fx', 'list'],
+    usage: 'fx list',
+    run: async (args) => (await import('./operator.js')).fxList(args),
+  },
+  // `npm run reconcile` is `main.ts reconcile`, so it is reached through this table too.
   {
     words: ['reconcile'],
     usage: 'reconcile [--quiet]',
