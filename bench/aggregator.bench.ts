@@ -1,0 +1,565 @@
+/**
+ * How fast the aggregator drains a backlog into Postgres, against a naive consumer that writes
+ * each wager with one INSERT per ledger row and one UPDATE of the pool totals (autocommit), in the
+ * same run and on the same machine.
+ *
+ *   npm run bench:aggregator
+ *
+ * Needs the broker (`npm run kafka:start`) and Postgres. It creates two throwaway databases (one
+ * for the aggregator, one for the naive consumer), configures in each the demo's four-tier
+ * jackpot (`demo-eu`: 20 games, a reserve share and a capped grand) through the jackpot store,
+ * and pre-fills a 12-partition throwaway topic with BENCH_WAGERS events (default 200,000) of the
+ * load generator's realistic traffic (Zipf games and players, log-normal bets, 2 % re-sent
+ * duplicates, 0.5 % invalid events) through BENCH_PRODUCERS producers of the producer library
+ * (default 4). Only then does it start the aggregator in-process (one replica, the service's
+ * default window settings) and time it from joining the group until Postgres holds every
+ * position (Σ next_offset of the group = BENCH_WAGERS). The window transactions are timed by the
+ * aggregator's own `jackpot.aggregator.batch.duration` histogram: the rest of the wall time is
+ * spent outside them (fetching, waiting for a window to fill).
+ *
+ * The baseline consumes the first BENCH_NAIVE_WAGERS events (default 10,000) from a copy topic.
+ * The aggregator's result is then checked against an independent BigInt computation over the
+ * generated traffic (pool amounts and meters, ledger rows and sums, applied event ids, dead
+ * letters by reason), so the benchmark cannot report a fast wrong answer. Everything it created
+ * is removed at the end. Results go to bench/results/aggregator.json.
+ *
+ * Settings: BENCH_WAGERS, BENCH_NAIVE_WAGERS, BENCH_PRODUCERS, BENCH_SEED (default 1),
+ * BENCH_TIMEOUT_S (default 600), KAFKA_BROKERS, DATABASE_URL.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MeterProvider, MetricReader, type HistogramMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
+import type { Admin, Kafka } from 'kafkajs';
+import pg from 'pg';
+import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS, int, list } from '../shared/src/config.js';
+import { createPool, withClient } from '../shared/src/db.js';
+import { ledgerPartitionsAhead, parseWager, validateJackpotConfig, type JackpotConfig } from '../shared/src/domain/index.js';
+import { putJackpot } from '../shared/src/jackpot-store.js';
+import { createKafka } from '../shared/src/kafka.js';
+import { createLogger } from '../shared/src/logger.js';
+import { createWagerProducer, type WagerProducer } from '../shared/src/producer.js';
+import { migrate } from '../infra/migrate.js';
+import { createTopic } from '../infra/topics.js';
+import { createTraffic } from '../loadgen/src/traffic.js';
+import { createAggregator } from '../services/aggregator/src/aggregator.js';
+import { loadConfig } from '../services/aggregator/src/config.js';
+import * as aggregatorSql from '../services/aggregator/src/sql.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const RESULTS = join(HERE, 'results', 'aggregator.json');
+const PARTITIONS = 12;
+const TARGET_WAGERS_PER_S = 50_000;
+const TARGET_RATIO = 20;
+const POLL_MS = 20;
+const MICRO = 1_000_000n;
+
+/** The demo's `demo-eu` jackpot (loadgen/src/demo.ts): four tiers, a reserve share, a capped grand. */
+const JACKPOT_ID = 'demo-eu';
+const JACKPOT_BODY = {
+  currency: 'EUR',
+  pools: [
+    { tier: 'mini', seedMinor: 1_000, contributionPpm: 10_000 },
+    { tier: 'minor', seedMinor: 10_000, contributionPpm: 5_000 },
+    { tier: 'major', seedMinor: 100_000, contributionPpm: 2_500, reservePpm: 500 },
+    { tier: 'grand', seedMinor: 1_000_000, contributionPpm: 1_000, ceilingMinor: 5_000_000, overflow: 'reserve' },
+  ],
+  games: Array.from({ length: 20 }, (_, i) => `demo-eu-${String(i + 1).padStart(2, '0')}`),
+};
+
+interface Event {
+  readonly key: string;
+  readonly value: Buffer;
+}
+
+interface Expected {
+  /** Distinct valid wagers: each must be applied once. */
+  applied: number;
+  readonly visibleMicro: Map<string, bigint>;
+  readonly reserveMicro: Map<string, bigint>;
+  readonly deadLetters: Map<string, number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traffic and its independent expectation.
+
+function generate(config: JackpotConfig, n: number, seed: string): { events: Event[]; expected: Expected } {
+  const traffic = createTraffic({
+    seed,
+    games: config.games.map((gameId) => ({ gameId, currency: config.currency })),
+    dupRate: 0.02,
+    invalidRate: 0.005,
+  });
+  const expected: Expected = { applied: 0, visibleMicro: new Map(), reserveMicro: new Map(), deadLetters: new Map() };
+  for (const p of config.pools) {
+    expected.visibleMicro.set(p.poolId, 0n);
+    expected.reserveMicro.set(p.poolId, 0n);
+  }
+  const events: Event[] = [];
+  const start = Date.now();
+  for (let i = 0; i < n; i++) {
+    // 20,000 events a second of occurredAt: realistic timestamps, all well inside today's partitions.
+    const e = traffic.next(start - n / 20 + Math.floor(i / 20));
+    if (e.kind === 'invalid') {
+      events.push({ key: e.key, value: Buffer.from(e.value, 'utf8') });
+      expected.deadLetters.set(e.reason, (expected.deadLetters.get(e.reason) ?? 0) + 1);
+      continue;
+    }
+    const w = e.wager;
+    events.push({
+      key: w.playerId,
+      value: Buffer.from(
+        JSON.stringify({ eventId: w.eventId, occurredAt: w.occurredAt, gameId: w.gameId, playerId: w.playerId, currency: w.currency, amountMinor: w.amountMinor }),
+        'utf8',
+      ),
+    });
+    if (e.duplicate) continue;
+    expected.applied++;
+    const amount = BigInt(w.amountMinor);
+    for (const p of config.pools) {
+      expected.visibleMicro.set(p.poolId, (expected.visibleMicro.get(p.poolId) ?? 0n) + amount * BigInt(p.contributionPpm));
+      expected.reserveMicro.set(p.poolId, (expected.reserveMicro.get(p.poolId) ?? 0n) + amount * BigInt(p.reservePpm));
+    }
+  }
+  return { events, expected };
+}
+
+/** Same partitioner input as the load generator (key = playerId), sharded over producers by key so each key keeps its order. */
+function shardOf(key: string, shards: number): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  return Math.abs(h) % shards;
+}
+
+async function produce(kafka: Kafka, topic: string, events: readonly Event[], producers: number): Promise<number> {
+  const started = performance.now();
+  const ps: WagerProducer[] = Array.from({ length: producers }, () => createWagerProducer({ kafka, topic }));
+  await Promise.all(ps.map((p) => p.connect()));
+  try {
+    const CHUNK = 20_000;
+    for (let i = 0; i < events.length; i += CHUNK) {
+      const sends: Promise<void>[] = [];
+      for (const e of events.slice(i, i + CHUNK)) sends.push((ps[shardOf(e.key, producers)] as WagerProducer).sendRaw(e.key, e.value));
+      await Promise.all(sends);
+    }
+  } finally {
+    await Promise.all(ps.map((p) => p.disconnect()));
+  }
+  return (performance.now() - started) / 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases.
+
+async function createDatabase(admin: pg.Client, serverUrl: URL, config: JackpotConfig): Promise<{ name: string; url: string; pool: pg.Pool }> {
+  const name = `jackpot_bench_${randomBytes(4).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  await migrate(url.toString());
+  const pool = createPool(url.toString(), { max: 2, applicationName: 'aggregator-bench' });
+  // DROP DATABASE … WITH (FORCE) at the end terminates whatever connection is still closing.
+  pool.on('error', () => undefined);
+  const put = await withClient(pool, (c) => putJackpot(c, config, { actor: 'aggregator-bench' }));
+  if (!put.ok) throw new Error(`jackpot not stored: ${JSON.stringify(put)}`);
+  return { name, url: url.toString(), pool };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The aggregator's own metrics, read in-process.
+
+class BenchReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function readMetrics(reader: BenchReader): Promise<Map<string, MetricData>> {
+  const { resourceMetrics } = await reader.collect();
+  const out = new Map<string, MetricData>();
+  for (const scope of resourceMetrics.scopeMetrics) for (const m of scope.metrics) out.set(m.descriptor.name, m);
+  return out;
+}
+
+function histogram(m: MetricData | undefined): { count: number; sum: number; max: number } {
+  const points = (m as HistogramMetricData | undefined)?.dataPoints ?? [];
+  let count = 0;
+  let sum = 0;
+  let max = 0;
+  for (const p of points) {
+    count += p.value.count;
+    sum += p.value.sum ?? 0;
+    max = Math.max(max, p.value.max ?? 0);
+  }
+  return { count, sum, max };
+}
+
+function counter(m: MetricData | undefined, attrs: Record<string, string> = {}): number {
+  let total = 0;
+  for (const p of m?.dataPoints ?? []) {
+    if (Object.entries(attrs).every(([k, v]) => p.attributes[k] === v)) total += Number(p.value);
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The aggregator run.
+
+interface AggregatorRun {
+  readonly events: number;
+  readonly applied: number;
+  readonly ledgerRows: number;
+  /** From `start()` to every position stored. */
+  readonly totalSeconds: number;
+  /** From joining the group (readiness) to every position stored: the throughput figure. */
+  readonly seconds: number;
+  readonly eventsPerS: number;
+  readonly appliedPerS: number;
+  readonly ledgerRowsPerS: number;
+  /** Events/s between 10 % and 90 % of the positions: the steady state, without start-up and tail. */
+  readonly steadyEventsPerS: number;
+  readonly windows: number;
+  readonly meanWindowEvents: number;
+  readonly windowSecondsTotal: number;
+  readonly windowMsMean: number;
+  readonly windowMsMax: number;
+  /** Share of the measured wall time spent inside window transactions (the DB side). */
+  readonly dbShare: number;
+  readonly retries: number;
+  /** CPU of this process (the aggregator) per applied wager, and as a share of one core. */
+  readonly cpuUsPerEvent: number;
+  readonly cpuCores: number;
+}
+
+async function runAggregator(kafka: Kafka, db: { url: string; pool: pg.Pool }, topics: Record<'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'awardsTopic', string>, n: number, timeoutS: number): Promise<AggregatorRun> {
+  const defaults = loadConfig({});
+  const groupId = `bench.aggregator.${randomBytes(4).toString('hex')}`;
+  const reader = new BenchReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  const pool = createPool(db.url, { max: defaults.dbPoolMax, applicationName: 'jackpot-aggregator' });
+  pool.on('error', () => undefined);
+  const aggregator = createAggregator({
+    kafka,
+    pool,
+    config: { ...defaults, groupId, ...topics },
+    logger: createLogger('aggregator', process.env['BENCH_LOG_LEVEL'] ?? 'warn'),
+    meter: meterProvider.getMeter('aggregator-bench'),
+  });
+  const stored = async (): Promise<number> =>
+    Number(
+      (
+        await db.pool.query<{ n: string }>(
+          'SELECT coalesce(sum(next_offset) FILTER (WHERE next_offset > 0), 0)::text AS n FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2',
+          [groupId, topics.topic],
+        )
+      ).rows[0]?.n ?? 0,
+    );
+
+  const cpuBefore = process.cpuUsage();
+  const t0 = performance.now();
+  let joinedAt = Number.NaN;
+  const joinWatch = setInterval(() => {
+    if (Number.isNaN(joinedAt) && aggregator.readiness() === null) joinedAt = performance.now();
+  }, 5);
+  let at10 = Number.NaN;
+  let at90 = Number.NaN;
+  let doneAt: number;
+  try {
+    await aggregator.start();
+    for (;;) {
+      const s = await stored();
+      const now = performance.now();
+      if (Number.isNaN(at10) && s >= n * 0.1) at10 = now;
+      if (Number.isNaN(at90) && s >= n * 0.9) at90 = now;
+      if (s >= n) {
+        doneAt = now;
+        break;
+      }
+      if (now - t0 > timeoutS * 1000) throw new Error(`aggregator stored ${s} of ${n} positions after ${timeoutS} s`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } finally {
+    clearInterval(joinWatch);
+    await aggregator.stop();
+    await pool.end();
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  const metrics = await readMetrics(reader);
+  await meterProvider.shutdown();
+
+  const windows = histogram(metrics.get('jackpot.aggregator.batch.duration'));
+  const sizes = histogram(metrics.get('jackpot.aggregator.batch.size'));
+  const wagers = metrics.get('jackpot.aggregator.wagers');
+  const applied = counter(wagers, { outcome: 'applied' });
+  const ledgerRows = counter(metrics.get('jackpot.aggregator.ledger_rows'));
+  const seconds = (doneAt - (Number.isNaN(joinedAt) ? t0 : joinedAt)) / 1000;
+  const wall = (doneAt - t0) / 1000;
+  return {
+    events: n,
+    applied,
+    ledgerRows,
+    totalSeconds: round(wall),
+    seconds: round(seconds),
+    eventsPerS: Math.round(n / seconds),
+    appliedPerS: Math.round(applied / seconds),
+    ledgerRowsPerS: Math.round(ledgerRows / seconds),
+    steadyEventsPerS: Math.round((n * 0.8) / ((at90 - at10) / 1000)),
+    windows: windows.count,
+    meanWindowEvents: Math.round(sizes.sum / Math.max(1, sizes.count)),
+    windowSecondsTotal: round(windows.sum),
+    windowMsMean: round((windows.sum * 1000) / Math.max(1, windows.count)),
+    windowMsMax: round(windows.max * 1000),
+    dbShare: round(windows.sum / seconds),
+    retries: counter(metrics.get('jackpot.aggregator.batch.retries')),
+    cpuUsPerEvent: round((cpu.user + cpu.system) / n),
+    cpuCores: round((cpu.user + cpu.system) / 1e6 / wall),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The baseline: a consumer a newcomer might write first.
+
+interface NaiveRun {
+  readonly events: number;
+  readonly applied: number;
+  readonly ledgerRows: number;
+  readonly seconds: number;
+  readonly eventsPerS: number;
+  readonly appliedPerS: number;
+}
+
+/**
+ * kafkajs eachMessage; per wager one INSERT of a ledger row per pool and one UPDATE of the
+ * jackpot's pool_totals rows, each statement its own autocommit transaction. No dedupe, no
+ * fence, no dead letters: it does less than the aggregator, so the ratio flatters it if anything.
+ */
+async function runNaive(kafka: Kafka, db: { url: string; pool: pg.Pool }, config: JackpotConfig, topic: string, n: number, timeoutS: number): Promise<NaiveRun> {
+  for (const p of ledgerPartitionsAhead(Date.now(), 1, 7)) await db.pool.query(aggregatorSql.createLedgerPartition(p.name, p.fromTimestamp, p.toTimestamp));
+  const games = new Set(config.games);
+  const pools = config.pools.map((p) => ({ poolId: p.poolId, ppm: BigInt(p.contributionPpm), reservePpm: BigInt(p.reservePpm) }));
+  const client = new pg.Client({ connectionString: db.url, application_name: 'naive-consumer' });
+  await client.connect();
+  const consumer = kafka.consumer({ groupId: `bench.naive.${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 100 });
+  let seen = 0;
+  let applied = 0;
+  let rows = 0;
+  let joinedAt = Number.NaN;
+  let doneAt = Number.NaN;
+  const t0 = performance.now();
+  try {
+    await consumer.connect();
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (Number.isNaN(joinedAt)) joinedAt = performance.now();
+    });
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const parsed = parseWager(message.value, Date.now());
+        if (parsed.ok && games.has(parsed.wager.gameId) && parsed.wager.currency === config.currency) {
+          const w = parsed.wager;
+          const amount = BigInt(w.amountMinor);
+          for (const p of pools) {
+            await client.query(
+              `INSERT INTO jackpot.contributions (event_id, pool_id, cycle, wager_minor, contribution_micro, reserve_micro, occurred_at, game_id, player_id, wager_currency)
+               VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9)`,
+              [w.eventId, p.poolId, w.amountMinor, (amount * p.ppm).toString(), (amount * p.reservePpm).toString(), w.occurredAt, w.gameId, w.playerId, w.currency],
+            );
+            rows++;
+          }
+          await client.query(
+            `UPDATE jackpot.pool_totals SET amount_micro = amount_micro + $2::numeric * contribution_ppm, reserve_micro = reserve_micro + $2::numeric * reserve_ppm,
+                    wagers_total = wagers_total + 1, version = version + 1, updated_at = now()
+             WHERE jackpot_id = $1`,
+            [JACKPOT_ID, w.amountMinor],
+          );
+          applied++;
+        }
+        if (++seen === n) doneAt = performance.now();
+      },
+    });
+    while (Number.isNaN(doneAt)) {
+      if (performance.now() - t0 > timeoutS * 1000) throw new Error(`naive consumer saw ${seen} of ${n} events after ${timeoutS} s`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+  const seconds = (doneAt - (Number.isNaN(joinedAt) ? t0 : joinedAt)) / 1000;
+  return { events: n, applied, ledgerRows: rows, seconds: round(seconds), eventsPerS: Math.round(n / seconds), appliedPerS: Math.round(applied / seconds) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Correctness: what Postgres holds against the independent computation.
+
+async function verify(pool: pg.Pool, config: JackpotConfig, expected: Expected): Promise<string[]> {
+  const problems: string[] = [];
+  const totals = await pool.query<{ pool_id: string; amount_micro: string; reserve_micro: string; visible: string; reserve_total: string; wagers_total: string; cycle: number }>(
+    `SELECT pool_id, amount_micro::text, reserve_micro::text, (contribution_micro_total + overflow_micro_total)::text AS visible,
+            reserve_micro_total::text AS reserve_total, wagers_total::text, cycle
+       FROM jackpot.pool_totals ORDER BY pool_id`,
+  );
+  const ledger = new Map(
+    (
+      await pool.query<{ pool_id: string; n: string; visible: string; reserve: string }>(
+        `SELECT pool_id, count(*)::text AS n, sum(contribution_micro + overflow_micro)::text AS visible, sum(reserve_micro)::text AS reserve
+           FROM jackpot.contributions GROUP BY pool_id`,
+      )
+    ).rows.map((r) => [r.pool_id, r]),
+  );
+  for (const p of config.pools) {
+    const t = totals.rows.find((r) => r.pool_id === p.poolId);
+    const visible = expected.visibleMicro.get(p.poolId) ?? 0n;
+    const reserve = expected.reserveMicro.get(p.poolId) ?? 0n;
+    const check = (what: string, actual: string | undefined, want: bigint): void => {
+      if (actual === undefined || BigInt(actual) !== want) problems.push(`${p.poolId} ${what}: ${actual ?? 'missing'}, expected ${want}`);
+    };
+    check('wagers_total', t?.wagers_total, BigInt(expected.applied));
+    check('visible meter', t?.visible, visible);
+    check('reserve meter', t?.reserve_total, reserve);
+    // No mystery pool and the grand's ceiling is far away at these volumes, so the amount is exact too.
+    check('amount_micro', t?.amount_micro, BigInt(p.seedMinor) * MICRO + visible);
+    check('reserve_micro', t?.reserve_micro, reserve);
+    const l = ledger.get(p.poolId);
+    check('ledger rows', l?.n, BigInt(expected.applied));
+    check('ledger visible sum', l?.visible, visible);
+    check('ledger reserve sum', l?.reserve, reserve);
+  }
+  const events = (await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM jackpot.applied_events')).rows[0]?.n;
+  if (Number(events) !== expected.applied) problems.push(`applied_events: ${events}, expected ${expected.applied}`);
+  const dead = new Map((await pool.query<{ reason: string; n: string }>('SELECT reason, count(*)::text AS n FROM jackpot.dead_letters GROUP BY reason')).rows.map((r) => [r.reason, Number(r.n)]));
+  for (const reason of new Set([...dead.keys(), ...expected.deadLetters.keys()])) {
+    if ((dead.get(reason) ?? 0) !== (expected.deadLetters.get(reason) ?? 0)) problems.push(`dead letters ${reason}: ${dead.get(reason) ?? 0}, expected ${expected.deadLetters.get(reason) ?? 0}`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function bench(): Promise<void> {
+  const env = process.env;
+  const n = int(env, 'BENCH_WAGERS', 200_000, 1_000, 10_000_000);
+  const naiveN = Math.min(n, int(env, 'BENCH_NAIVE_WAGERS', 10_000, 100, 1_000_000));
+  const producers = int(env, 'BENCH_PRODUCERS', 4, 1, 64);
+  const timeoutS = int(env, 'BENCH_TIMEOUT_S', 600, 10, 86_400);
+  const seed = env['BENCH_SEED'] ?? '1';
+  const brokers = list(env, 'KAFKA_BROKERS', DEFAULT_KAFKA_BROKERS);
+
+  const validated = validateJackpotConfig(JACKPOT_ID, JACKPOT_BODY);
+  if (!validated.ok) throw new Error(`bench jackpot invalid: ${JSON.stringify(validated.details)}`);
+  const config = validated.config;
+
+  const serverUrl = new URL(env['DATABASE_URL'] || DEFAULT_DATABASE_URL);
+  const adminUrl = new URL(serverUrl);
+  adminUrl.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  const kafka = createKafka({ brokers, clientId: 'aggregator-bench' });
+  const kafkaAdmin: Admin = kafka.admin();
+  await kafkaAdmin.connect();
+
+  const suffix = randomBytes(4).toString('hex');
+  const topics = {
+    topic: `bench.wagers.${suffix}`,
+    poolUpdatesTopic: `bench.pool-updates.${suffix}`,
+    dlqTopic: `bench.dlq.${suffix}`,
+    awardsTopic: `bench.awards.${suffix}`,
+  };
+  const naiveTopic = `bench.wagers-naive.${suffix}`;
+  const databases: { name: string; pool: pg.Pool }[] = [];
+  const createdTopics: string[] = [];
+
+  try {
+    console.log(`aggregator bench: ${n} events (${naiveN} for the naive consumer), ${PARTITIONS} partitions, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const aggDb = await createDatabase(admin, serverUrl, config);
+    databases.push(aggDb);
+    const naiveDb = await createDatabase(admin, serverUrl, config);
+    databases.push(naiveDb);
+    for (const [topic, partitions] of [
+      [topics.topic, PARTITIONS],
+      [naiveTopic, PARTITIONS],
+      [topics.poolUpdatesTopic, 3],
+      [topics.dlqTopic, 3],
+      [topics.awardsTopic, 3],
+    ] as const) {
+      await createTopic(kafkaAdmin, { topic, partitions });
+      createdTopics.push(topic);
+    }
+
+    const generateStarted = performance.now();
+    const { events, expected } = generate(config, n, seed);
+    const bytes = events.reduce((s, e) => s + e.value.length, 0);
+    console.log(
+      `generated ${n} events (${expected.applied} distinct valid wagers, ${[...expected.deadLetters.values()].reduce((a, b) => a + b, 0)} invalid, ` +
+        `${Math.round(bytes / n)} B each) in ${((performance.now() - generateStarted) / 1000).toFixed(1)} s`,
+    );
+    const produceSeconds = await produce(kafka, topics.topic, events, producers);
+    await produce(kafka, naiveTopic, events.slice(0, naiveN), producers);
+    console.log(`pre-filled ${topics.topic} in ${produceSeconds.toFixed(1)} s (${Math.round(n / produceSeconds)} events/s, ${producers} producers)`);
+
+    const agg = await runAggregator(kafka, aggDb, topics, n, timeoutS);
+    console.log(
+      `aggregator (1 replica)      ${String(agg.eventsPerS).padStart(7)} events/s   ${agg.appliedPerS} applied wagers/s   ${agg.ledgerRowsPerS} ledger rows/s   ` +
+        `${agg.seconds} s from group join (${agg.totalSeconds} s from start), steady 10-90 % ${agg.steadyEventsPerS} events/s`,
+    );
+    console.log(
+      `  windows: ${agg.windows}, ${agg.meanWindowEvents} events each, ${agg.windowMsMean} ms mean, ${agg.windowMsMax} ms max; ` +
+        `in transactions ${agg.windowSecondsTotal} s = ${(agg.dbShare * 100).toFixed(0)} % of the time, outside ${(100 - agg.dbShare * 100).toFixed(0)} %; ` +
+        `${agg.retries} retries; aggregator CPU ${agg.cpuUsPerEvent} µs/event (${agg.cpuCores} cores)`,
+    );
+
+    const problems = await verify(aggDb.pool, config, expected);
+    if (agg.applied !== expected.applied) problems.push(`applied metric ${agg.applied}, expected ${expected.applied}`);
+    console.log(problems.length === 0 ? `verified: pool totals, meters, ledger, applied ids and dead letters equal the independent BigInt sums` : `VERIFICATION FAILED:\n  ${problems.join('\n  ')}`);
+
+    const naive = await runNaive(kafka, naiveDb, config, naiveTopic, naiveN, timeoutS);
+    console.log(`naive (INSERT+UPDATE/wager) ${String(naive.eventsPerS).padStart(7)} events/s   ${naive.appliedPerS} applied wagers/s   ${naive.seconds} s for ${naiveN} events`);
+    const ratio = Math.round((agg.eventsPerS / Math.max(1, naive.eventsPerS)) * 10) / 10;
+    console.log(
+      `ratio: ${ratio}x (target ${TARGET_RATIO}x: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})   ` +
+        `target ${TARGET_WAGERS_PER_S} wagers/s: ${agg.eventsPerS >= TARGET_WAGERS_PER_S ? 'met' : 'NOT met'}   load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    );
+
+    mkdirSync(dirname(RESULTS), { recursive: true });
+    writeFileSync(
+      RESULTS,
+      `${JSON.stringify(
+        {
+          benchmark: 'aggregator backlog drain',
+          at: new Date().toISOString(),
+          machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: loadavg().map(round) },
+          settings: { events: n, naiveEvents: naiveN, partitions: PARTITIONS, producers, seed, jackpot: JACKPOT_ID, pools: config.pools.length, games: config.games.length, meanEventBytes: Math.round(bytes / n) },
+          expected: { applied: expected.applied, deadLetters: Object.fromEntries(expected.deadLetters) },
+          aggregator: agg,
+          naive,
+          ratio,
+          targetRatio: TARGET_RATIO,
+          targetWagersPerS: TARGET_WAGERS_PER_S,
+          verified: problems.length === 0,
+          problems,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.log(`written to ${RESULTS}`);
+    if (problems.length > 0) process.exitCode = 1;
+  } finally {
+    await kafkaAdmin.deleteTopics({ topics: createdTopics }).catch(() => undefined);
+    await kafkaAdmin.disconnect().catch(() => undefined);
+    for (const d of databases) {
+      await d.pool.end().catch(() => undefined);
+      await admin.query(`DROP DATABASE IF EXISTS ${d.name} WITH (FORCE)`).catch(() => undefined);
+    }
+    await admin.end().catch(() => undefined);
+  }
+}
+
+await bench();
