@@ -51,7 +51,18 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
       await admin.connect();
       let ends: Array<{ partition: number; high: string }>;
       try {
-        ends = await admin.fetchTopicOffsets(opts.topic);
+        // A topic whose leaders just moved (or were just elected) answers NOT_LEADER_FOR_PARTITION
+        // for a moment; kafkajs marks such errors retriable. Up to ~30 s with backoff.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            ends = await admin.fetchTopicOffsets(opts.topic);
+            break;
+          } catch (e) {
+            if ((e as { retriable?: boolean }).retriable !== true || attempt >= 10) throw e;
+            log.warn({ err: (e as Error).message, attempt }, 'end offsets not available yet; retrying');
+            await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+          }
+        }
       } finally {
         await admin.disconnect();
       }
