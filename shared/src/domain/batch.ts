@@ -1,14 +1,14 @@
-import { contributionMicro, reserveMicro } from './contribution.js';
-import { shareMicro, valueInJackpotCurrency, type FxRates, type WagerValue } from './fx.js';
+import { shareMicro, valueInJackpotCurrency, type FxRates } from './fx.js';
 import {
   checkCycleParams,
-  contribute,
+  contributeInPlace,
   type CycleClose,
   type CycleOpening,
   type CycleParams,
   type DrawTriggerMinor,
   type LifecycleState,
   type Overflow,
+  type WorkingState,
 } from './lifecycle.js';
 import type { ReasonCode, Wager } from './wager.js';
 
@@ -227,19 +227,16 @@ function complete(state: PoolState, pool: PoolParams): PoolLifecycleState {
   };
 }
 
-/** The visible and reserve shares of a wager worth `value` under these parameters. */
-function shares(wager: Wager, value: WagerValue, params: CycleParams): { c: bigint; r: bigint } {
-  if (value.fxRateMicro === null) {
-    // Same currency: amountMinor × ppm, exact (what shareMicro gives too, by a shorter road).
-    return {
-      c: contributionMicro(wager.amountMinor, params.contributionPpm),
-      r: reserveMicro(wager.amountMinor, params.reservePpm),
-    };
-  }
-  return {
-    c: shareMicro(value.wagerMicro, params.contributionPpm),
-    r: shareMicro(value.wagerMicro, params.reservePpm),
-  };
+/** A pool the batch has reached: its state, updated in place wager by wager. */
+interface Working {
+  readonly poolId: string;
+  readonly state: WorkingState;
+  /** The cycle parameters `cPpm` and `rPpm` were taken from (a new cycle brings new ones). */
+  params: CycleParams;
+  cPpm: bigint;
+  rPpm: bigint;
+  /** The sums of the cycle being booked to, so that most rows need no map lookup. */
+  delta: MutableDelta | undefined;
 }
 
 const NO_RATES: FxRates = new Map();
@@ -254,7 +251,7 @@ const NO_RATES: FxRates = new Map();
  * - The same eventId twice: the first applied copy counts, later copies are `duplicates`. A rejected
  *   wager does not claim its eventId, so a later copy is judged on its own, as it would be had it
  *   arrived in a later batch.
- * - Each applied wager goes through `contribute` (lifecycle.ts) for each pool of its jackpot, in
+ * - Each applied wager goes through `contribute` (lifecycle.ts, in its in-place form) for each pool of its jackpot, in
  *   poolId order: the ceiling rule, then the mystery trigger. A hit closes the cycle, opens the
  *   next one on the pool's `nextParams`, and the next wager in the batch is booked to it.
  *
@@ -273,7 +270,7 @@ export function planBatch(input: BatchInput): BatchPlan {
   const closes: (CycleClose & { poolId: string })[] = [];
   const openings: (CycleOpening & { poolId: string })[] = [];
   const applied = new Set<string>();
-  const reached = new Map<string, PoolLifecycleState>();
+  const working = new Map<string, Working>();
   const sortedPools = new Map<GameLink, PoolParams[]>();
   const deltas = new Map<string, Map<number, MutableDelta>>();
 
@@ -291,6 +288,7 @@ export function planBatch(input: BatchInput): BatchPlan {
       });
       continue;
     }
+    // Checks amountMinor (a safe non-negative integer), so the BigInt below is exact.
     const value = valueInJackpotCurrency(wager.amountMinor, wager.currency, link.currency, fxRates);
     if (value === null) {
       rejected.push({
@@ -301,6 +299,7 @@ export function planBatch(input: BatchInput): BatchPlan {
       continue;
     }
     applied.add(wager.eventId);
+    const amountMinor = BigInt(wager.amountMinor);
 
     let pools = sortedPools.get(link);
     if (pools === undefined) {
@@ -308,19 +307,36 @@ export function planBatch(input: BatchInput): BatchPlan {
       sortedPools.set(link, pools);
     }
     for (const pool of pools) {
-      let before = reached.get(pool.poolId);
-      if (before === undefined) {
+      let w = working.get(pool.poolId);
+      if (w === undefined) {
         const given = states.get(pool.poolId);
         if (given === undefined) {
           throw new Error(
             `no state loaded for pool ${JSON.stringify(pool.poolId)} of game ${JSON.stringify(wager.gameId)}`,
           );
         }
-        before = complete(given, pool);
+        const before = complete(given, pool);
         if (pool.nextParams !== undefined) checkCycleParams(pool.nextParams);
+        w = {
+          poolId: pool.poolId,
+          state: {
+            cycle: before.cycle,
+            amountMicro: before.amountMicro,
+            reserveMicro: before.reserveMicro,
+            nextCarryMicro: before.nextCarryMicro,
+            triggerMicro: before.triggerMicro,
+            params: before.params,
+          },
+          params: before.params,
+          cPpm: BigInt(before.params.contributionPpm),
+          rPpm: BigInt(before.params.reservePpm),
+          delta: undefined,
+        };
+        working.set(pool.poolId, w);
       }
+      const state = w.state;
       // Checked on every reach, whatever the amounts, so a loading bug cannot hide until a hit.
-      if (before.triggerMicro !== null) {
+      if (state.triggerMicro !== null) {
         if (pool.nextParams === undefined) {
           throw new Error(
             `pool ${JSON.stringify(pool.poolId)} is in a mystery cycle, but no nextParams were loaded`,
@@ -332,12 +348,23 @@ export function planBatch(input: BatchInput): BatchPlan {
           );
         }
       }
+      if (w.params !== state.params) {
+        w.params = state.params;
+        w.cPpm = BigInt(state.params.contributionPpm);
+        w.rPpm = BigInt(state.params.reservePpm);
+      }
 
-      const { c, r } = shares(wager, value, before.params);
-      const step = contribute(before, c, r, pool.nextParams ?? null, draw);
-      reached.set(pool.poolId, step.state);
-      states.set(pool.poolId, step.state);
-      const row: LedgerRow = {
+      // Same currency: amountMinor × ppm, exact (what shareMicro gives too, by a shorter road).
+      const c =
+        value.fxRateMicro === null
+          ? amountMinor * w.cPpm
+          : shareMicro(value.wagerMicro, state.params.contributionPpm);
+      const r =
+        value.fxRateMicro === null
+          ? amountMinor * w.rPpm
+          : shareMicro(value.wagerMicro, state.params.reservePpm);
+      const step = contributeInPlace(state, c, r, pool.nextParams ?? null, draw);
+      rows.push({
         eventId: wager.eventId,
         poolId: pool.poolId,
         cycle: step.cycle,
@@ -350,8 +377,7 @@ export function planBatch(input: BatchInput): BatchPlan {
         occurredAt: wager.occurredAt,
         gameId: wager.gameId,
         playerId: wager.playerId,
-      };
-      rows.push(row);
+      });
       if (step.hit !== null) {
         wins.push({
           poolId: pool.poolId,
@@ -367,34 +393,52 @@ export function planBatch(input: BatchInput): BatchPlan {
         openings.push({ poolId: pool.poolId, ...step.hit.opening });
       }
 
-      let byCycle = deltas.get(row.poolId);
-      if (byCycle === undefined) {
-        byCycle = new Map();
-        deltas.set(row.poolId, byCycle);
-      }
-      let delta = byCycle.get(row.cycle);
-      if (delta === undefined) {
-        delta = {
-          poolId: row.poolId,
-          cycle: row.cycle,
-          wagers: 0,
-          wageredMinor: 0n,
-          wageredMicro: 0n,
-          contributionMicro: 0n,
-          overflowMicro: 0n,
-          overflowTo: null,
-          reserveMicro: 0n,
-        };
-        byCycle.set(row.cycle, delta);
+      let delta = w.delta;
+      if (delta === undefined || delta.cycle !== step.cycle) {
+        let byCycle = deltas.get(pool.poolId);
+        if (byCycle === undefined) {
+          byCycle = new Map();
+          deltas.set(pool.poolId, byCycle);
+        }
+        delta = byCycle.get(step.cycle);
+        if (delta === undefined) {
+          delta = {
+            poolId: pool.poolId,
+            cycle: step.cycle,
+            wagers: 0,
+            wageredMinor: 0n,
+            wageredMicro: 0n,
+            contributionMicro: 0n,
+            overflowMicro: 0n,
+            overflowTo: null,
+            reserveMicro: 0n,
+          };
+          byCycle.set(step.cycle, delta);
+        }
+        w.delta = delta;
       }
       delta.wagers += 1;
-      delta.wageredMinor += BigInt(row.wagerMinor);
+      delta.wageredMinor += amountMinor;
       delta.wageredMicro += value.wagerMicro;
-      delta.contributionMicro += row.contributionMicro;
-      delta.overflowMicro += row.overflowMicro;
+      delta.contributionMicro += step.toPoolMicro;
+      delta.overflowMicro += step.overflowMicro;
       delta.overflowTo ??= step.overflowTo;
-      delta.reserveMicro += row.reserveMicro;
+      delta.reserveMicro += r;
     }
+  }
+
+  for (const w of working.values()) {
+    const s = w.state;
+    const after: PoolLifecycleState = {
+      poolId: w.poolId,
+      cycle: s.cycle,
+      amountMicro: s.amountMicro,
+      reserveMicro: s.reserveMicro,
+      nextCarryMicro: s.nextCarryMicro,
+      triggerMicro: s.triggerMicro,
+      params: s.params,
+    };
+    states.set(w.poolId, after);
   }
 
   const sortedDeltas = [...deltas.values()]
