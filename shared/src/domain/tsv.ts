@@ -21,6 +21,17 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
  * surrogates (not representable in UTF-8), rather than let COPY fail or the data change.
  */
 export function escapeText(text: string): string {
+  // One pass over the code units: almost every value (ids, timestamps, currencies) is printable
+  // ASCII and comes back as is. Anything below U+0020, a backslash or a surrogate takes the
+  // careful road. Three regular expressions per value were a visible share of a window's COPY.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return escapeSlowly(text);
+  }
+  return text;
+}
+
+function escapeSlowly(text: string): string {
   if (text.includes('\u0000')) throw new RangeError('text for Postgres cannot contain NUL (U+0000)');
   if (LONE_SURROGATE.test(text))
     throw new RangeError('text for Postgres cannot contain a lone UTF-16 surrogate');
@@ -58,5 +69,10 @@ function encodeField(field: TsvField): string {
 
 /** One row: fields joined by tab, ending in a newline. */
 export function tsvRow(fields: readonly TsvField[]): string {
-  return `${fields.map(encodeField).join('\t')}\n`;
+  let row = '';
+  for (let i = 0; i < fields.length; i++) {
+    if (i > 0) row += '\t';
+    row += encodeField(fields[i] as TsvField);
+  }
+  return `${row}\n`;
 }
