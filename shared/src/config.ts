@@ -40,6 +40,13 @@ export function oneOf<T extends string>(env: Env, name: string, fallback: T, all
   return v as T;
 }
 
+/** A Kafka topic name (Kafka's own rule: 1 to 249 characters of [A-Za-z0-9._-]). */
+export function topicName(env: Env, name: string, fallback: string): string {
+  const v = str(env, name, fallback);
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(v)) fail(name, v, '1 to 249 characters of [A-Za-z0-9._-]');
+  return v;
+}
+
 export function bool(env: Env, name: string, fallback: boolean): boolean {
   const v = env[name];
   if (v === undefined || v === '') return fallback;

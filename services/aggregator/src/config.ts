@@ -1,4 +1,4 @@
-import { commonConfig, int, str, type CommonConfig } from '../../../shared/src/config.js';
+import { commonConfig, int, str, topicName, type CommonConfig } from '../../../shared/src/config.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 
 export interface AggregatorConfig extends CommonConfig {
@@ -31,10 +31,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...commonConfig(env),
     port: int(env, 'AGGREGATOR_PORT', 8090, 0, 65535),
     groupId: str(env, 'AGGREGATOR_GROUP_ID', 'jackpot-aggregator'),
-    topic: str(env, 'AGGREGATOR_TOPIC', TOPICS.wagers),
-    poolUpdatesTopic: str(env, 'POOL_UPDATES_TOPIC', TOPICS.poolUpdates),
-    dlqTopic: str(env, 'DLQ_TOPIC', TOPICS.wagersDlq),
-    awardsTopic: str(env, 'AWARDS_TOPIC', TOPICS.awards),
+    topic: topicName(env, 'AGGREGATOR_TOPIC', TOPICS.wagers),
+    poolUpdatesTopic: topicName(env, 'POOL_UPDATES_TOPIC', TOPICS.poolUpdates),
+    dlqTopic: topicName(env, 'DLQ_TOPIC', TOPICS.wagersDlq),
+    awardsTopic: topicName(env, 'AWARDS_TOPIC', TOPICS.awards),
     batchMaxEvents: int(env, 'AGGREGATOR_BATCH_MAX_EVENTS', 10_000, 1, 1_000_000),
     batchMaxWaitMs: int(env, 'AGGREGATOR_BATCH_MAX_WAIT_MS', 50, 0, 60_000),
     partitionsConsumedConcurrently: int(env, 'AGGREGATOR_PARTITIONS_CONCURRENTLY', 12, 1, 1024),

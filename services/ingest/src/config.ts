@@ -1,5 +1,4 @@
-import { commonConfig, int, str, type CommonConfig } from '../../../shared/src/config.js';
-import { AppError } from '../../../shared/src/errors.js';
+import { commonConfig, int, str, type CommonConfig, topicName } from '../../../shared/src/config.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 
 type Env = Record<string, string | undefined>;
@@ -58,18 +57,6 @@ export interface IngestConfig extends CommonConfig {
   readonly kafkaRetries: number;
 }
 
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-
-function topicName(env: Env, name: string, fallback: string): string {
-  const v = str(env, name, fallback);
-  if (!TOPIC_NAME.test(v)) {
-    throw new AppError(
-      'CONFIG_INVALID',
-      `${name}=${JSON.stringify(v)} is invalid: expected 1 to 249 characters of [A-Za-z0-9._-]`,
-    );
-  }
-  return v;
-}
 
 /** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
 export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
