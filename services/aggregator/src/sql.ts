@@ -6,17 +6,17 @@
  */
 import type { Sql } from '../../../shared/src/db.js';
 
-export const ensureOffsetRows = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
-  text: `INSERT INTO jackpot.consumer_offsets (group_id, topic, partition, next_offset)
-         SELECT $1, $2, p, -1 FROM unnest($3::int[]) AS p
-         ON CONFLICT DO NOTHING`,
-  values: [groupId, topic, partitions],
-});
-
+/**
+ * The fence in one round trip: creates the missing position rows (-1: nothing applied yet) and
+ * locks every row of these partitions, in partition order, returning the stored positions. A
+ * conflicting row is "updated" to itself, which takes its row lock like SELECT … FOR UPDATE and
+ * returns its latest committed version after waiting for another holder.
+ */
 export const lockOffsets = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
-  text: `SELECT partition, next_offset::text AS next_offset FROM jackpot.consumer_offsets
-         WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])
-         ORDER BY partition FOR UPDATE`,
+  text: `INSERT INTO jackpot.consumer_offsets AS o (group_id, topic, partition, next_offset)
+         SELECT $1, $2, p, -1 FROM unnest($3::int[]) AS p ORDER BY p
+         ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = o.next_offset
+         RETURNING partition, next_offset::text AS next_offset`,
   values: [groupId, topic, partitions],
 });
 
@@ -39,12 +39,18 @@ export const gameLinks = (gameIds: readonly string[]): Sql => ({
   values: [gameIds],
 });
 
-/** Claims event ids for this batch; returns the ones never applied before. Sorted: see lock order. */
+/**
+ * Claims event ids for this batch and returns the ones that were already claimed (by an earlier
+ * batch or a concurrent replica): usually none, so almost nothing travels back. Inserted sorted:
+ * see the lock order. The ids are validated lower-case UUIDs (no comma, no quote), sent as one
+ * comma-separated text: a 10,000-element array literal cost pg's serializer more than the join.
+ */
 export const claimEvents = (eventIds: readonly string[]): Sql => ({
-  text: `INSERT INTO jackpot.applied_events (event_id)
-         SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id
-         ON CONFLICT DO NOTHING RETURNING event_id::text`,
-  values: [eventIds],
+  text: `WITH ids AS (SELECT id FROM unnest(string_to_array($1::text, ',')::uuid[]) AS id),
+              claimed AS (INSERT INTO jackpot.applied_events (event_id) SELECT id FROM ids ORDER BY id
+                          ON CONFLICT DO NOTHING RETURNING event_id)
+         SELECT id::text AS event_id FROM ids WHERE id NOT IN (SELECT event_id FROM claimed)`,
+  values: [eventIds.join(',')],
 });
 
 export const fxRates = (fromCurrencies: readonly string[]): Sql => ({
@@ -52,9 +58,13 @@ export const fxRates = (fromCurrencies: readonly string[]): Sql => ({
   values: [fromCurrencies],
 });
 
+/**
+ * The wager's columns first and the pool's last, so that the text of a wager's part of the row is
+ * built once and shared by its rows in every pool (see the sink).
+ */
 export const COPY_LEDGER = `COPY jackpot.contributions
-  (event_id, pool_id, cycle, wager_minor, contribution_micro, overflow_micro, reserve_micro, occurred_at, game_id, player_id,
-   wager_currency, fx_rate_micro) FROM STDIN`;
+  (event_id, occurred_at, game_id, player_id, wager_currency, wager_minor, fx_rate_micro,
+   pool_id, cycle, contribution_micro, overflow_micro, reserve_micro) FROM STDIN`;
 
 export interface DeadLetterColumns {
   reasons: string[];
