@@ -154,6 +154,13 @@ void test('serves every pool of Postgres at start: the list sorted by poolId, on
     assert.equal(key, 'poolId,jackpotId,tier,currency,amountMinor,cycle,version,updatedAt');
   }
 
+  // The exact path is answered before Fastify, anything else by Fastify: the same bytes either way.
+  const direct = await fetch(`${p.base}/v1/pools`);
+  const routed = await fetch(`${p.base}/v1/pools?via=fastify`);
+  assert.equal(direct.headers.get('content-type'), 'application/json; charset=utf-8');
+  assert.equal(routed.headers.get('content-type'), 'application/json; charset=utf-8');
+  assert.equal(await direct.text(), await routed.text());
+
   assert.deepEqual(await p.pool('demo:grand'), expected[0]);
   assert.deepEqual(await p.pool('demo%3Agrand'), expected[0], 'an encoded ":" is the same pool');
   const missing = await p.getJson<{ error: { code: string; message: string } }>('/v1/pools/demo:nope');

@@ -27,7 +27,6 @@ export interface ProjectorConfig extends CommonConfig {
   readonly sseHeartbeatMs: number;
 }
 
-
 /** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
 export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
   return Object.freeze({

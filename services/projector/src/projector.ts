@@ -23,6 +23,7 @@ import { poolsToRemove, type ApplyOutcome, type PoolUpdate } from './projection.
 import { createResyncer, type ResyncTrigger } from './resync.js';
 import { createSseHub } from './sse.js';
 import { createPoolStore, type PoolStore } from './store.js';
+import { serveListBeforeFastify } from './fast-list.js';
 import { registerPoolRoutes } from './routes.js';
 import { createUpdateConsumer, uniqueGroupId } from './update-consumer.js';
 
@@ -124,12 +125,11 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
     ready: () =>
       Promise.resolve(loaded ? consumer.notRunningReason() : 'initial load from Postgres not done'),
   });
-  registerPoolRoutes(app, {
-    store,
-    hub,
-    metrics,
-    notServingReason: () => (loaded ? null : 'initial load from Postgres not done'),
-  });
+  const notServingReason = (): string | null => (loaded ? null : 'initial load from Postgres not done');
+  registerPoolRoutes(app, { store, hub, metrics, notServingReason });
+  if (!serveListBeforeFastify(app.server, { store, metrics, notServingReason })) {
+    log.warn('HTTP server has an unexpected request listener; GET /v1/pools goes through Fastify');
+  }
 
   return {
     store,
