@@ -3,7 +3,7 @@
  * `{"error": {"code", "message", "details"?}}`, and the operational endpoints
  * `GET /healthz` (alive), `GET /readyz` (dependencies reachable) and `GET /metrics`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from './logger.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -25,7 +25,8 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
   const httpLogger: FastifyBaseLogger = opts.logger.child({ component: 'http' });
   const app = Fastify({
     loggerInstance: httpLogger,
-    disableRequestLogging: true,
+    // Per-request log lines off: metrics count requests; logs are for what goes wrong.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // Display polls and SSE streams keep connections open; don't let an idle socket pin shutdown.
     forceCloseConnections: true,
