@@ -24,19 +24,32 @@
  * is removed at the end. Results go to bench/results/aggregator.json.
  *
  * Settings: BENCH_WAGERS, BENCH_NAIVE_WAGERS, BENCH_PRODUCERS, BENCH_SEED (default 1),
- * BENCH_TIMEOUT_S (default 600), KAFKA_BROKERS, DATABASE_URL.
+ * BENCH_TIMEOUT_S (default 600), KAFKA_BROKERS, DATABASE_URL. BENCH_CPU_PROFILE=file.cpuprofile
+ * writes a V8 CPU profile of the aggregator run alone (not of generating or producing the
+ * traffic), for Chrome DevTools or speedscope.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MeterProvider, MetricReader, type HistogramMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
+import { Session } from 'node:inspector/promises';
+import {
+  MeterProvider,
+  MetricReader,
+  type HistogramMetricData,
+  type MetricData,
+} from '@opentelemetry/sdk-metrics';
 import type { Admin, Kafka } from 'kafkajs';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS, int, list } from '../shared/src/config.js';
 import { createPool, withClient } from '../shared/src/db.js';
-import { ledgerPartitionsAhead, parseWager, validateJackpotConfig, type JackpotConfig } from '../shared/src/domain/index.js';
+import {
+  ledgerPartitionsAhead,
+  parseWager,
+  validateJackpotConfig,
+  type JackpotConfig,
+} from '../shared/src/domain/index.js';
 import { putJackpot } from '../shared/src/jackpot-store.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { createLogger } from '../shared/src/logger.js';
@@ -64,7 +77,13 @@ const JACKPOT_BODY = {
     { tier: 'mini', seedMinor: 1_000, contributionPpm: 10_000 },
     { tier: 'minor', seedMinor: 10_000, contributionPpm: 5_000 },
     { tier: 'major', seedMinor: 100_000, contributionPpm: 2_500, reservePpm: 500 },
-    { tier: 'grand', seedMinor: 1_000_000, contributionPpm: 1_000, ceilingMinor: 5_000_000, overflow: 'reserve' },
+    {
+      tier: 'grand',
+      seedMinor: 1_000_000,
+      contributionPpm: 1_000,
+      ceilingMinor: 5_000_000,
+      overflow: 'reserve',
+    },
   ],
   games: Array.from({ length: 20 }, (_, i) => `demo-eu-${String(i + 1).padStart(2, '0')}`),
 };
@@ -92,7 +111,12 @@ function generate(config: JackpotConfig, n: number, seed: string): { events: Eve
     dupRate: 0.02,
     invalidRate: 0.005,
   });
-  const expected: Expected = { applied: 0, visibleMicro: new Map(), reserveMicro: new Map(), deadLetters: new Map() };
+  const expected: Expected = {
+    applied: 0,
+    visibleMicro: new Map(),
+    reserveMicro: new Map(),
+    deadLetters: new Map(),
+  };
   for (const p of config.pools) {
     expected.visibleMicro.set(p.poolId, 0n);
     expected.reserveMicro.set(p.poolId, 0n);
@@ -111,7 +135,14 @@ function generate(config: JackpotConfig, n: number, seed: string): { events: Eve
     events.push({
       key: w.playerId,
       value: Buffer.from(
-        JSON.stringify({ eventId: w.eventId, occurredAt: w.occurredAt, gameId: w.gameId, playerId: w.playerId, currency: w.currency, amountMinor: w.amountMinor }),
+        JSON.stringify({
+          eventId: w.eventId,
+          occurredAt: w.occurredAt,
+          gameId: w.gameId,
+          playerId: w.playerId,
+          currency: w.currency,
+          amountMinor: w.amountMinor,
+        }),
         'utf8',
       ),
     });
@@ -119,8 +150,14 @@ function generate(config: JackpotConfig, n: number, seed: string): { events: Eve
     expected.applied++;
     const amount = BigInt(w.amountMinor);
     for (const p of config.pools) {
-      expected.visibleMicro.set(p.poolId, (expected.visibleMicro.get(p.poolId) ?? 0n) + amount * BigInt(p.contributionPpm));
-      expected.reserveMicro.set(p.poolId, (expected.reserveMicro.get(p.poolId) ?? 0n) + amount * BigInt(p.reservePpm));
+      expected.visibleMicro.set(
+        p.poolId,
+        (expected.visibleMicro.get(p.poolId) ?? 0n) + amount * BigInt(p.contributionPpm),
+      );
+      expected.reserveMicro.set(
+        p.poolId,
+        (expected.reserveMicro.get(p.poolId) ?? 0n) + amount * BigInt(p.reservePpm),
+      );
     }
   }
   return { events, expected };
@@ -133,7 +170,12 @@ function shardOf(key: string, shards: number): number {
   return Math.abs(h) % shards;
 }
 
-async function produce(kafka: Kafka, topic: string, events: readonly Event[], producers: number): Promise<number> {
+async function produce(
+  kafka: Kafka,
+  topic: string,
+  events: readonly Event[],
+  producers: number,
+): Promise<number> {
   const started = performance.now();
   const ps: WagerProducer[] = Array.from({ length: producers }, () => createWagerProducer({ kafka, topic }));
   await Promise.all(ps.map((p) => p.connect()));
@@ -141,7 +183,8 @@ async function produce(kafka: Kafka, topic: string, events: readonly Event[], pr
     const CHUNK = 20_000;
     for (let i = 0; i < events.length; i += CHUNK) {
       const sends: Promise<void>[] = [];
-      for (const e of events.slice(i, i + CHUNK)) sends.push((ps[shardOf(e.key, producers)] as WagerProducer).sendRaw(e.key, e.value));
+      for (const e of events.slice(i, i + CHUNK))
+        sends.push((ps[shardOf(e.key, producers)] as WagerProducer).sendRaw(e.key, e.value));
       await Promise.all(sends);
     }
   } finally {
@@ -153,7 +196,11 @@ async function produce(kafka: Kafka, topic: string, events: readonly Event[], pr
 // ---------------------------------------------------------------------------------------------
 // Databases.
 
-async function createDatabase(admin: pg.Client, serverUrl: URL, config: JackpotConfig): Promise<{ name: string; url: string; pool: pg.Pool }> {
+async function createDatabase(
+  admin: pg.Client,
+  serverUrl: URL,
+  config: JackpotConfig,
+): Promise<{ name: string; url: string; pool: pg.Pool }> {
   const name = `jackpot_bench_${randomBytes(4).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(serverUrl);
@@ -182,7 +229,8 @@ class BenchReader extends MetricReader {
 async function readMetrics(reader: BenchReader): Promise<Map<string, MetricData>> {
   const { resourceMetrics } = await reader.collect();
   const out = new Map<string, MetricData>();
-  for (const scope of resourceMetrics.scopeMetrics) for (const m of scope.metrics) out.set(m.descriptor.name, m);
+  for (const scope of resourceMetrics.scopeMetrics)
+    for (const m of scope.metrics) out.set(m.descriptor.name, m);
   return out;
 }
 
@@ -225,24 +273,45 @@ interface AggregatorRun {
   readonly steadyEventsPerS: number;
   readonly windows: number;
   readonly meanWindowEvents: number;
+  /** Σ of the window transactions' durations (up to two overlap, so this can pass the wall time). */
   readonly windowSecondsTotal: number;
   readonly windowMsMean: number;
   readonly windowMsMax: number;
-  /** Share of the measured wall time spent inside window transactions (the DB side). */
-  readonly dbShare: number;
+  /** Mean number of window transactions in progress: Σ durations / wall time. */
+  readonly windowsInFlight: number;
+  /** Share of the wall time with no connection of the aggregator checked out: fetching, decoding, waiting to fill a window. */
+  readonly outsideShare: number;
+  /** Per step of the transaction (`jackpot.aggregator.batch.phase.duration`), ms per window; `begin_commit` is the rest. */
+  readonly phaseMsPerWindow: Record<string, number>;
   readonly retries: number;
   /** CPU of this process (the aggregator) per applied wager, and as a share of one core. */
   readonly cpuUsPerEvent: number;
   readonly cpuCores: number;
 }
 
-async function runAggregator(kafka: Kafka, db: { url: string; pool: pg.Pool }, topics: Record<'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'awardsTopic', string>, n: number, timeoutS: number): Promise<AggregatorRun> {
+async function runAggregator(
+  kafka: Kafka,
+  db: { url: string; pool: pg.Pool },
+  topics: Record<'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'awardsTopic', string>,
+  n: number,
+  timeoutS: number,
+): Promise<AggregatorRun> {
   const defaults = loadConfig({});
   const groupId = `bench.aggregator.${randomBytes(4).toString('hex')}`;
   const reader = new BenchReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   const pool = createPool(db.url, { max: defaults.dbPoolMax, applicationName: 'jackpot-aggregator' });
   pool.on('error', () => undefined);
+  // Time with at least one connection checked out: windows (and the outbox relays after them).
+  let checkedOut = 0;
+  let busySince = 0;
+  let busyMs = 0;
+  pool.on('acquire', () => {
+    if (checkedOut++ === 0) busySince = performance.now();
+  });
+  pool.on('release', () => {
+    if (--checkedOut === 0) busyMs += performance.now() - busySince;
+  });
   const aggregator = createAggregator({
     kafka,
     pool,
@@ -262,9 +331,13 @@ async function runAggregator(kafka: Kafka, db: { url: string; pool: pg.Pool }, t
 
   const cpuBefore = process.cpuUsage();
   const t0 = performance.now();
+  let busyAtJoin = Number.NaN;
   let joinedAt = Number.NaN;
   const joinWatch = setInterval(() => {
-    if (Number.isNaN(joinedAt) && aggregator.readiness() === null) joinedAt = performance.now();
+    if (Number.isNaN(joinedAt) && aggregator.readiness() === null) {
+      joinedAt = performance.now();
+      busyAtJoin = busyMs + (checkedOut > 0 ? joinedAt - busySince : 0);
+    }
   }, 5);
   let at10 = Number.NaN;
   let at90 = Number.NaN;
@@ -278,9 +351,12 @@ async function runAggregator(kafka: Kafka, db: { url: string; pool: pg.Pool }, t
       if (Number.isNaN(at90) && s >= n * 0.9) at90 = now;
       if (s >= n) {
         doneAt = now;
+        busyMs += checkedOut > 0 ? now - busySince : 0;
+        busySince = now;
         break;
       }
-      if (now - t0 > timeoutS * 1000) throw new Error(`aggregator stored ${s} of ${n} positions after ${timeoutS} s`);
+      if (now - t0 > timeoutS * 1000)
+        throw new Error(`aggregator stored ${s} of ${n} positions after ${timeoutS} s`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
@@ -288,6 +364,7 @@ async function runAggregator(kafka: Kafka, db: { url: string; pool: pg.Pool }, t
     await aggregator.stop();
     await pool.end();
   }
+  const busyMeasured = busyMs - (Number.isNaN(busyAtJoin) ? 0 : busyAtJoin);
   const cpu = process.cpuUsage(cpuBefore);
   const metrics = await readMetrics(reader);
   await meterProvider.shutdown();
@@ -299,6 +376,15 @@ async function runAggregator(kafka: Kafka, db: { url: string; pool: pg.Pool }, t
   const ledgerRows = counter(metrics.get('jackpot.aggregator.ledger_rows'));
   const seconds = (doneAt - (Number.isNaN(joinedAt) ? t0 : joinedAt)) / 1000;
   const wall = (doneAt - t0) / 1000;
+  const phaseMsPerWindow: Record<string, number> = {};
+  let phaseSum = 0;
+  for (const p of (metrics.get('jackpot.aggregator.batch.phase.duration') as HistogramMetricData | undefined)
+    ?.dataPoints ?? []) {
+    const name = String(p.attributes['phase']);
+    phaseSum += p.value.sum ?? 0;
+    phaseMsPerWindow[name] = round(((p.value.sum ?? 0) * 1000) / Math.max(1, windows.count));
+  }
+  phaseMsPerWindow['begin_commit'] = round(((windows.sum - phaseSum) * 1000) / Math.max(1, windows.count));
   return {
     events: n,
     applied,
@@ -314,7 +400,9 @@ async function runAggregator(kafka: Kafka, db: { url: string; pool: pg.Pool }, t
     windowSecondsTotal: round(windows.sum),
     windowMsMean: round((windows.sum * 1000) / Math.max(1, windows.count)),
     windowMsMax: round(windows.max * 1000),
-    dbShare: round(windows.sum / seconds),
+    windowsInFlight: round(windows.sum / seconds),
+    outsideShare: round(1 - busyMeasured / 1000 / seconds),
+    phaseMsPerWindow,
     retries: counter(metrics.get('jackpot.aggregator.batch.retries')),
     cpuUsPerEvent: round((cpu.user + cpu.system) / n),
     cpuCores: round((cpu.user + cpu.system) / 1e6 / wall),
@@ -338,13 +426,28 @@ interface NaiveRun {
  * jackpot's pool_totals rows, each statement its own autocommit transaction. No dedupe, no
  * fence, no dead letters: it does less than the aggregator, so the ratio flatters it if anything.
  */
-async function runNaive(kafka: Kafka, db: { url: string; pool: pg.Pool }, config: JackpotConfig, topic: string, n: number, timeoutS: number): Promise<NaiveRun> {
-  for (const p of ledgerPartitionsAhead(Date.now(), 1, 7)) await db.pool.query(aggregatorSql.createLedgerPartition(p.name, p.fromTimestamp, p.toTimestamp));
+async function runNaive(
+  kafka: Kafka,
+  db: { url: string; pool: pg.Pool },
+  config: JackpotConfig,
+  topic: string,
+  n: number,
+  timeoutS: number,
+): Promise<NaiveRun> {
+  for (const p of ledgerPartitionsAhead(Date.now(), 1, 7))
+    await db.pool.query(aggregatorSql.createLedgerPartition(p.name, p.fromTimestamp, p.toTimestamp));
   const games = new Set(config.games);
-  const pools = config.pools.map((p) => ({ poolId: p.poolId, ppm: BigInt(p.contributionPpm), reservePpm: BigInt(p.reservePpm) }));
+  const pools = config.pools.map((p) => ({
+    poolId: p.poolId,
+    ppm: BigInt(p.contributionPpm),
+    reservePpm: BigInt(p.reservePpm),
+  }));
   const client = new pg.Client({ connectionString: db.url, application_name: 'naive-consumer' });
   await client.connect();
-  const consumer = kafka.consumer({ groupId: `bench.naive.${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({
+    groupId: `bench.naive.${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 100,
+  });
   let seen = 0;
   let applied = 0;
   let rows = 0;
@@ -367,7 +470,17 @@ async function runNaive(kafka: Kafka, db: { url: string; pool: pg.Pool }, config
             await client.query(
               `INSERT INTO jackpot.contributions (event_id, pool_id, cycle, wager_minor, contribution_micro, reserve_micro, occurred_at, game_id, player_id, wager_currency)
                VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9)`,
-              [w.eventId, p.poolId, w.amountMinor, (amount * p.ppm).toString(), (amount * p.reservePpm).toString(), w.occurredAt, w.gameId, w.playerId, w.currency],
+              [
+                w.eventId,
+                p.poolId,
+                w.amountMinor,
+                (amount * p.ppm).toString(),
+                (amount * p.reservePpm).toString(),
+                w.occurredAt,
+                w.gameId,
+                w.playerId,
+                w.currency,
+              ],
             );
             rows++;
           }
@@ -383,7 +496,8 @@ async function runNaive(kafka: Kafka, db: { url: string; pool: pg.Pool }, config
       },
     });
     while (Number.isNaN(doneAt)) {
-      if (performance.now() - t0 > timeoutS * 1000) throw new Error(`naive consumer saw ${seen} of ${n} events after ${timeoutS} s`);
+      if (performance.now() - t0 > timeoutS * 1000)
+        throw new Error(`naive consumer saw ${seen} of ${n} events after ${timeoutS} s`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
@@ -391,7 +505,14 @@ async function runNaive(kafka: Kafka, db: { url: string; pool: pg.Pool }, config
     await client.end().catch(() => undefined);
   }
   const seconds = (doneAt - (Number.isNaN(joinedAt) ? t0 : joinedAt)) / 1000;
-  return { events: n, applied, ledgerRows: rows, seconds: round(seconds), eventsPerS: Math.round(n / seconds), appliedPerS: Math.round(applied / seconds) };
+  return {
+    events: n,
+    applied,
+    ledgerRows: rows,
+    seconds: round(seconds),
+    eventsPerS: Math.round(n / seconds),
+    appliedPerS: Math.round(applied / seconds),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +520,15 @@ async function runNaive(kafka: Kafka, db: { url: string; pool: pg.Pool }, config
 
 async function verify(pool: pg.Pool, config: JackpotConfig, expected: Expected): Promise<string[]> {
   const problems: string[] = [];
-  const totals = await pool.query<{ pool_id: string; amount_micro: string; reserve_micro: string; visible: string; reserve_total: string; wagers_total: string; cycle: number }>(
+  const totals = await pool.query<{
+    pool_id: string;
+    amount_micro: string;
+    reserve_micro: string;
+    visible: string;
+    reserve_total: string;
+    wagers_total: string;
+    cycle: number;
+  }>(
     `SELECT pool_id, amount_micro::text, reserve_micro::text, (contribution_micro_total + overflow_micro_total)::text AS visible,
             reserve_micro_total::text AS reserve_total, wagers_total::text, cycle
        FROM jackpot.pool_totals ORDER BY pool_id`,
@@ -417,7 +546,8 @@ async function verify(pool: pg.Pool, config: JackpotConfig, expected: Expected):
     const visible = expected.visibleMicro.get(p.poolId) ?? 0n;
     const reserve = expected.reserveMicro.get(p.poolId) ?? 0n;
     const check = (what: string, actual: string | undefined, want: bigint): void => {
-      if (actual === undefined || BigInt(actual) !== want) problems.push(`${p.poolId} ${what}: ${actual ?? 'missing'}, expected ${want}`);
+      if (actual === undefined || BigInt(actual) !== want)
+        problems.push(`${p.poolId} ${what}: ${actual ?? 'missing'}, expected ${want}`);
     };
     check('wagers_total', t?.wagers_total, BigInt(expected.applied));
     check('visible meter', t?.visible, visible);
@@ -430,11 +560,22 @@ async function verify(pool: pg.Pool, config: JackpotConfig, expected: Expected):
     check('ledger visible sum', l?.visible, visible);
     check('ledger reserve sum', l?.reserve, reserve);
   }
-  const events = (await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM jackpot.applied_events')).rows[0]?.n;
-  if (Number(events) !== expected.applied) problems.push(`applied_events: ${events}, expected ${expected.applied}`);
-  const dead = new Map((await pool.query<{ reason: string; n: string }>('SELECT reason, count(*)::text AS n FROM jackpot.dead_letters GROUP BY reason')).rows.map((r) => [r.reason, Number(r.n)]));
+  const events = (await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM jackpot.applied_events'))
+    .rows[0]?.n;
+  if (Number(events) !== expected.applied)
+    problems.push(`applied_events: ${events}, expected ${expected.applied}`);
+  const dead = new Map(
+    (
+      await pool.query<{ reason: string; n: string }>(
+        'SELECT reason, count(*)::text AS n FROM jackpot.dead_letters GROUP BY reason',
+      )
+    ).rows.map((r) => [r.reason, Number(r.n)]),
+  );
   for (const reason of new Set([...dead.keys(), ...expected.deadLetters.keys()])) {
-    if ((dead.get(reason) ?? 0) !== (expected.deadLetters.get(reason) ?? 0)) problems.push(`dead letters ${reason}: ${dead.get(reason) ?? 0}, expected ${expected.deadLetters.get(reason) ?? 0}`);
+    if ((dead.get(reason) ?? 0) !== (expected.deadLetters.get(reason) ?? 0))
+      problems.push(
+        `dead letters ${reason}: ${dead.get(reason) ?? 0}, expected ${expected.deadLetters.get(reason) ?? 0}`,
+      );
   }
   return problems;
 }
@@ -442,6 +583,23 @@ async function verify(pool: pg.Pool, config: JackpotConfig, expected: Expected):
 // ---------------------------------------------------------------------------------------------
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Runs `fn` under the V8 CPU profiler (1 ms sampling) and writes the profile to `file`. */
+async function profiled<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    console.log(`CPU profile of the aggregator run written to ${file}`);
+  }
+}
 
 async function bench(): Promise<void> {
   const env = process.env;
@@ -477,7 +635,11 @@ async function bench(): Promise<void> {
   const createdTopics: string[] = [];
 
   try {
-    console.log(`aggregator bench: ${n} events (${naiveN} for the naive consumer), ${PARTITIONS} partitions, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `aggregator bench: ${n} events (${naiveN} for the naive consumer), ${PARTITIONS} partitions, load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     const aggDb = await createDatabase(admin, serverUrl, config);
     databases.push(aggDb);
     const naiveDb = await createDatabase(admin, serverUrl, config);
@@ -502,29 +664,49 @@ async function bench(): Promise<void> {
     );
     const produceSeconds = await produce(kafka, topics.topic, events, producers);
     await produce(kafka, naiveTopic, events.slice(0, naiveN), producers);
-    console.log(`pre-filled ${topics.topic} in ${produceSeconds.toFixed(1)} s (${Math.round(n / produceSeconds)} events/s, ${producers} producers)`);
+    console.log(
+      `pre-filled ${topics.topic} in ${produceSeconds.toFixed(1)} s (${Math.round(n / produceSeconds)} events/s, ${producers} producers)`,
+    );
 
-    const agg = await runAggregator(kafka, aggDb, topics, n, timeoutS);
+    const profile = env['BENCH_CPU_PROFILE'];
+    const agg =
+      profile === undefined || profile === ''
+        ? await runAggregator(kafka, aggDb, topics, n, timeoutS)
+        : await profiled(profile, () => runAggregator(kafka, aggDb, topics, n, timeoutS));
     console.log(
       `aggregator (1 replica)      ${String(agg.eventsPerS).padStart(7)} events/s   ${agg.appliedPerS} applied wagers/s   ${agg.ledgerRowsPerS} ledger rows/s   ` +
         `${agg.seconds} s from group join (${agg.totalSeconds} s from start), steady 10-90 % ${agg.steadyEventsPerS} events/s`,
     );
     console.log(
       `  windows: ${agg.windows}, ${agg.meanWindowEvents} events each, ${agg.windowMsMean} ms mean, ${agg.windowMsMax} ms max; ` +
-        `in transactions ${agg.windowSecondsTotal} s = ${(agg.dbShare * 100).toFixed(0)} % of the time, outside ${(100 - agg.dbShare * 100).toFixed(0)} %; ` +
+        `Σ in transactions ${agg.windowSecondsTotal} s (${agg.windowsInFlight} windows in flight on average), no transaction open ${(agg.outsideShare * 100).toFixed(0)} % of the time; ` +
         `${agg.retries} retries; aggregator CPU ${agg.cpuUsPerEvent} µs/event (${agg.cpuCores} cores)`,
+    );
+    console.log(
+      `  per window (ms): ${Object.entries(agg.phaseMsPerWindow)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}`,
     );
 
     const problems = await verify(aggDb.pool, config, expected);
-    if (agg.applied !== expected.applied) problems.push(`applied metric ${agg.applied}, expected ${expected.applied}`);
-    console.log(problems.length === 0 ? `verified: pool totals, meters, ledger, applied ids and dead letters equal the independent BigInt sums` : `VERIFICATION FAILED:\n  ${problems.join('\n  ')}`);
+    if (agg.applied !== expected.applied)
+      problems.push(`applied metric ${agg.applied}, expected ${expected.applied}`);
+    console.log(
+      problems.length === 0
+        ? `verified: pool totals, meters, ledger, applied ids and dead letters equal the independent BigInt sums`
+        : `VERIFICATION FAILED:\n  ${problems.join('\n  ')}`,
+    );
 
     const naive = await runNaive(kafka, naiveDb, config, naiveTopic, naiveN, timeoutS);
-    console.log(`naive (INSERT+UPDATE/wager) ${String(naive.eventsPerS).padStart(7)} events/s   ${naive.appliedPerS} applied wagers/s   ${naive.seconds} s for ${naiveN} events`);
+    console.log(
+      `naive (INSERT+UPDATE/wager) ${String(naive.eventsPerS).padStart(7)} events/s   ${naive.appliedPerS} applied wagers/s   ${naive.seconds} s for ${naiveN} events`,
+    );
     const ratio = Math.round((agg.eventsPerS / Math.max(1, naive.eventsPerS)) * 10) / 10;
     console.log(
       `ratio: ${ratio}x (target ${TARGET_RATIO}x: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})   ` +
-        `target ${TARGET_WAGERS_PER_S} wagers/s: ${agg.eventsPerS >= TARGET_WAGERS_PER_S ? 'met' : 'NOT met'}   load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        `target ${TARGET_WAGERS_PER_S} wagers/s: ${agg.eventsPerS >= TARGET_WAGERS_PER_S ? 'met' : 'NOT met'}   load ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
     );
 
     mkdirSync(dirname(RESULTS), { recursive: true });
@@ -534,8 +716,23 @@ async function bench(): Promise<void> {
         {
           benchmark: 'aggregator backlog drain',
           at: new Date().toISOString(),
-          machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: loadavg().map(round) },
-          settings: { events: n, naiveEvents: naiveN, partitions: PARTITIONS, producers, seed, jackpot: JACKPOT_ID, pools: config.pools.length, games: config.games.length, meanEventBytes: Math.round(bytes / n) },
+          machine: {
+            cpus: cpus().length,
+            cpu: cpus()[0]?.model ?? 'unknown',
+            node: process.version,
+            loadavg: loadavg().map(round),
+          },
+          settings: {
+            events: n,
+            naiveEvents: naiveN,
+            partitions: PARTITIONS,
+            producers,
+            seed,
+            jackpot: JACKPOT_ID,
+            pools: config.pools.length,
+            games: config.games.length,
+            meanEventBytes: Math.round(bytes / n),
+          },
           expected: { applied: expected.applied, deadLetters: Object.fromEntries(expected.deadLetters) },
           aggregator: agg,
           naive,

@@ -12,13 +12,13 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Meter } from '@opentelemetry/api';
 import { retryDb, withClient, withTransaction } from '../../../shared/src/db.js';
-import { ledgerPartitionsAhead } from '../../../shared/src/domain/index.js';
+import { ledgerPartitionsAhead, parseWager } from '../../../shared/src/domain/index.js';
 import { toError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import { relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { AggregatorConfig } from './config.js';
-import { applyWindow, type Slice, type WindowOutcome } from './sink.js';
+import { applyWindow, type Slice, type WindowOutcome, type WindowPhase } from './sink.js';
 import * as sql from './sql.js';
 
 export interface AggregatorDeps {
@@ -50,6 +50,15 @@ interface Pending {
 /** Leftovers of a replica that died between commit and publish are picked up within this. */
 const OUTBOX_RELAY_INTERVAL_MS = 5_000;
 const PARTITION_CHECK_INTERVAL_MS = 3_600_000; // hourly: partitions exist 7 days ahead, so a missed run costs nothing
+/**
+ * Windows written at once, each in its own transaction on its own connection. Two: while one
+ * COPYs its ledger rows and commits, the next one takes its fence, claims its event ids and
+ * plans (Postgres and Node each have a core to do it on); they meet at the pool row locks, so
+ * pools are still written one window after the other. A window only ever holds partitions no
+ * other window in flight holds (a partition's next batch arrives after its window committed), so
+ * their fences never wait for each other. More than two would only queue at the pool locks.
+ */
+const WINDOWS_IN_FLIGHT = 2;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { kafka, pool, config, logger } = deps;
@@ -70,7 +79,13 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     }),
     mysteryWins: deps.meter.createCounter('jackpot.aggregator.mystery_wins', { unit: '{win}', description: 'Mystery triggers hit' }),
     retries: deps.meter.createCounter('jackpot.aggregator.batch.retries', { unit: '{retry}', description: 'Window transactions retried' }),
+    phaseDuration: deps.meter.createHistogram('jackpot.aggregator.batch.phase.duration', {
+      unit: 's',
+      description: 'Time of each step of a window transaction (see WindowPhase); lock waits included',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+    }),
   };
+  const recordPhase = (phase: WindowPhase, seconds: number): void => metrics.phaseDuration.record(seconds, { phase });
 
   const consumer: Consumer = kafka.consumer({
     groupId: config.groupId,
@@ -86,7 +101,10 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   let pending: Pending[] = [];
   let pendingEvents = 0;
   let timer: NodeJS.Timeout | undefined;
-  let chain: Promise<void> = Promise.resolve();
+  /** Closed windows waiting for one of the WINDOWS_IN_FLIGHT slots, oldest first. */
+  const queued: Pending[][] = [];
+  let writing = 0;
+  let drainedWaiters: (() => void)[] = [];
   let joined = false;
   let stopping = false;
   const acceptGapsAt = new Set<string>();
@@ -105,11 +123,32 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     if (pending.length === 0) return;
-    const window = pending;
+    queued.push(pending);
     pending = [];
     pendingEvents = 0;
-    // Windows are written one after another: a replica never races itself for the same rows.
-    chain = chain.then(() => writeWindow(window));
+    startWrites();
+  }
+
+  function startWrites(): void {
+    while (writing < WINDOWS_IN_FLIGHT && queued.length > 0) {
+      const window = queued.shift() as Pending[];
+      writing++;
+      void writeWindow(window).finally(() => {
+        writing--;
+        startWrites();
+        if (writing === 0 && queued.length === 0) {
+          const waiters = drainedWaiters;
+          drainedWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
+    }
+  }
+
+  /** Resolves when no window is queued or being written. */
+  function drained(): Promise<void> {
+    if (writing === 0 && queued.length === 0) return Promise.resolve();
+    return new Promise((resolve) => drainedWaiters.push(resolve));
   }
 
   async function writeWindow(window: Pending[]): Promise<void> {
@@ -118,7 +157,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     const events = slices.reduce((n, s) => n + s.messages.length, 0);
     try {
       const outcome = await retryDb(
-        () => withTransaction(pool, (client) => applyWindow(client, { groupId: config.groupId, topic: config.topic, slices, nowMs: clock(), acceptGapsAt })),
+        () => withTransaction(pool, (client) => applyWindow(client, { groupId: config.groupId, topic: config.topic, slices, nowMs: clock(), acceptGapsAt, onPhase: recordPhase })),
         {
           onRetry: (e, attempt, delayMs) => {
             metrics.retries.add(1);
@@ -216,9 +255,11 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.isEmpty() || !payload.isRunning() || payload.isStale()) return;
+    // Parsed now, while earlier windows are in their transactions, rather than inside this one's.
+    const nowMs = clock();
     const slice: Slice = {
       partition: batch.partition,
-      messages: batch.messages.map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null })),
+      messages: batch.messages.map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null, parsed: parseWager(m.value ?? null, nowMs) })),
     };
     const done = new Promise<WindowOutcome>((resolve, reject) => pending.push({ slice, resolve, reject }));
     pendingEvents += slice.messages.length;
@@ -284,7 +325,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       // disconnect() waits for the eachBatch calls in flight, which wait for their window's commit.
       await consumer.disconnect();
       flushNow();
-      await chain;
+      await drained();
       await relaying;
       await producer.disconnect();
     },

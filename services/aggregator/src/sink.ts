@@ -3,7 +3,7 @@
  * 1. locks the consumer position of every partition in the window and drops messages at or below
  *    it (already applied by an earlier owner of the partition: the fence that makes redelivery
  *    after a crash or a rebalance harmless),
- * 2. parses and validates every message (pure domain),
+ * 2. parses and validates every message (pure domain; usually done ahead, see `InMessage.parsed`),
  * 3. claims the event ids in jackpot.applied_events (a re-sent wager counts once, whatever else
  *    differs, across batches and replicas),
  * 4. locks the pools reached and plans the batch (pure domain),
@@ -23,6 +23,7 @@ import {
   type DrawTriggerMinor,
   type FxRates,
   type GameLink,
+  type ParseResult,
   type PoolLifecycleState,
   type PoolParams,
   type PoolState,
@@ -37,6 +38,11 @@ export interface InMessage {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /**
+   * `parseWager(value, …)` done ahead, when the message arrived: parsing then overlaps the
+   * transaction of the window before. Parsed inside the transaction when absent.
+   */
+  readonly parsed?: ParseResult;
 }
 
 /** One partition's messages in this window, in offset order. */
@@ -72,7 +78,17 @@ export interface WindowInput {
   readonly acceptGapsAt?: ReadonlySet<string>;
   /** Mystery trigger draws; the OS CSPRNG unless a test pins them. */
   readonly drawTriggerMinor?: DrawTriggerMinor;
+  /** Told how long each step took (seconds, wall clock, lock waits included), for metrics. */
+  readonly onPhase?: (phase: WindowPhase, seconds: number) => void;
 }
+
+/**
+ * The steps of a window's transaction, for metrics: `fence` (lock positions), `parse` (what was
+ * not parsed ahead), `links` (games and rates, and the screening pass), `claim` (event ids),
+ * `lock_pools` (waits for another window or a win holding them), `plan`, `copy` (ledger rows,
+ * encoding included), `pools` (totals, cycles, wins), `dead_letters`, `offsets`.
+ */
+export type WindowPhase = 'fence' | 'parse' | 'links' | 'claim' | 'lock_pools' | 'plan' | 'copy' | 'pools' | 'dead_letters' | 'offsets';
 
 interface Candidate {
   readonly partition: number;
@@ -117,6 +133,14 @@ function safeInteger(n: number): string {
 
 export async function applyWindow(client: PoolClient, input: WindowInput): Promise<WindowOutcome> {
   const { groupId, topic, nowMs } = input;
+  const onPhase = input.onPhase;
+  let phaseStart = performance.now();
+  const phase = (name: WindowPhase): void => {
+    if (onPhase === undefined) return;
+    const now = performance.now();
+    onPhase(name, (now - phaseStart) / 1000);
+    phaseStart = now;
+  };
   const partitions = [...new Set(input.slices.map((s) => s.partition))].sort((a, b) => a - b);
 
   // 1. The fence.
@@ -126,6 +150,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       BigInt(r.next_offset),
     ]),
   );
+  phase('fence');
   const candidates: Candidate[] = [];
   const gaps: { partition: number; nextOffset: string }[] = [];
   const positions = new Map<number, bigint>();
@@ -151,10 +176,12 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   const dead: { ref: number; reason: ReasonCode; message: string; eventId: string | null }[] = [];
   const parsed: BatchWager[] = [];
   candidates.forEach((c, ref) => {
-    const result = parseWager(c.message.value, nowMs);
+    const result = c.message.parsed ?? parseWager(c.message.value, nowMs);
     if (result.ok) parsed.push({ wager: result.wager, ref });
     else dead.push({ ref, reason: result.reason, message: result.message, eventId: null });
   });
+
+  phase('parse');
 
   // 3. Links and claims. A first pass of the planner with pool-less links finds unknown games,
   // wrong currencies and in-batch copies, so that only wagers that will apply claim their id.
@@ -182,15 +209,19 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     const screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
     const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
     const claimable = parsed.filter((p) => !refused.has(p.ref));
+    phase('links');
     const seen = new Set(
       claimable.length === 0
         ? []
         : (await client.query<{ event_id: string }>(sql.claimEvents(claimable.map((p) => p.wager.eventId)))).rows.map((r) => r.event_id),
     );
 
+    phase('claim');
+
     // 4. Lock the pools and plan for real.
     const jackpotIds = [...new Set(claimable.map((p) => bare.get(p.wager.gameId)?.jackpotId ?? ''))].filter((j) => j !== '').sort();
     const locked = await lockPools(client, { jackpotIds });
+    phase('lock_pools');
     const poolsByJackpot = new Map<string, PoolParams[]>();
     const states = new Map<string, PoolState>();
     for (const lp of locked.values()) {
@@ -213,17 +244,20 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     for (const r of plan.rejected) dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
     duplicates = plan.duplicates.length;
     applied = parsed.length - plan.rejected.length - duplicates;
+    phase('plan');
 
     // 5. Write.
     if (plan.rows.length > 0) {
       ledgerRows = plan.rows.length;
       await pipeline(Readable.from(ledgerChunks(plan.rows)), client.query(copyFrom(sql.COPY_LEDGER)));
     }
+    phase('copy');
     const wins: WinRecord[] = plan.wins.map((w) => ({ ...w, winId: newWinId(), claimId: null }));
     mysteryWins = wins.length;
     const after = new Map<string, PoolLifecycleState>();
     for (const [poolId, st] of plan.states) if (locked.has(poolId)) after.set(poolId, st as PoolLifecycleState);
     poolUpdates = await savePoolChanges(client, { before: locked, after, deltas: plan.deltas, closes: plan.closes, openings: plan.openings, wins });
+    phase('pools');
   }
 
   if (dead.length > 0) {
@@ -241,11 +275,13 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       rejected.set(d.reason, (rejected.get(d.reason) ?? 0) + 1);
     }
     await client.query(sql.insertDeadLetters(topic, cols));
+    phase('dead_letters');
   }
 
   if (positions.size > 0) {
     const ps = [...positions.keys()];
     await client.query(sql.saveOffsets(groupId, topic, ps, ps.map((p) => (positions.get(p) ?? 0n).toString())));
+    phase('offsets');
   }
 
   return {
