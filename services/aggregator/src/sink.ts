@@ -16,7 +16,6 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import {
   fxRateKey,
-  escapeText,
   parseWager,
   planBatch,
   type BatchWager,
@@ -30,6 +29,7 @@ import {
   type ReasonCode,
 } from '../../../shared/src/domain/index.js';
 import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type PoolUpdate, type WinRecord } from '../../../shared/src/pool-store.js';
+import { ledgerCopyChunks } from './ledger-copy.js';
 import * as sql from './sql.js';
 
 export type { PoolUpdate };
@@ -93,42 +93,6 @@ export type WindowPhase = 'fence' | 'parse' | 'links' | 'claim' | 'lock_pools' |
 interface Candidate {
   readonly partition: number;
   readonly message: InMessage;
-}
-
-const COPY_CHUNK_ROWS = 2000;
-
-/**
- * The ledger rows as COPY text, in the column order of `sql.COPY_LEDGER`. Rows come wager by wager
- * (all pools of one wager in a row), so the wager's part of the text is escaped and joined once
- * and shared by its rows; only the pool's part is built per row. This was a third of the CPU of
- * a window when every field went through a generic encoder.
- */
-function* ledgerChunks(rows: ReturnType<typeof planBatch>['rows']): Generator<string> {
-  let chunk = '';
-  let n = 0;
-  let eventId = '';
-  let prefix = '';
-  for (const r of rows) {
-    if (r.eventId !== eventId) {
-      eventId = r.eventId;
-      prefix =
-        `${escapeText(r.eventId)}\t${escapeText(r.occurredAt)}\t${escapeText(r.gameId)}\t${escapeText(r.playerId)}\t` +
-        `${escapeText(r.wagerCurrency)}\t${safeInteger(r.wagerMinor)}\t${r.fxRateMicro === null ? '\\N' : r.fxRateMicro.toString()}\t`;
-    }
-    chunk += `${prefix}${escapeText(r.poolId)}\t${safeInteger(r.cycle)}\t${r.contributionMicro}\t${r.overflowMicro}\t${r.reserveMicro}\n`;
-    if (++n === COPY_CHUNK_ROWS) {
-      yield chunk;
-      chunk = '';
-      n = 0;
-    }
-  }
-  if (chunk !== '') yield chunk;
-}
-
-/** A float or an unsafe integer as text (1e21, 0.5) would be read differently by an integer column. */
-function safeInteger(n: number): string {
-  if (!Number.isSafeInteger(n)) throw new RangeError(`ledger integers must be safe integers, got ${n}`);
-  return String(n);
 }
 
 export async function applyWindow(client: PoolClient, input: WindowInput): Promise<WindowOutcome> {
@@ -249,7 +213,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     // 5. Write.
     if (plan.rows.length > 0) {
       ledgerRows = plan.rows.length;
-      await pipeline(Readable.from(ledgerChunks(plan.rows)), client.query(copyFrom(sql.COPY_LEDGER)));
+      await pipeline(Readable.from(ledgerCopyChunks(plan.rows)), client.query(copyFrom(sql.COPY_LEDGER)));
     }
     phase('copy');
     const wins: WinRecord[] = plan.wins.map((w) => ({ ...w, winId: newWinId(), claimId: null }));

@@ -59,12 +59,12 @@ export const fxRates = (fromCurrencies: readonly string[]): Sql => ({
 });
 
 /**
- * The wager's columns first and the pool's last, so that the text of a wager's part of the row is
- * built once and shared by its rows in every pool (see the sink).
+ * Binary format: see ledger-copy.ts for why and how. The wager's columns come first and the
+ * pool's last, so that a wager's part of the row is encoded once and copied for each pool.
  */
 export const COPY_LEDGER = `COPY jackpot.contributions
   (event_id, occurred_at, game_id, player_id, wager_currency, wager_minor, fx_rate_micro,
-   pool_id, cycle, contribution_micro, overflow_micro, reserve_micro) FROM STDIN`;
+   pool_id, cycle, contribution_micro, overflow_micro, reserve_micro) FROM STDIN WITH (FORMAT binary)`;
 
 export interface DeadLetterColumns {
   reasons: string[];

@@ -1,0 +1,218 @@
+/**
+ * Ledger rows in Postgres's binary COPY format, for `sql.COPY_LEDGER`
+ * (https://www.postgresql.org/docs/current/sql-copy.html, "Binary Format"). Pure: bytes in, bytes
+ * out, no I/O.
+ *
+ * Binary rather than text because then Postgres parses nothing (timestamps, UUIDs and integers
+ * arrive in its own representation): on this 2-core machine 40,000 ledger rows, one window, went
+ * in in ~105 ms instead of ~180 ms, and that COPY runs while the window holds its pool locks, so
+ * the next window waits for exactly that long. Node writes the bytes itself instead of building,
+ * flattening and UTF-8-encoding strings, which was the larger part of its own cost of a COPY.
+ *
+ * Exactness: every value must be stored exactly as the text format stored it before. Integers
+ * and UUIDs are trivially the same; `occurred_at` goes through `timestampMicros`, which rounds a
+ * fraction of a second to microseconds exactly as Postgres's own parser does.
+ */
+import type { LedgerRow } from '../../../shared/src/domain/index.js';
+import { parseTimestampMs } from '../../../shared/src/domain/index.js';
+
+/** Columns per row, in the order of `sql.COPY_LEDGER`. */
+const FIELDS = 12;
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** 2000-01-01T00:00:00Z, Postgres's timestamp epoch, in Unix milliseconds. */
+const PG_EPOCH_MS = 946_684_800_000;
+/** Default chunk: large enough that per-chunk costs vanish, small enough to keep memory flat. */
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Microseconds since 2000-01-01T00:00:00Z of an RFC 3339 timestamp, as Postgres stores it in a
+ * timestamptz: the fraction of a second is read as a double and rounded half to even to whole
+ * microseconds (`rint(strtod(".fff") * 1e6)` in its `ParseFractionalSecond`), so 7 to 9 fraction
+ * digits round exactly as they would in a text COPY. Throws RangeError for anything
+ * `parseTimestampMs` refuses.
+ */
+export function timestampMicros(text: string): bigint {
+  const ms = parseTimestampMs(text);
+  if (ms === null) throw new RangeError(`not an RFC 3339 timestamp: ${JSON.stringify(text)}`);
+  // `YYYY-MM-DDTHH:MM:SS` is 19 characters; a fraction, when present, starts right after it.
+  let millis = 0;
+  let fractionMicros = 0;
+  if (text.charCodeAt(19) === 0x2e) {
+    let end = 20;
+    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) end++;
+    const digits = text.slice(20, end);
+    millis = Number(digits.slice(0, 3).padEnd(3, '0'));
+    fractionMicros = roundHalfEven(Number(`0.${digits}`) * 1e6);
+  }
+  // `ms` counts the truncated milliseconds of the fraction: take them out, add the rounded microseconds.
+  return BigInt(ms - millis - PG_EPOCH_MS) * 1000n + BigInt(fractionMicros);
+}
+
+/** C's `rint` in the default rounding mode, for non-negative x. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 === 1 ? r - 1 : r;
+}
+
+/** The 16 bytes of a UUID in its canonical 8-4-4-4-12 form; RangeError for anything else. */
+function writeUuid(buf: Uint8Array, off: number, uuid: string): void {
+  if (uuid.length !== 36) throw new RangeError(`not a UUID: ${JSON.stringify(uuid)}`);
+  let i = 0;
+  for (let b = 0; b < 16; b++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (uuid.charCodeAt(i) !== 0x2d) throw new RangeError(`not a UUID: ${JSON.stringify(uuid)}`);
+      i++;
+    }
+    buf[off + b] = (hexValue(uuid, i) << 4) | hexValue(uuid, i + 1);
+    i += 2;
+  }
+}
+
+function hexValue(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  throw new RangeError(`not a UUID: ${JSON.stringify(s)}`);
+}
+
+/**
+ * The same refusals as the text encoder's `escapeText`: NUL cannot be stored in a Postgres text,
+ * and a lone UTF-16 surrogate has no UTF-8 form (Buffer would silently write U+FFFD).
+ */
+function checkText(text: string): void {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0) throw new RangeError('text for Postgres cannot contain NUL (U+0000)');
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const pairs = c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+      if (!pairs) throw new RangeError('text for Postgres cannot contain a lone UTF-16 surrogate');
+      i++;
+    }
+  }
+}
+
+/** A buffer and a DataView on it: DataView's setters are ~10× faster than Buffer's write*BE. */
+interface Out {
+  readonly buf: Buffer;
+  readonly view: DataView;
+}
+
+function out(bytes: number): Out {
+  const buf = Buffer.allocUnsafe(bytes);
+  return { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
+}
+
+/** A text field (int32 length, UTF-8 bytes) at `off`; returns the offset after it. */
+function writeText(o: Out, off: number, text: string): number {
+  checkText(text);
+  const n = o.buf.write(text, off + 4, 'utf8');
+  o.view.setInt32(off, n);
+  return off + 4 + n;
+}
+
+/** An int8 field; RangeError outside the int8 range (DataView would wrap silently). */
+function writeInt8(o: Out, off: number, value: bigint): number {
+  if (value > INT8_MAX || value < INT8_MIN)
+    throw new RangeError(`${value} is out of range for a Postgres bigint`);
+  o.view.setInt32(off, 8);
+  o.view.setBigInt64(off + 4, value);
+  return off + 12;
+}
+
+const INT8_MAX = 2n ** 63n - 1n;
+const INT8_MIN = -(2n ** 63n);
+
+/** Worst-case bytes of a text field: UTF-8 needs at most 3 bytes per UTF-16 code unit. */
+const textBytes = (text: string): number => 4 + 3 * text.length;
+
+/**
+ * The rows as binary COPY data, in chunks of about `chunkBytes`: the header before the first row,
+ * the trailer after the last (an empty `rows` gives header and trailer only). Rows of one wager
+ * follow each other in a plan, so the wager's columns are encoded once and copied for each pool.
+ */
+export function* ledgerCopyChunks(rows: readonly LedgerRow[], chunkBytes = CHUNK_BYTES): Generator<Buffer> {
+  let o = out(chunkBytes);
+  o.buf.set(SIGNATURE, 0);
+  o.view.setInt32(11, 0); // flags: no OIDs
+  o.view.setInt32(15, 0); // no header extension
+  let off = 19;
+
+  let prefixOut = out(1024);
+  let prefix = prefixOut.buf.subarray(0, 0);
+  let last: LedgerRow | undefined;
+  let timestampText = '';
+  let timestamp = 0n;
+  const poolIds = new Map<string, Buffer>();
+
+  for (const r of rows) {
+    if (
+      last === undefined ||
+      r.eventId !== last.eventId ||
+      r.occurredAt !== last.occurredAt ||
+      r.gameId !== last.gameId ||
+      r.playerId !== last.playerId ||
+      r.wagerCurrency !== last.wagerCurrency ||
+      r.wagerMinor !== last.wagerMinor ||
+      r.fxRateMicro !== last.fxRateMicro
+    ) {
+      const need =
+        20 + 12 + textBytes(r.gameId) + textBytes(r.playerId) + textBytes(r.wagerCurrency) + 12 + 12;
+      if (prefixOut.buf.length < need) prefixOut = out(need);
+      prefixOut.view.setInt32(0, 16);
+      writeUuid(prefixOut.buf, 4, r.eventId);
+      // Wagers of one moment share their occurredAt text (a game server stamps a tick at once).
+      if (r.occurredAt !== timestampText) {
+        timestamp = timestampMicros(r.occurredAt);
+        timestampText = r.occurredAt;
+      }
+      let p = writeInt8(prefixOut, 20, timestamp);
+      p = writeText(prefixOut, p, r.gameId);
+      p = writeText(prefixOut, p, r.playerId);
+      p = writeText(prefixOut, p, r.wagerCurrency);
+      if (!Number.isSafeInteger(r.wagerMinor))
+        throw new RangeError(`wagerMinor must be a safe integer, got ${r.wagerMinor}`);
+      p = writeInt8(prefixOut, p, BigInt(r.wagerMinor));
+      if (r.fxRateMicro === null) {
+        prefixOut.view.setInt32(p, -1);
+        p += 4;
+      } else {
+        p = writeInt8(prefixOut, p, r.fxRateMicro);
+      }
+      prefix = prefixOut.buf.subarray(0, p);
+      last = r;
+    }
+    let pool = poolIds.get(r.poolId);
+    if (pool === undefined) {
+      const b = out(textBytes(r.poolId));
+      pool = b.buf.subarray(0, writeText(b, 0, r.poolId));
+      poolIds.set(r.poolId, pool);
+    }
+    if (!Number.isInteger(r.cycle) || r.cycle < -(2 ** 31) || r.cycle > 2 ** 31 - 1)
+      throw new RangeError(`cycle must be an int4, got ${r.cycle}`);
+
+    const rowBytes = 2 + prefix.length + pool.length + 8 + 36;
+    if (off + rowBytes > o.buf.length) {
+      yield o.buf.subarray(0, off);
+      o = out(Math.max(chunkBytes, rowBytes + 2));
+      off = 0;
+    }
+    o.view.setInt16(off, FIELDS);
+    o.buf.set(prefix, off + 2);
+    off += 2 + prefix.length;
+    o.buf.set(pool, off);
+    off += pool.length;
+    o.view.setInt32(off, 4);
+    o.view.setInt32(off + 4, r.cycle);
+    off = writeInt8(o, off + 8, r.contributionMicro);
+    off = writeInt8(o, off, r.overflowMicro);
+    off = writeInt8(o, off, r.reserveMicro);
+  }
+  if (off + 2 > o.buf.length) {
+    yield o.buf.subarray(0, off);
+    o = out(2);
+    off = 0;
+  }
+  o.view.setInt16(off, -1); // trailer
+  yield o.buf.subarray(0, off + 2);
+}
