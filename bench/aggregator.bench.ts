@@ -53,10 +53,10 @@ import {
 import { putJackpot } from '../shared/src/jackpot-store.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { createLogger } from '../shared/src/logger.js';
-import { createWagerProducer, type WagerProducer } from '../shared/src/producer.js';
+import { createWagerProducer, encodeWager, type WagerProducer } from '../shared/src/producer.js';
 import { migrate } from '../infra/migrate.js';
 import { createTopic } from '../infra/topics.js';
-import { createTraffic } from '../loadgen/src/traffic.js';
+import { createTraffic, type TrafficEvent } from '../loadgen/src/traffic.js';
 import { createAggregator } from '../services/aggregator/src/aggregator.js';
 import { loadConfig } from '../services/aggregator/src/config.js';
 import * as aggregatorSql from '../services/aggregator/src/sql.js';
@@ -104,9 +104,18 @@ interface Expected {
 // ---------------------------------------------------------------------------------------------
 // Traffic and its independent expectation.
 
-function generate(config: JackpotConfig, n: number, seed: string): { events: Event[]; expected: Expected } {
+/**
+ * Generates the traffic in chunks and sends each chunk as it is made (the first `naiveN` events to
+ * the naive consumer's topic too), so the whole backlog never sits in this process's memory while
+ * the aggregator runs beside it. Returns the independent expectation.
+ */
+async function prefill(
+  kafka: Kafka,
+  config: JackpotConfig,
+  opts: { n: number; naiveN: number; seed: string; producers: number; topic: string; naiveTopic: string },
+): Promise<{ expected: Expected; bytes: number; seconds: number }> {
   const traffic = createTraffic({
-    seed,
+    seed: opts.seed,
     games: config.games.map((gameId) => ({ gameId, currency: config.currency })),
     dupRate: 0.02,
     invalidRate: 0.005,
@@ -121,32 +130,41 @@ function generate(config: JackpotConfig, n: number, seed: string): { events: Eve
     expected.visibleMicro.set(p.poolId, 0n);
     expected.reserveMicro.set(p.poolId, 0n);
   }
-  const events: Event[] = [];
-  const start = Date.now();
-  for (let i = 0; i < n; i++) {
-    // 20,000 events a second of occurredAt: realistic timestamps, all well inside today's partitions.
-    const e = traffic.next(start - n / 20 + Math.floor(i / 20));
-    if (e.kind === 'invalid') {
-      events.push({ key: e.key, value: Buffer.from(e.value, 'utf8') });
-      expected.deadLetters.set(e.reason, (expected.deadLetters.get(e.reason) ?? 0) + 1);
-      continue;
+  const started = performance.now();
+  const ps: WagerProducer[] = Array.from({ length: opts.producers }, () =>
+    createWagerProducer({ kafka, topic: opts.topic }),
+  );
+  const naive = createWagerProducer({ kafka, topic: opts.naiveTopic });
+  await Promise.all([...ps, naive].map((p) => p.connect()));
+  let bytes = 0;
+  try {
+    const CHUNK = 20_000;
+    const start = Date.now();
+    for (let i = 0; i < opts.n; i += CHUNK) {
+      const sends: Promise<void>[] = [];
+      for (let j = i; j < Math.min(opts.n, i + CHUNK); j++) {
+        // 20,000 events a second of occurredAt: realistic timestamps, all well inside today's partitions.
+        const event = toEvent(traffic.next(start - opts.n / 20 + Math.floor(j / 20)), expected, config);
+        bytes += event.value.length;
+        sends.push((ps[shardOf(event.key, opts.producers)] as WagerProducer).sendRaw(event.key, event.value));
+        if (j < opts.naiveN) sends.push(naive.sendRaw(event.key, event.value));
+      }
+      await Promise.all(sends);
     }
-    const w = e.wager;
-    events.push({
-      key: w.playerId,
-      value: Buffer.from(
-        JSON.stringify({
-          eventId: w.eventId,
-          occurredAt: w.occurredAt,
-          gameId: w.gameId,
-          playerId: w.playerId,
-          currency: w.currency,
-          amountMinor: w.amountMinor,
-        }),
-        'utf8',
-      ),
-    });
-    if (e.duplicate) continue;
+  } finally {
+    await Promise.all([...ps, naive].map((p) => p.disconnect()));
+  }
+  return { expected, bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The bytes of one traffic event, adding what it must change to `expected`. */
+function toEvent(e: TrafficEvent, expected: Expected, config: JackpotConfig): Event {
+  if (e.kind === 'invalid') {
+    expected.deadLetters.set(e.reason, (expected.deadLetters.get(e.reason) ?? 0) + 1);
+    return { key: e.key, value: Buffer.from(e.value, 'utf8') };
+  }
+  const w = e.wager;
+  if (!e.duplicate) {
     expected.applied++;
     const amount = BigInt(w.amountMinor);
     for (const p of config.pools) {
@@ -160,7 +178,7 @@ function generate(config: JackpotConfig, n: number, seed: string): { events: Eve
       );
     }
   }
-  return { events, expected };
+  return { key: w.playerId, value: encodeWager(w) };
 }
 
 /** Same partitioner input as the load generator (key = playerId), sharded over producers by key so each key keeps its order. */
@@ -168,29 +186,6 @@ function shardOf(key: string, shards: number): number {
   let h = 0;
   for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
   return Math.abs(h) % shards;
-}
-
-async function produce(
-  kafka: Kafka,
-  topic: string,
-  events: readonly Event[],
-  producers: number,
-): Promise<number> {
-  const started = performance.now();
-  const ps: WagerProducer[] = Array.from({ length: producers }, () => createWagerProducer({ kafka, topic }));
-  await Promise.all(ps.map((p) => p.connect()));
-  try {
-    const CHUNK = 20_000;
-    for (let i = 0; i < events.length; i += CHUNK) {
-      const sends: Promise<void>[] = [];
-      for (const e of events.slice(i, i + CHUNK))
-        sends.push((ps[shardOf(e.key, producers)] as WagerProducer).sendRaw(e.key, e.value));
-      await Promise.all(sends);
-    }
-  } finally {
-    await Promise.all(ps.map((p) => p.disconnect()));
-  }
-  return (performance.now() - started) / 1000;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -655,17 +650,19 @@ async function bench(): Promise<void> {
       createdTopics.push(topic);
     }
 
-    const generateStarted = performance.now();
-    const { events, expected } = generate(config, n, seed);
-    const bytes = events.reduce((s, e) => s + e.value.length, 0);
+    const filled = await prefill(kafka, config, {
+      n,
+      naiveN,
+      seed,
+      producers,
+      topic: topics.topic,
+      naiveTopic,
+    });
+    const { expected, bytes } = filled;
     console.log(
-      `generated ${n} events (${expected.applied} distinct valid wagers, ${[...expected.deadLetters.values()].reduce((a, b) => a + b, 0)} invalid, ` +
-        `${Math.round(bytes / n)} B each) in ${((performance.now() - generateStarted) / 1000).toFixed(1)} s`,
-    );
-    const produceSeconds = await produce(kafka, topics.topic, events, producers);
-    await produce(kafka, naiveTopic, events.slice(0, naiveN), producers);
-    console.log(
-      `pre-filled ${topics.topic} in ${produceSeconds.toFixed(1)} s (${Math.round(n / produceSeconds)} events/s, ${producers} producers)`,
+      `pre-filled ${topics.topic} with ${n} events (${expected.applied} distinct valid wagers, ` +
+        `${[...expected.deadLetters.values()].reduce((a, b) => a + b, 0)} invalid, ${Math.round(bytes / n)} B each) ` +
+        `in ${filled.seconds.toFixed(1)} s, ${producers} producers`,
     );
 
     const profile = env['BENCH_CPU_PROFILE'];
