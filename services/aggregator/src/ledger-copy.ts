@@ -38,11 +38,19 @@ export function timestampMicros(text: string): bigint {
   let millis = 0;
   let fractionMicros = 0;
   if (text.charCodeAt(19) === 0x2e) {
-    let end = 20;
-    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) end++;
-    const digits = text.slice(20, end);
-    millis = Number(digits.slice(0, 3).padEnd(3, '0'));
-    fractionMicros = roundHalfEven(Number(`0.${digits}`) * 1e6);
+    // At most 9 digits (parseTimestampMs checked): their integer value and 10^digits are exact
+    // doubles, and IEEE division rounds correctly, so this is the double strtod gives for them.
+    let value = 0;
+    let scale = 1;
+    for (let i = 20; i < text.length; i++) {
+      const d = text.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      value = value * 10 + d;
+      scale *= 10;
+      if (scale === 1000) millis = value;
+    }
+    if (scale < 1000) millis = value * (1000 / scale);
+    fractionMicros = roundHalfEven((value / scale) * 1e6);
   }
   // `ms` counts the truncated milliseconds of the fraction: take them out, add the rounded microseconds.
   return BigInt(ms - millis - PG_EPOCH_MS) * 1000n + BigInt(fractionMicros);

@@ -631,3 +631,69 @@ void test('messages echo the bad value, cut short when it is long', () => {
   assert.ok(result.message.includes(`"${'x'.repeat(40)}"…`), result.message);
   assert.ok(result.message.length < 200, result.message);
 });
+
+// The regular expressions the position-reading checks replaced, kept as the reference.
+const UUID_REFERENCE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const TIMESTAMP_REFERENCE =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/** Strings near the accepted forms: valid ones with one character replaced, inserted or removed. */
+function nearMisses(valid: fc.Arbitrary<string>, alphabet: string): fc.Arbitrary<string> {
+  const char = fc.constantFrom(...alphabet.split(''));
+  return fc.oneof(
+    valid,
+    fc.tuple(valid, fc.nat(), char).map(([s, i, c]) => s.slice(0, i % (s.length + 1)) + c + s.slice((i % (s.length + 1)) + 1)),
+    fc.tuple(valid, fc.nat(), char).map(([s, i, c]) => s.slice(0, i % (s.length + 1)) + c + s.slice(i % (s.length + 1))),
+    fc.tuple(valid, fc.nat()).map(([s, i]) => s.slice(0, i % (s.length + 1)) + s.slice((i % (s.length + 1)) + 1)),
+  );
+}
+
+void test('property: the UUID check accepts exactly what the reference expression accepts', () => {
+  const valid = fc.uuid().chain((u) => fc.constantFrom(u, u.toUpperCase()));
+  fc.assert(
+    fc.property(nearMisses(valid, '0123456789abcdefABCDEFgG-_ {}\u0660'), (s) => {
+      assert.equal(validateWager({ ...BASE, eventId: s }, NOW).ok, UUID_REFERENCE.test(s), JSON.stringify(s));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+void test('property: parseTimestampMs accepts exactly what the reference expression accepts', () => {
+  const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+  const valid = fc
+    .tuple(
+      fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+      two(13),
+      two(32),
+      two(24),
+      two(60),
+      two(60),
+      fc.oneof(fc.constant(''), fc.stringMatching(/^\.\d{1,10}$/)),
+      fc.oneof(fc.constant('Z'), fc.tuple(fc.constantFrom('+', '-'), two(24), two(60)).map(([s, h, m]) => `${s}${h}:${m}`)),
+    )
+    .map(([y, mo, d, h, mi, s, f, z]) => `${y}-${mo}-${d}T${h}:${mi}:${s}${f}${z}`);
+  fc.assert(
+    fc.property(nearMisses(valid, '0123456789-:T.Zz+ t\u0661'), (s) => {
+      const m = TIMESTAMP_REFERENCE.exec(s);
+      const got = parseTimestampMs(s);
+      if (m === null) {
+        assert.equal(got, null, JSON.stringify(s));
+        return;
+      }
+      // The expression accepts the shape; the date and time must also exist (Date.parse agrees).
+      const [, y, mo, d, h, mi, sec, , , oh, om] = m.map(Number);
+      const exists =
+        (y ?? 0) >= 1 &&
+        (h ?? 0) <= 23 &&
+        (mi ?? 0) <= 59 &&
+        (sec ?? 0) <= 59 &&
+        (Number.isNaN(oh) || ((oh ?? 0) <= 23 && (om ?? 0) <= 59)) &&
+        new Date(Date.UTC(2000, (mo ?? 1) - 1, d)).getUTCMonth() === (mo ?? 1) - 1 &&
+        (mo ?? 0) >= 1 &&
+        (d ?? 0) >= 1 &&
+        !((mo ?? 0) === 2 && d === 29 && !((y ?? 0) % 4 === 0 && ((y ?? 0) % 100 !== 0 || (y ?? 0) % 400 === 0)));
+      assert.equal(got !== null, exists, JSON.stringify(s));
+    }),
+    { numRuns: 5000 },
+  );
+});
