@@ -4,11 +4,14 @@
  *    it (already applied by an earlier owner of the partition: the fence that makes redelivery
  *    after a crash or a rebalance harmless),
  * 2. parses and validates every message (pure domain; usually done ahead, see `InMessage.parsed`),
- * 3. claims the event ids in jackpot.applied_events (a re-sent wager counts once, whatever else
+ * 3. reads the games' jackpots and the fx rates, and screens out unknown games and currencies,
+ * 4. writes the dead letters and the new positions,
+ * 5. claims the event ids in jackpot.applied_events (a re-sent wager counts once, whatever else
  *    differs, across batches and replicas),
- * 4. locks the pools reached and plans the batch (pure domain),
- * 5. COPYs the ledger rows, adds the per-pool sums, writes dead letters and the new positions,
- * and commits. Only after the commit does the caller tell Kafka.
+ * 6. locks the pools reached and plans the batch (pure domain),
+ * 7. COPYs the ledger rows and writes the pools' new state,
+ * and commits. Only after the commit does the caller tell Kafka. Everything that does not need the
+ * pools comes before their lock: the next window (of this replica or another) waits for it.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,9 +21,9 @@ import {
   fxRateKey,
   parseWager,
   planBatch,
+  type BatchPlan,
   type BatchWager,
   type DrawTriggerMinor,
-  type FxRates,
   type GameLink,
   type ParseResult,
   type PoolLifecycleState,
@@ -84,11 +87,12 @@ export interface WindowInput {
 
 /**
  * The steps of a window's transaction, for metrics: `fence` (lock positions), `parse` (what was
- * not parsed ahead), `links` (games and rates, and the screening pass), `claim` (event ids),
- * `lock_pools` (waits for another window or a win holding them), `plan`, `copy` (ledger rows,
- * encoding included), `pools` (totals, cycles, wins), `dead_letters`, `offsets`.
+ * not parsed ahead), `links` (games and rates, and the screening pass), `bookkeeping` (dead
+ * letters and new positions), `claim` (event ids), `lock_pools` (waits for another window or a
+ * win holding them), `plan`, `copy` (ledger rows, encoding included), `pools` (totals, cycles,
+ * wins).
  */
-export type WindowPhase = 'fence' | 'parse' | 'links' | 'claim' | 'lock_pools' | 'plan' | 'copy' | 'pools' | 'dead_letters' | 'offsets';
+export type WindowPhase = 'fence' | 'parse' | 'links' | 'bookkeeping' | 'claim' | 'lock_pools' | 'plan' | 'copy' | 'pools';
 
 interface Candidate {
   readonly partition: number;
@@ -135,7 +139,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     if (last !== undefined && BigInt(last.offset) + 1n > next) positions.set(slice.partition, BigInt(last.offset) + 1n);
   }
 
-  // 2. Parse.
+  // 2. Parse (usually done ahead: `InMessage.parsed`).
   const rejected = new Map<ReasonCode, number>();
   const dead: { ref: number; reason: ReasonCode; message: string; eventId: string | null }[] = [];
   const parsed: BatchWager[] = [];
@@ -144,45 +148,66 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     if (result.ok) parsed.push({ wager: result.wager, ref });
     else dead.push({ ref, reason: result.reason, message: result.message, eventId: null });
   });
-
   phase('parse');
 
-  // 3. Links and claims. A first pass of the planner with pool-less links finds unknown games,
-  // wrong currencies and in-batch copies, so that only wagers that will apply claim their id.
+  // 3. Links and rates. A first pass of the planner with pool-less links finds unknown games, wrong
+  // currencies and in-batch copies, so that only wagers that will apply claim their id. Its
+  // rejections are final: they depend on links and rates only, which the second pass shares.
+  const bare = new Map<string, GameLink>();
+  const fxRates = new Map<string, bigint>();
+  let screen: BatchPlan | undefined;
+  let claimable: BatchWager[] = [];
+  if (parsed.length > 0) {
+    const gameIds = [...new Set(parsed.map((p) => p.wager.gameId))];
+    const currencies = [...new Set(parsed.map((p) => p.wager.currency))];
+    for (const r of (await client.query<{ kind: 'link' | 'rate'; a: string; b: string; c: string }>(sql.gameLinksAndRates(gameIds, currencies))).rows) {
+      if (r.kind === 'link') bare.set(r.a, { gameId: r.a, jackpotId: r.b, currency: r.c, pools: [] });
+      else fxRates.set(fxRateKey(r.a, r.b), BigInt(r.c));
+    }
+    screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
+    const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
+    for (const r of screen.rejected) dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
+    const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
+    claimable = parsed.filter((p) => !refused.has(p.ref));
+  }
+  phase('links');
+
+  // 4. Dead letters and the new positions, in one statement: known already, so written before
+  // the pools are locked, which keeps the pool locks (that the next window waits for) short.
+  if (dead.length > 0 || positions.size > 0) {
+    const cols: sql.DeadLetterColumns = { reasons: [], messages: [], eventIds: [], partitions: [], offsets: [], keys: [], payloads: [] };
+    for (const d of dead.sort((a, b) => a.ref - b.ref)) {
+      const c = candidates[d.ref];
+      if (c === undefined) continue;
+      cols.reasons.push(d.reason);
+      cols.messages.push(d.message);
+      cols.eventIds.push(d.eventId);
+      cols.partitions.push(c.partition);
+      cols.offsets.push(c.message.offset);
+      cols.keys.push(c.message.key);
+      cols.payloads.push(c.message.value ?? Buffer.alloc(0));
+      rejected.set(d.reason, (rejected.get(d.reason) ?? 0) + 1);
+    }
+    const ps = [...positions.keys()];
+    await client.query(sql.saveDeadLettersAndPositions(groupId, topic, cols, ps, ps.map((p) => (positions.get(p) ?? 0n).toString())));
+  }
+  phase('bookkeeping');
+
   let applied = 0;
   let duplicates = 0;
   let ledgerRows = 0;
   let mysteryWins = 0;
   let poolUpdates: PoolUpdate[] = [];
-  if (parsed.length > 0) {
-    const gameIds = [...new Set(parsed.map((p) => p.wager.gameId))];
-    const bare = new Map<string, GameLink>();
-    for (const r of (await client.query<{ game_id: string; jackpot_id: string; currency: string }>(sql.gameLinks(gameIds))).rows) {
-      bare.set(r.game_id, { gameId: r.game_id, jackpotId: r.jackpot_id, currency: r.currency, pools: [] });
-    }
-    const foreign = [...new Set(parsed.filter((p) => bare.get(p.wager.gameId)?.currency !== p.wager.currency).map((p) => p.wager.currency))];
-    const fxRates: FxRates =
-      foreign.length === 0
-        ? new Map()
-        : new Map(
-            (await client.query<{ from_currency: string; to_currency: string; rate_micro: string }>(sql.fxRates(foreign))).rows.map((r) => [
-              fxRateKey(r.from_currency, r.to_currency),
-              BigInt(r.rate_micro),
-            ]),
-          );
-    const screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
-    const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
-    const claimable = parsed.filter((p) => !refused.has(p.ref));
-    phase('links');
+  if (screen !== undefined) {
+    // 5. Claims.
     const seen = new Set(
       claimable.length === 0
         ? []
         : (await client.query<{ event_id: string }>(sql.claimEvents(claimable.map((p) => p.wager.eventId)))).rows.map((r) => r.event_id),
     );
-
     phase('claim');
 
-    // 4. Lock the pools and plan for real.
+    // 6. Lock the pools and plan for real.
     const jackpotIds = [...new Set(claimable.map((p) => bare.get(p.wager.gameId)?.jackpotId ?? ''))].filter((j) => j !== '').sort();
     const locked = await lockPools(client, { jackpotIds });
     phase('lock_pools');
@@ -204,13 +229,16 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     const links = new Map<string, GameLink>();
     for (const [gameId, link] of bare) links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
     const plan = planBatch({ wagers: parsed, links, states, seen, fxRates, drawTriggerMinor: input.drawTriggerMinor ?? secureDrawMinor });
-    const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
-    for (const r of plan.rejected) dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
+    const screened = screen.rejected;
+    if (plan.rejected.length !== screened.length || plan.rejected.some((r, i) => r.ref !== screened[i]?.ref)) {
+      // Cannot happen (see step 3); if it did, the dead letters written above would be wrong.
+      throw new Error('the planner rejected other wagers than its screening pass; window rolled back');
+    }
     duplicates = plan.duplicates.length;
     applied = parsed.length - plan.rejected.length - duplicates;
     phase('plan');
 
-    // 5. Write.
+    // 7. Write.
     if (plan.rows.length > 0) {
       ledgerRows = plan.rows.length;
       await pipeline(Readable.from(ledgerCopyChunks(plan.rows)), client.query(copyFrom(sql.COPY_LEDGER)));
@@ -222,30 +250,6 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     for (const [poolId, st] of plan.states) if (locked.has(poolId)) after.set(poolId, st as PoolLifecycleState);
     poolUpdates = await savePoolChanges(client, { before: locked, after, deltas: plan.deltas, closes: plan.closes, openings: plan.openings, wins });
     phase('pools');
-  }
-
-  if (dead.length > 0) {
-    const cols: sql.DeadLetterColumns = { reasons: [], messages: [], eventIds: [], partitions: [], offsets: [], keys: [], payloads: [] };
-    for (const d of dead.sort((a, b) => a.ref - b.ref)) {
-      const c = candidates[d.ref];
-      if (c === undefined) continue;
-      cols.reasons.push(d.reason);
-      cols.messages.push(d.message);
-      cols.eventIds.push(d.eventId);
-      cols.partitions.push(c.partition);
-      cols.offsets.push(c.message.offset);
-      cols.keys.push(c.message.key);
-      cols.payloads.push(c.message.value ?? Buffer.alloc(0));
-      rejected.set(d.reason, (rejected.get(d.reason) ?? 0) + 1);
-    }
-    await client.query(sql.insertDeadLetters(topic, cols));
-    phase('dead_letters');
-  }
-
-  if (positions.size > 0) {
-    const ps = [...positions.keys()];
-    await client.query(sql.saveOffsets(groupId, topic, ps, ps.map((p) => (positions.get(p) ?? 0n).toString())));
-    phase('offsets');
   }
 
   return {

@@ -26,17 +26,18 @@ export const readOffsets = (groupId: string, topic: string, partitions: readonly
   values: [groupId, topic, partitions],
 });
 
-export const saveOffsets = (groupId: string, topic: string, partitions: readonly number[], nextOffsets: readonly string[]): Sql => ({
-  text: `UPDATE jackpot.consumer_offsets o SET next_offset = d.next_offset, updated_at = now()
-         FROM unnest($3::int[], $4::bigint[]) AS d(partition, next_offset)
-         WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = d.partition`,
-  values: [groupId, topic, partitions, nextOffsets],
-});
-
-export const gameLinks = (gameIds: readonly string[]): Sql => ({
-  text: `SELECT g.game_id, j.jackpot_id, j.currency FROM jackpot.games g JOIN jackpot.jackpots j USING (jackpot_id)
-         WHERE g.game_id = ANY($1::text[])`,
-  values: [gameIds],
+/**
+ * The jackpot (and its currency) of each game, and the fx rates from each wager currency, in one
+ * round trip: rows of kind `link` (a = game, b = jackpot, c = currency) and `rate` (a = from,
+ * b = to, c = rate in micro). Rates from the jackpot's own currency come along and are never used.
+ */
+export const gameLinksAndRates = (gameIds: readonly string[], currencies: readonly string[]): Sql => ({
+  text: `SELECT 'link' AS kind, g.game_id AS a, j.jackpot_id AS b, j.currency::text AS c
+           FROM jackpot.games g JOIN jackpot.jackpots j USING (jackpot_id) WHERE g.game_id = ANY($1::text[])
+         UNION ALL
+         SELECT 'rate', from_currency::text, to_currency::text, rate_micro::text
+           FROM jackpot.fx_rates WHERE from_currency = ANY($2::text[])`,
+  values: [gameIds, currencies],
 });
 
 /**
@@ -51,11 +52,6 @@ export const claimEvents = (eventIds: readonly string[]): Sql => ({
                           ON CONFLICT DO NOTHING RETURNING event_id)
          SELECT id::text AS event_id FROM ids WHERE id NOT IN (SELECT event_id FROM claimed)`,
   values: [eventIds.join(',')],
-});
-
-export const fxRates = (fromCurrencies: readonly string[]): Sql => ({
-  text: `SELECT from_currency, to_currency, rate_micro::text AS rate_micro FROM jackpot.fx_rates WHERE from_currency = ANY($1::text[])`,
-  values: [fromCurrencies],
 });
 
 /**
@@ -76,13 +72,24 @@ export interface DeadLetterColumns {
   payloads: Buffer[];
 }
 
-export const insertDeadLetters = (topic: string, d: DeadLetterColumns): Sql => ({
-  text: `INSERT INTO jackpot.dead_letters (reason, message, event_id, topic, kafka_partition, kafka_offset, kafka_key, payload)
-         SELECT reason, message, event_id, $1, partition, "offset", key, payload
-         FROM unnest($2::text[], $3::text[], $4::uuid[], $5::int[], $6::bigint[], $7::bytea[], $8::bytea[])
-              AS d(reason, message, event_id, partition, "offset", key, payload)
-         ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`,
-  values: [topic, d.reasons, d.messages, d.eventIds, d.partitions, d.offsets, d.keys, d.payloads],
+/** Dead letters (none is fine) and the new positions (none is fine), in one round trip. */
+export const saveDeadLettersAndPositions = (
+  groupId: string,
+  topic: string,
+  d: DeadLetterColumns,
+  partitions: readonly number[],
+  nextOffsets: readonly string[],
+): Sql => ({
+  text: `WITH dead AS (
+           INSERT INTO jackpot.dead_letters (reason, message, event_id, topic, kafka_partition, kafka_offset, kafka_key, payload)
+           SELECT reason, message, event_id, $2, partition, "offset", key, payload
+           FROM unnest($5::text[], $6::text[], $7::uuid[], $8::int[], $9::bigint[], $10::bytea[], $11::bytea[])
+                AS d(reason, message, event_id, partition, "offset", key, payload)
+           ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING)
+         UPDATE jackpot.consumer_offsets o SET next_offset = p.next_offset, updated_at = now()
+         FROM unnest($3::int[], $4::bigint[]) AS p(partition, next_offset)
+         WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = p.partition`,
+  values: [groupId, topic, partitions, nextOffsets, d.reasons, d.messages, d.eventIds, d.partitions, d.offsets, d.keys, d.payloads],
 });
 
 export const createLedgerPartition = (name: string, fromTimestamp: string, toTimestamp: string): Sql => ({
