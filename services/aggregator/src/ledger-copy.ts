@@ -13,7 +13,7 @@
  * and UUIDs are trivially the same; `occurred_at` goes through `timestampMicros`, which rounds a
  * fraction of a second to microseconds exactly as Postgres's own parser does.
  */
-import type { LedgerRow } from '../../../shared/src/domain/index.js';
+import type { LedgerRow, LedgerRowSink, Wager } from '../../../shared/src/domain/index.js';
 import { parseTimestampMs } from '../../../shared/src/domain/index.js';
 
 /** Columns per row, in the order of `sql.COPY_LEDGER`. */
@@ -134,74 +134,89 @@ const INT8_MIN = -(2n ** 63n);
 /** Worst-case bytes of a text field: UTF-8 needs at most 3 bytes per UTF-16 code unit. */
 const textBytes = (text: string): number => 4 + 3 * text.length;
 
+/** Encodes ledger rows, one at a time, as binary COPY data. */
+export interface LedgerEncoder {
+  /** Takes one row; give it to `planBatch` as `onRow`. */
+  readonly row: LedgerRowSink;
+  /** Rows taken so far. */
+  readonly count: () => number;
+  /** The COPY data, in chunks of about `chunkBytes`: header, rows, trailer. Call once, last. */
+  readonly finish: () => Buffer[];
+}
+
 /**
- * The rows as binary COPY data, in chunks of about `chunkBytes`: the header before the first row,
- * the trailer after the last (an empty `rows` gives header and trailer only). Rows of one wager
- * follow each other in a plan, so the wager's columns are encoded once and copied for each pool.
+ * An encoder that writes each row straight into chunk buffers (outside the JavaScript heap, so
+ * a window's rows cost the garbage collector nothing). The rows of one wager come one after
+ * another with the same `Wager`, so its columns are encoded once and copied for each pool.
  */
-export function* ledgerCopyChunks(rows: readonly LedgerRow[], chunkBytes = CHUNK_BYTES): Generator<Buffer> {
+export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
+  const chunks: Buffer[] = [];
   let o = out(chunkBytes);
   o.buf.set(SIGNATURE, 0);
   o.view.setInt32(11, 0); // flags: no OIDs
   o.view.setInt32(15, 0); // no header extension
   let off = 19;
+  let count = 0;
 
   let prefixOut = out(1024);
   let prefix = prefixOut.buf.subarray(0, 0);
-  let last: LedgerRow | undefined;
+  let lastWager: Wager | undefined;
+  let lastFx: bigint | null = null;
   let timestampText = '';
   let timestamp = 0n;
   const poolIds = new Map<string, Buffer>();
 
-  for (const r of rows) {
-    if (
-      last === undefined ||
-      r.eventId !== last.eventId ||
-      r.occurredAt !== last.occurredAt ||
-      r.gameId !== last.gameId ||
-      r.playerId !== last.playerId ||
-      r.wagerCurrency !== last.wagerCurrency ||
-      r.wagerMinor !== last.wagerMinor ||
-      r.fxRateMicro !== last.fxRateMicro
-    ) {
+  const row: LedgerRowSink = (
+    wager,
+    fxRateMicro,
+    poolId,
+    cycle,
+    contributionMicro,
+    overflowMicro,
+    reserveMicro,
+  ) => {
+    if (wager !== lastWager || fxRateMicro !== lastFx) {
       const need =
-        20 + 12 + textBytes(r.gameId) + textBytes(r.playerId) + textBytes(r.wagerCurrency) + 12 + 12;
+        20 + 12 + textBytes(wager.gameId) + textBytes(wager.playerId) + textBytes(wager.currency) + 12 + 12;
       if (prefixOut.buf.length < need) prefixOut = out(need);
       prefixOut.view.setInt32(0, 16);
-      writeUuid(prefixOut.buf, 4, r.eventId);
+      writeUuid(prefixOut.buf, 4, wager.eventId);
       // Wagers of one moment share their occurredAt text (a game server stamps a tick at once).
-      if (r.occurredAt !== timestampText) {
-        timestamp = timestampMicros(r.occurredAt);
-        timestampText = r.occurredAt;
+      if (wager.occurredAt !== timestampText) {
+        timestamp = timestampMicros(wager.occurredAt);
+        timestampText = wager.occurredAt;
       }
       let p = writeInt8(prefixOut, 20, timestamp);
-      p = writeText(prefixOut, p, r.gameId);
-      p = writeText(prefixOut, p, r.playerId);
-      p = writeText(prefixOut, p, r.wagerCurrency);
-      if (!Number.isSafeInteger(r.wagerMinor))
-        throw new RangeError(`wagerMinor must be a safe integer, got ${r.wagerMinor}`);
-      p = writeInt8(prefixOut, p, BigInt(r.wagerMinor));
-      if (r.fxRateMicro === null) {
+      p = writeText(prefixOut, p, wager.gameId);
+      p = writeText(prefixOut, p, wager.playerId);
+      p = writeText(prefixOut, p, wager.currency);
+      if (!Number.isSafeInteger(wager.amountMinor)) {
+        throw new RangeError(`wagerMinor must be a safe integer, got ${wager.amountMinor}`);
+      }
+      p = writeInt8(prefixOut, p, BigInt(wager.amountMinor));
+      if (fxRateMicro === null) {
         prefixOut.view.setInt32(p, -1);
         p += 4;
       } else {
-        p = writeInt8(prefixOut, p, r.fxRateMicro);
+        p = writeInt8(prefixOut, p, fxRateMicro);
       }
       prefix = prefixOut.buf.subarray(0, p);
-      last = r;
+      lastWager = wager;
+      lastFx = fxRateMicro;
     }
-    let pool = poolIds.get(r.poolId);
+    let pool = poolIds.get(poolId);
     if (pool === undefined) {
-      const b = out(textBytes(r.poolId));
-      pool = b.buf.subarray(0, writeText(b, 0, r.poolId));
-      poolIds.set(r.poolId, pool);
+      const b = out(textBytes(poolId));
+      pool = b.buf.subarray(0, writeText(b, 0, poolId));
+      poolIds.set(poolId, pool);
     }
-    if (!Number.isInteger(r.cycle) || r.cycle < -(2 ** 31) || r.cycle > 2 ** 31 - 1)
-      throw new RangeError(`cycle must be an int4, got ${r.cycle}`);
+    if (!Number.isInteger(cycle) || cycle < -(2 ** 31) || cycle > 2 ** 31 - 1) {
+      throw new RangeError(`cycle must be an int4, got ${cycle}`);
+    }
 
     const rowBytes = 2 + prefix.length + pool.length + 8 + 36;
     if (off + rowBytes > o.buf.length) {
-      yield o.buf.subarray(0, off);
+      chunks.push(o.buf.subarray(0, off));
       o = out(Math.max(chunkBytes, rowBytes + 2));
       off = 0;
     }
@@ -211,16 +226,62 @@ export function* ledgerCopyChunks(rows: readonly LedgerRow[], chunkBytes = CHUNK
     o.buf.set(pool, off);
     off += pool.length;
     o.view.setInt32(off, 4);
-    o.view.setInt32(off + 4, r.cycle);
-    off = writeInt8(o, off + 8, r.contributionMicro);
-    off = writeInt8(o, off, r.overflowMicro);
-    off = writeInt8(o, off, r.reserveMicro);
+    o.view.setInt32(off + 4, cycle);
+    off = writeInt8(o, off + 8, contributionMicro);
+    off = writeInt8(o, off, overflowMicro);
+    off = writeInt8(o, off, reserveMicro);
+    count++;
+  };
+
+  return {
+    row,
+    count: () => count,
+    finish: () => {
+      if (off + 2 > o.buf.length) {
+        chunks.push(o.buf.subarray(0, off));
+        o = out(2);
+        off = 0;
+      }
+      o.view.setInt16(off, -1); // trailer
+      chunks.push(o.buf.subarray(0, off + 2));
+      return chunks;
+    },
+  };
+}
+
+/** `LedgerRow`s as binary COPY data (see `createLedgerEncoder`); an empty list gives header and trailer. */
+export function ledgerCopyChunks(rows: readonly LedgerRow[], chunkBytes = CHUNK_BYTES): Buffer[] {
+  const encoder = createLedgerEncoder(chunkBytes);
+  let wager: Wager | undefined;
+  for (const r of rows) {
+    if (
+      wager === undefined ||
+      r.eventId !== wager.eventId ||
+      r.occurredAt !== wager.occurredAt ||
+      r.gameId !== wager.gameId ||
+      r.playerId !== wager.playerId ||
+      r.wagerCurrency !== wager.currency ||
+      r.wagerMinor !== wager.amountMinor
+    ) {
+      wager = {
+        eventId: r.eventId,
+        occurredAt: r.occurredAt,
+        occurredAtMs: 0, // not encoded: occurred_at comes from the text, to the microsecond
+        gameId: r.gameId,
+        playerId: r.playerId,
+        currency: r.wagerCurrency,
+        amountMinor: r.wagerMinor,
+      };
+    }
+    encoder.row(
+      wager,
+      r.fxRateMicro,
+      r.poolId,
+      r.cycle,
+      r.contributionMicro,
+      r.overflowMicro,
+      r.reserveMicro,
+    );
   }
-  if (off + 2 > o.buf.length) {
-    yield o.buf.subarray(0, off);
-    o = out(2);
-    off = 0;
-  }
-  o.view.setInt16(off, -1); // trailer
-  yield o.buf.subarray(0, off + 2);
+  return encoder.finish();
 }

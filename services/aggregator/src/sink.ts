@@ -32,7 +32,7 @@ import {
   type ReasonCode,
 } from '../../../shared/src/domain/index.js';
 import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type PoolUpdate, type WinRecord } from '../../../shared/src/pool-store.js';
-import { ledgerCopyChunks } from './ledger-copy.js';
+import { createLedgerEncoder } from './ledger-copy.js';
 import * as sql from './sql.js';
 
 export type { PoolUpdate };
@@ -228,7 +228,9 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     }
     const links = new Map<string, GameLink>();
     for (const [gameId, link] of bare) links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
-    const plan = planBatch({ wagers: parsed, links, states, seen, fxRates, drawTriggerMinor: input.drawTriggerMinor ?? secureDrawMinor });
+    // Rows go straight into COPY buffers as they are planned (no row objects).
+    const encoder = createLedgerEncoder();
+    const plan = planBatch({ wagers: parsed, links, states, seen, fxRates, drawTriggerMinor: input.drawTriggerMinor ?? secureDrawMinor, onRow: encoder.row });
     const screened = screen.rejected;
     if (plan.rejected.length !== screened.length || plan.rejected.some((r, i) => r.ref !== screened[i]?.ref)) {
       // Cannot happen (see step 3); if it did, the dead letters written above would be wrong.
@@ -239,10 +241,8 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     phase('plan');
 
     // 7. Write.
-    if (plan.rows.length > 0) {
-      ledgerRows = plan.rows.length;
-      await pipeline(Readable.from(ledgerCopyChunks(plan.rows)), client.query(copyFrom(sql.COPY_LEDGER)));
-    }
+    ledgerRows = encoder.count();
+    if (ledgerRows > 0) await pipeline(Readable.from(encoder.finish()), client.query(copyFrom(sql.COPY_LEDGER)));
     phase('copy');
     const wins: WinRecord[] = plan.wins.map((w) => ({ ...w, winId: newWinId(), claimId: null }));
     mysteryWins = wins.length;

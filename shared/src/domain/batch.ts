@@ -96,7 +96,28 @@ export interface BatchInput {
    * pool is in a mystery cycle and its `nextParams` are a mystery pool (`planBatch` throws otherwise).
    */
   readonly drawTriggerMinor?: DrawTriggerMinor;
+  /**
+   * Receives every ledger row as it is planned, in `rows` order, instead of `BatchPlan.rows`
+   * (which then stays empty). For a caller that only encodes the rows: building 40,000 row objects
+   * for a 10,000-wager batch was most of the planner's time, in allocation and garbage collection.
+   */
+  readonly onRow?: LedgerRowSink;
 }
+
+/**
+ * One ledger row, by its parts: the wager's fields come from `wager` (`eventId`, `amountMinor` as
+ * `wagerMinor`, `currency` as `wagerCurrency`, `occurredAt`, `gameId`, `playerId`), the rest as in
+ * `LedgerRow`. Rows of one wager come one after another, with the same `wager` object.
+ */
+export type LedgerRowSink = (
+  wager: Wager,
+  fxRateMicro: bigint | null,
+  poolId: string,
+  cycle: number,
+  contributionMicro: bigint,
+  overflowMicro: bigint,
+  reserveMicro: bigint,
+) => void;
 
 /** One row of `jackpot.contributions`: one applied wager and one pool. */
 export interface LedgerRow {
@@ -161,7 +182,7 @@ export interface Rejection {
 }
 
 export interface BatchPlan {
-  /** In wager order, then poolId order within a wager. */
+  /** In wager order, then poolId order within a wager. Empty when `BatchInput.onRow` took them. */
   readonly rows: LedgerRow[];
   /** Sorted by poolId, then cycle: apply in this order so concurrent writers lock pools alike. */
   readonly deltas: PoolDelta[];
@@ -263,6 +284,7 @@ export function planBatch(input: BatchInput): BatchPlan {
   const states = new Map(input.states);
   const fxRates = input.fxRates ?? NO_RATES;
   const draw = input.drawTriggerMinor ?? null;
+  const onRow = input.onRow;
   const rows: LedgerRow[] = [];
   const rejected: Rejection[] = [];
   const duplicates: number[] = [];
@@ -364,20 +386,24 @@ export function planBatch(input: BatchInput): BatchPlan {
           ? amountMinor * w.rPpm
           : shareMicro(value.wagerMicro, state.params.reservePpm);
       const step = contributeInPlace(state, c, r, pool.nextParams ?? null, draw);
-      rows.push({
-        eventId: wager.eventId,
-        poolId: pool.poolId,
-        cycle: step.cycle,
-        wagerMinor: wager.amountMinor,
-        wagerCurrency: wager.currency,
-        fxRateMicro: value.fxRateMicro,
-        contributionMicro: step.toPoolMicro,
-        overflowMicro: step.overflowMicro,
-        reserveMicro: r,
-        occurredAt: wager.occurredAt,
-        gameId: wager.gameId,
-        playerId: wager.playerId,
-      });
+      if (onRow !== undefined) {
+        onRow(wager, value.fxRateMicro, pool.poolId, step.cycle, step.toPoolMicro, step.overflowMicro, r);
+      } else {
+        rows.push({
+          eventId: wager.eventId,
+          poolId: pool.poolId,
+          cycle: step.cycle,
+          wagerMinor: wager.amountMinor,
+          wagerCurrency: wager.currency,
+          fxRateMicro: value.fxRateMicro,
+          contributionMicro: step.toPoolMicro,
+          overflowMicro: step.overflowMicro,
+          reserveMicro: r,
+          occurredAt: wager.occurredAt,
+          gameId: wager.gameId,
+          playerId: wager.playerId,
+        });
+      }
       if (step.hit !== null) {
         wins.push({
           poolId: pool.poolId,

@@ -9,7 +9,9 @@ import {
   type BatchWager,
   type CycleParams,
   type DrawTriggerMinor,
+  type FxRates,
   type GameLink,
+  type LedgerRow,
   type PoolLifecycleState,
   type PoolParams,
   type PoolState,
@@ -861,6 +863,44 @@ void test('property: order-respecting: a batch split in two plans the same as th
         firstApplied,
         [...firstApplied].sort((x, y) => x - y),
       );
+    }),
+  );
+});
+
+void test('property: onRow receives exactly the rows, in order, and the rest of the plan is the same', () => {
+  const rates = fc.constantFrom<FxRates>(
+    new Map(),
+    new Map([
+      ['USD>EUR', 920_000n],
+      ['GBP>USD', 1_270_001n],
+    ]),
+  );
+  fc.assert(
+    fc.property(worlds, rates, (world, fxRates) => {
+      const plain = planBatch({ ...world, fxRates });
+      const got: LedgerRow[] = [];
+      const sunk = planBatch({
+        ...world,
+        fxRates,
+        onRow: (w, fxRateMicro, poolId, cycle, contributionMicro, overflowMicro, reserveMicro) =>
+          got.push({
+            eventId: w.eventId,
+            poolId,
+            cycle,
+            wagerMinor: w.amountMinor,
+            wagerCurrency: w.currency,
+            fxRateMicro,
+            contributionMicro,
+            overflowMicro,
+            reserveMicro,
+            occurredAt: w.occurredAt,
+            gameId: w.gameId,
+            playerId: w.playerId,
+          }),
+      });
+      assert.deepEqual(got, plain.rows);
+      assert.deepEqual(sunk.rows, []);
+      assert.deepEqual(comparable({ ...sunk, rows: plain.rows }), comparable(plain));
     }),
   );
 });
