@@ -164,10 +164,27 @@ export interface PoolChanges {
   readonly wins: readonly WinRecord[];
 }
 
-/** Writes what the domain decided for these pools; returns one pool update per pool written. */
+function byPool<T extends { readonly poolId: string }>(items: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const list = out.get(item.poolId);
+    if (list === undefined) out.set(item.poolId, [item]);
+    else list.push(item);
+  }
+  return out;
+}
+
+/**
+ * Writes what the domain decided for these pools; returns one pool update per pool written. A
+ * fixed number of statements whatever the number of pools and mystery hits (a busy mystery pool
+ * hits dozens of times in one window, each hit opening and closing a cycle).
+ */
 export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Promise<PoolUpdate[]> {
   const touched = [...new Set([...ch.deltas.map((d) => d.poolId), ...ch.openings.map((o) => o.poolId)])].sort();
   if (touched.length === 0) return [];
+  const deltasOf = byPool(ch.deltas);
+  const openingsOf = byPool(ch.openings);
+  const winsOf = byPool(ch.wins);
   const cols = {
     ids: [] as string[],
     cycle: [] as number[],
@@ -197,9 +214,10 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
     const before = ch.before.get(poolId);
     const after = ch.after.get(poolId);
     if (before === undefined || after === undefined) throw new Error(`pool ${poolId} changed but was not locked`);
-    const deltas = ch.deltas.filter((d) => d.poolId === poolId);
-    const opening = ch.openings.filter((o) => o.poolId === poolId).at(-1);
-    const wins = ch.wins.filter((w) => w.poolId === poolId);
+    const deltas = deltasOf.get(poolId) ?? [];
+    const openings = openingsOf.get(poolId) ?? [];
+    const opening = openings.at(-1);
+    const wins = winsOf.get(poolId) ?? [];
     const sum = (f: (d: PoolDelta) => bigint) => deltas.reduce((s, d) => s + f(d), 0n);
     const inFinal = deltas.filter((d) => d.cycle === after.cycle);
     const finalContribution = inFinal.reduce((s, d) => s + d.contributionMicro, 0n);
@@ -224,7 +242,7 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
     cols.contribution.push(sum((d) => d.contributionMicro).toString());
     cols.overflowTotal.push(sum((d) => d.overflowMicro).toString());
     cols.reserveTotal.push(sum((d) => d.reserveMicro).toString());
-    cols.topups.push(ch.openings.filter((o) => o.poolId === poolId).reduce((s, o) => s + o.topUpMicro, 0n).toString());
+    cols.topups.push(openings.reduce((s, o) => s + o.topUpMicro, 0n).toString());
     cols.won.push(wins.reduce((s, w) => s + w.payoutMicro, 0n).toString());
     cols.hits.push(wins.length);
   }
@@ -274,15 +292,25 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
       ],
     });
   }
-  // Openings first: a cycle can open and close within one batch (two mystery hits).
-  for (const o of ch.openings) await recordOpening(client, o.poolId, o, 'reseed');
-  for (const c of ch.closes) {
-    const win = ch.wins.find((w) => w.poolId === c.poolId && w.cycle === c.cycle);
+  // Openings first, in a statement of their own: a cycle can open and close within one batch (two
+  // mystery hits), and the closing UPDATE must see the opened row.
+  if (ch.openings.length > 0) await recordOpenings(client, ch.openings, 'reseed');
+  if (ch.closes.length > 0) {
+    const winOf = new Map(ch.wins.map((w) => [`${w.poolId}#${w.cycle}`, w.winId]));
     await client.query({
-      text: `UPDATE jackpot.pool_cycles SET contribution_micro = $3::numeric - seed_micro - carried_in_micro, payout_micro = $4,
-               carried_out_micro = $5, win_id = $6, ended_at = now()
-             WHERE pool_id = $1 AND cycle = $2`,
-      values: [c.poolId, c.cycle, c.amountMicro.toString(), c.payoutMicro.toString(), c.carriedOutMicro.toString(), win?.winId ?? null],
+      text: `UPDATE jackpot.pool_cycles c SET contribution_micro = d.amount - c.seed_micro - c.carried_in_micro, payout_micro = d.payout,
+               carried_out_micro = d.carried_out, win_id = d.win_id, ended_at = now()
+             FROM unnest($1::text[], $2::int[], $3::numeric[], $4::numeric[], $5::numeric[], $6::uuid[])
+                  AS d(pool_id, cycle, amount, payout, carried_out, win_id)
+             WHERE c.pool_id = d.pool_id AND c.cycle = d.cycle`,
+      values: [
+        ch.closes.map((c) => c.poolId),
+        ch.closes.map((c) => c.cycle),
+        ch.closes.map((c) => c.amountMicro.toString()),
+        ch.closes.map((c) => c.payoutMicro.toString()),
+        ch.closes.map((c) => c.carriedOutMicro.toString()),
+        ch.closes.map((c) => winOf.get(`${c.poolId}#${c.cycle}`) ?? null),
+      ],
     });
   }
   return updated.rows.map((r) => ({
@@ -297,30 +325,47 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
 
 /** The start of a cycle: its record, its hidden trigger, and the operator's top-up if any. */
 export async function recordOpening(client: PoolClient, poolId: string, o: CycleOpening, reason: 'initial-seed' | 'reseed'): Promise<void> {
+  await recordOpenings(client, [{ ...o, poolId }], reason);
+}
+
+/** `recordOpening` for many cycles, in one statement. */
+export async function recordOpenings(
+  client: PoolClient,
+  openings: readonly (CycleOpening & { readonly poolId: string })[],
+  reason: 'initial-seed' | 'reseed',
+): Promise<void> {
+  const triggered = openings.filter((o) => o.triggerMicro !== null);
+  const toppedUp = openings.filter((o) => o.topUpMicro > 0n);
   await client.query({
-    text: `INSERT INTO jackpot.pool_cycles (pool_id, cycle, seed_micro, carried_in_micro, contribution_ppm, reserve_ppm, ceiling_micro, overflow, must_hit_by_micro)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    text: `WITH cycles AS (
+             INSERT INTO jackpot.pool_cycles (pool_id, cycle, seed_micro, carried_in_micro, contribution_ppm, reserve_ppm, ceiling_micro, overflow, must_hit_by_micro)
+             SELECT * FROM unnest($1::text[], $2::int[], $3::numeric[], $4::numeric[], $5::int[], $6::int[], $7::numeric[], $8::text[], $9::numeric[])),
+           triggers AS (
+             INSERT INTO jackpot.pool_triggers (pool_id, cycle, trigger_micro)
+             SELECT * FROM unnest($10::text[], $11::int[], $12::numeric[])),
+           topups AS (
+             INSERT INTO jackpot.topups (pool_id, cycle, amount_micro, reason)
+             SELECT pool_id, cycle, amount, $16::text FROM unnest($13::text[], $14::int[], $15::numeric[]) AS t(pool_id, cycle, amount))
+           SELECT 1`,
     values: [
-      poolId,
-      o.cycle,
-      o.seedMicro.toString(),
-      o.carriedInMicro.toString(),
-      o.params.contributionPpm,
-      o.params.reservePpm,
-      o.params.ceilingMicro?.toString() ?? null,
-      o.params.overflow,
-      o.params.mustHitByMicro?.toString() ?? null,
+      openings.map((o) => o.poolId),
+      openings.map((o) => o.cycle),
+      openings.map((o) => o.seedMicro.toString()),
+      openings.map((o) => o.carriedInMicro.toString()),
+      openings.map((o) => o.params.contributionPpm),
+      openings.map((o) => o.params.reservePpm),
+      openings.map((o) => o.params.ceilingMicro?.toString() ?? null),
+      openings.map((o) => o.params.overflow),
+      openings.map((o) => o.params.mustHitByMicro?.toString() ?? null),
+      triggered.map((o) => o.poolId),
+      triggered.map((o) => o.cycle),
+      triggered.map((o) => (o.triggerMicro ?? 0n).toString()),
+      toppedUp.map((o) => o.poolId),
+      toppedUp.map((o) => o.cycle),
+      toppedUp.map((o) => o.topUpMicro.toString()),
+      reason,
     ],
   });
-  if (o.triggerMicro !== null) {
-    await client.query({ text: 'INSERT INTO jackpot.pool_triggers (pool_id, cycle, trigger_micro) VALUES ($1, $2, $3)', values: [poolId, o.cycle, o.triggerMicro.toString()] });
-  }
-  if (o.topUpMicro > 0n) {
-    await client.query({
-      text: 'INSERT INTO jackpot.topups (pool_id, cycle, amount_micro, reason) VALUES ($1, $2, $3, $4)',
-      values: [poolId, o.cycle, o.topUpMicro.toString(), reason],
-    });
-  }
 }
 
 export const newWinId = (): string => randomUUID();
