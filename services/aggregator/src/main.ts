@@ -8,6 +8,7 @@ import { createPool, withClient } from '../../../shared/src/db.js';
 import { toError } from '../../../shared/src/errors.js';
 import { createHttpServer } from '../../../shared/src/http.js';
 import { createKafka } from '../../../shared/src/kafka.js';
+import { onShutdownSignals } from '../../../shared/src/shutdown.js';
 import { createLogger } from '../../../shared/src/logger.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
 import { createAggregator } from './aggregator.js';
@@ -37,30 +38,14 @@ async function main(): Promise<void> {
   await aggregator.start();
   logger.info({ port: config.port, topic: config.topic, groupId: config.groupId, batchMaxEvents: config.batchMaxEvents, batchMaxWaitMs: config.batchMaxWaitMs }, 'aggregator started');
 
-  let shuttingDown = false;
-  const shutdown = (signal: string): void => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    logger.info({ signal }, 'shutting down: finishing the window in flight');
-    const deadline = setTimeout(() => {
-      logger.error('shutdown took longer than 30 s; exiting (uncommitted work is redelivered)');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    (async () => {
-      await aggregator.stop();
-      await http.close();
-      await pool.end();
-      await telemetry.shutdown();
-      logger.info('stopped');
-      process.exit(0);
-    })().catch((e: unknown) => {
-      logger.error({ err: toError(e) }, 'shutdown failed');
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  // Past the deadline the window in flight is abandoned: it was never committed, so the next
+  // owner of its partitions applies it. Exit 1 says so.
+  onShutdownSignals(logger, { deadlineMs: SHUTDOWN_DEADLINE_MS, failureExitCode: 1 }, async () => {
+    await aggregator.stop();
+    await http.close();
+    await pool.end();
+    await telemetry.shutdown();
+  });
 }
 
 main().catch((e: unknown) => {

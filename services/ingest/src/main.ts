@@ -14,6 +14,7 @@
 import { createPool, sleep } from '../../../shared/src/db.js';
 import { toError } from '../../../shared/src/errors.js';
 import { createKafka } from '../../../shared/src/kafka.js';
+import { onShutdownSignals } from '../../../shared/src/shutdown.js';
 import { createLogger } from '../../../shared/src/logger.js';
 import { relayAwards } from '../../../shared/src/outbox.js';
 import { createWagerProducer } from '../../../shared/src/producer.js';
@@ -68,33 +69,22 @@ async function main(): Promise<void> {
   relayTimer.unref();
 
   let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
+  // A request cut short by the deadline was never answered 202: its client retries it, and the
+  // eventId dedupes it. So even a forced exit loses nothing.
+  onShutdownSignals(logger, { deadlineMs: SHUTDOWN_DEADLINE_MS, failureExitCode: 0 }, async () => {
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => {
-      logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting');
-      process.exit(0);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    void (async () => {
-      try {
-        await ingest.drain(DRAIN_TIMEOUT_MS);
-        await ingest.close();
-        clearInterval(relayTimer);
-        await producer.disconnect();
-        await events.disconnect();
-        await db.end();
-        await telemetry.shutdown();
-      } catch (e) {
-        logger.warn({ err: toError(e) }, 'shutdown incomplete');
-      }
-      logger.info('stopped');
-      process.exit(0);
-    })();
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+    try {
+      await ingest.drain(DRAIN_TIMEOUT_MS);
+      await ingest.close();
+      clearInterval(relayTimer);
+      await producer.disconnect();
+      await events.disconnect();
+      await db.end();
+      await telemetry.shutdown();
+    } catch (e) {
+      logger.warn({ err: toError(e) }, 'shutdown incomplete');
+    }
+  });
 
   const address = await ingest.app.listen({ port: config.port, host: config.host });
   logger.info({ address, topic: config.topic }, 'listening');

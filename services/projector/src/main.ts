@@ -2,6 +2,7 @@
  * The projector's composition root: `tsx services/projector/src/main.ts`.
  * Reads pool state from Postgres and `jackpot.pool-updates.v1`, serves it on PROJECTOR_PORT.
  */
+import { onShutdownSignals } from '../../../shared/src/shutdown.js';
 import { createLogger } from '../../../shared/src/logger.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
 import { toError } from '../../../shared/src/errors.js';
@@ -17,29 +18,12 @@ async function main(): Promise<void> {
   const telemetry = startTelemetry('projector');
   const projector = createProjector(config, { logger, telemetry });
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    // Nothing in flight here can be lost: the projector only reads. The deadline is for a broker
-    // or database that does not answer the goodbye.
-    const deadline = setTimeout(() => {
-      logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting');
-      process.exit(0);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    void projector
-      .stop()
-      .then(() => telemetry.shutdown())
-      .catch((e: unknown) => logger.warn({ err: toError(e) }, 'shutdown incomplete'))
-      .finally(() => {
-        logger.info('stopped');
-        process.exit(0);
-      });
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // Nothing in flight here can be lost: the projector only reads. The deadline is for a broker
+  // or database that does not answer the goodbye.
+  onShutdownSignals(logger, { deadlineMs: SHUTDOWN_DEADLINE_MS, failureExitCode: 0 }, async () => {
+    await projector.stop();
+    await telemetry.shutdown();
+  });
 
   try {
     await projector.start();
