@@ -63,6 +63,7 @@ import { createTraffic, type TrafficEvent } from '../loadgen/src/traffic.js';
 import { createAggregator } from '../services/aggregator/src/aggregator.js';
 import { loadConfig } from '../services/aggregator/src/config.js';
 import * as aggregatorSql from '../services/aggregator/src/sql.js';
+import { demoJackpots } from '../loadgen/src/demo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, 'results', 'aggregator.json');
@@ -72,24 +73,11 @@ const TARGET_RATIO = 20;
 const POLL_MS = 20;
 const MICRO = 1_000_000n;
 
-/** The demo's `demo-eu` jackpot (loadgen/src/demo.ts): four tiers, a reserve share, a capped grand. */
-const JACKPOT_ID = 'demo-eu';
-const JACKPOT_BODY = {
-  currency: 'EUR',
-  pools: [
-    { tier: 'mini', seedMinor: 1_000, contributionPpm: 10_000 },
-    { tier: 'minor', seedMinor: 10_000, contributionPpm: 5_000 },
-    { tier: 'major', seedMinor: 100_000, contributionPpm: 2_500, reservePpm: 500 },
-    {
-      tier: 'grand',
-      seedMinor: 1_000_000,
-      contributionPpm: 1_000,
-      ceilingMinor: 5_000_000,
-      overflow: 'reserve',
-    },
-  ],
-  games: Array.from({ length: 20 }, (_, i) => `demo-eu-${String(i + 1).padStart(2, '0')}`),
-};
+/** The demo's `demo-eu` jackpot (four tiers, a reserve share, a capped grand), not a copy of it. */
+const DEMO_EU = demoJackpots().find((j) => j.jackpotId === 'demo-eu');
+if (DEMO_EU === undefined) throw new Error('loadgen/src/demo.ts no longer defines demo-eu');
+const JACKPOT_ID = DEMO_EU.jackpotId;
+const JACKPOT_BODY = { currency: DEMO_EU.currency, pools: DEMO_EU.pools, games: DEMO_EU.games };
 
 interface Event {
   readonly key: string;
