@@ -29,6 +29,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_KAFKA_BROKERS, list } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
 import { createKafka } from '../shared/src/kafka.js';
+import { runIfMain } from '../shared/src/run-main.js';
 
 /**
  * The pinned broker version: the newest release whose consumer-group, rebalance, idempotent
@@ -694,12 +695,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(toError(e).message);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

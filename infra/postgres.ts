@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL, str } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
 import { LOGS_DIR, STACK_DIR, isLoopback, removeFile, tail, tailFile, type Log } from './kafka.js';
+import { runIfMain } from '../shared/src/run-main.js';
 
 const PG_DIR = join(STACK_DIR, 'pg');
 /** The OS user that owns a cluster we start (the Debian packages create it). */
@@ -326,20 +326,10 @@ export async function stopPostgres(
 }
 
 // By hand: `tsx infra/postgres.ts ensure|stop` (DATABASE_URL). stack:up and .ci/run use the functions.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+runIfMain(import.meta.url, async () => {
   const url = str(process.env, 'DATABASE_URL', DEFAULT_DATABASE_URL);
   const cmd = process.argv[2];
-  const work =
-    cmd === 'ensure'
-      ? ensurePostgres(url)
-      : cmd === 'stop'
-        ? stopPostgres({ databaseUrl: url })
-        : Promise.reject(new Error('usage: tsx infra/postgres.ts ensure|stop'));
-  work.then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(toError(e).message);
-      process.exit(1);
-    },
-  );
-}
+  if (cmd === 'ensure') await ensurePostgres(url);
+  else if (cmd === 'stop') await stopPostgres({ databaseUrl: url });
+  else throw new Error('usage: tsx infra/postgres.ts ensure|stop');
+});

@@ -18,9 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DEFAULT_DATABASE_URL, int, str } from '../shared/src/config.js';
-import { toError } from '../shared/src/errors.js';
 import {
   LOGS_DIR,
   PIDS_DIR,
@@ -41,6 +39,7 @@ import {
 import { migrate } from './migrate.js';
 import { ensurePostgres, startedClusters, stopPostgres } from './postgres.js';
 import { ensureTopics } from './topics.js';
+import { runIfMain } from '../shared/src/run-main.js';
 
 /** 60 s: a service is ready in 1-3 s once Kafka and Postgres answer; the rest is a cold tsx compile on 2 cores. */
 const READY_TIMEOUT_MS = 60_000;
@@ -339,12 +338,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(toError(e).message);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

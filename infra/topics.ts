@@ -8,12 +8,12 @@
  *   some players to another partition (their order across the change is not guaranteed).
  * - pool-updates, awards, dead letters: 3. Low volume; 3 keeps per-pool order with some spread.
  */
-import { pathToFileURL } from 'node:url';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { int } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
 import { TOPICS, createKafka } from '../shared/src/kafka.js';
 import { kafkaBrokers, type Log } from './kafka.js';
+import { runIfMain } from '../shared/src/run-main.js';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -182,12 +182,4 @@ export async function ensureTopics(opts: EnsureTopicsOptions = {}): Promise<void
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  ensureTopics().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(`topics: ${toError(e).message}`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, () => ensureTopics(), 'topics');
