@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
-import type { Admin, Consumer, ConsumerConfig, Kafka, Producer, ProducerConfig } from 'kafkajs';
+import type { Admin, Consumer, ConsumerConfig, Kafka, KafkaMessage, Producer, ProducerConfig } from 'kafkajs';
 import { DEFAULT_KAFKA_BROKERS, list } from '../../shared/src/config.js';
 import { createKafka } from '../../shared/src/kafka.js';
 import { createTopic } from '../../infra/topics.js';
@@ -127,4 +127,35 @@ export async function cleanupKafka(): Promise<void> {
       await bounded('deleteTopics', helperAdmin.deleteTopics({ topics: names, timeout: 10_000 }));
   }
   if (helperAdmin !== undefined) await bounded('disconnect', helperAdmin.disconnect());
+}
+
+/**
+ * Reads `topic` from the beginning with a fresh consumer group until `done(messages)` holds or
+ * `timeoutMs` passes, then `settleMs` more, so that a message that should not be there (a copy)
+ * has time to show up. Returns what arrived; the caller asserts on it.
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  done: (got: readonly KafkaMessage[]) => boolean,
+  opts: { timeoutMs?: number; settleMs?: number } = {},
+): Promise<KafkaMessage[]> {
+  const got: KafkaMessage[] = [];
+  const consumer = kafka.consumer({ groupId: randomGroupId('read'), ...FAST_GROUP });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        got.push(message);
+        return Promise.resolve();
+      },
+    });
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    while (!done(got) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
 }

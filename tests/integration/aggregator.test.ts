@@ -6,7 +6,7 @@ import { createLogger } from '../../shared/src/logger.js';
 import { createAggregator, type Aggregator } from '../../services/aggregator/src/aggregator.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, seedJackpot, wager, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
-import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
+import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic, readTopic } from '../helpers/kafka.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
@@ -70,21 +70,6 @@ async function produce(topic: string, events: readonly RawEvent[]): Promise<void
   await producer.disconnect();
 }
 
-async function drain(topic: string, done: (got: KafkaMessage[]) => boolean): Promise<KafkaMessage[]> {
-  const consumer = kafka.consumer({ groupId: randomGroupId('drain'), ...FAST_GROUP });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const got: KafkaMessage[] = [];
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      got.push(message);
-      return Promise.resolve();
-    },
-  });
-  await eventually(() => Promise.resolve(done(got)), 30_000);
-  await consumer.disconnect();
-  return got;
-}
 
 const appliedEvents = async (): Promise<number> =>
   Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n);
@@ -119,13 +104,13 @@ void test('a mixed stream gives exact pool totals, one ledger row per wager and 
   for (const reason of ['malformed_json', 'amount_out_of_range', 'unknown_game', 'currency_mismatch', 'empty_payload']) {
     assert.ok(reasons.includes(reason), `dead letter with reason ${reason}`);
   }
-  const dlq = await drain(t.dlqTopic, (got) => got.length >= reasons.length);
+  const dlq = await readTopic(kafka, t.dlqTopic, (got) => got.length >= reasons.length);
   assert.equal(dlq.length, reasons.length, 'every dead letter on the topic');
   assert.deepEqual(new Set(dlq.map((m) => m.headers?.['x-dlq-reason']?.toString())), new Set(reasons));
   const malformed = dlq.find((m) => m.headers?.['x-dlq-reason']?.toString() === 'malformed_json');
   assert.equal(malformed?.value?.toString(), '{"eventId": nope', 'original bytes kept');
 
-  const latest = (got: KafkaMessage[]) => {
+  const latest = (got: readonly KafkaMessage[]) => {
     const last = new Map<string, { version: number; amountMinor: number; cycle: number }>();
     for (const m of got) {
       const u = JSON.parse(m.value?.toString() ?? '{}') as { poolId: string; version: number; amountMinor: number; cycle: number };
@@ -136,7 +121,7 @@ void test('a mixed stream gives exact pool totals, one ledger row per wager and 
   const versions = new Map(
     (await db.pool.query<{ pool_id: string; version: string }>('SELECT pool_id, version::text FROM jackpot.pool_totals')).rows.map((r) => [r.pool_id, Number(r.version)]),
   );
-  const last = latest(await drain(t.poolUpdatesTopic, (got) => [...latest(got)].every(([id, u]) => u.version === versions.get(id)) && latest(got).size === versions.size));
+  const last = latest(await readTopic(kafka, t.poolUpdatesTopic, (got) => [...latest(got)].every(([id, u]) => u.version === versions.get(id)) && latest(got).size === versions.size));
   for (const [poolId, micro] of expected) assert.equal(last.get(poolId)?.amountMinor, Number(micro / 1_000_000n), `published amount of ${poolId}`);
   await aggregator.stop();
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Kafka, type KafkaMessage } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import { createApiKey } from '../../shared/src/api-keys.js';
 import { createLogger } from '../../shared/src/logger.js';
 import { createWagerProducer, type WagerMessage, type WagerProducer } from '../../shared/src/producer.js';
@@ -13,7 +13,7 @@ import { startTelemetry } from '../../shared/src/telemetry.js';
 import { createIngestApp } from '../../services/ingest/src/app.js';
 import type { RateLimitConfig } from '../../services/ingest/src/config.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic, uniqueSuffix } from '../helpers/kafka.js';
+import { kafkaForTests, randomTopic, readTopic, uniqueSuffix } from '../helpers/kafka.js';
 
 const TEST_TIMEOUT = 60_000;
 const db = await createTestDatabase();
@@ -113,23 +113,6 @@ function errorCode(answer: Answer): unknown {
   return (answer.body as { error?: { code?: unknown } }).error?.code;
 }
 
-async function consume(topic: string, count: number): Promise<KafkaMessage[]> {
-  const received: KafkaMessage[] = [];
-  const consumer = kafka.consumer({ groupId: randomGroupId('ingest'), ...FAST_GROUP });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      received.push(message);
-      return Promise.resolve();
-    },
-  });
-  const deadline = Date.now() + 20_000;
-  while (received.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 500)); // room for anything unexpected to show up
-  await consumer.disconnect();
-  return received;
-}
 
 void test(
   '202 counts accepted wagers and lists rejected ones by index; exactly the accepted ones are in Kafka',
@@ -163,7 +146,7 @@ void test(
     );
     for (const r of result.rejected) assert.ok(r.message.length > 0);
 
-    const messages = await consume(gw.topic, 3);
+    const messages = await readTopic(kafka, gw.topic, (got) => got.length >= 3, { timeoutMs: 20_000 });
     assert.equal(messages.length, 3);
     const expected = good.map((w) => ({
       eventId: String(w['eventId']).toLowerCase(),
@@ -191,7 +174,7 @@ void test('one wager (not wrapped in a batch) is accepted', { timeout: TEST_TIME
   const answer = await post(gw, w);
   assert.equal(answer.status, 202);
   assert.deepEqual(answer.body, { accepted: 1, rejected: [] });
-  const [message] = await consume(gw.topic, 1);
+  const [message] = await readTopic(kafka, gw.topic, (got) => got.length >= 1, { timeoutMs: 20_000 });
   assert.equal(message?.key?.toString('utf8'), w['playerId']);
 });
 
@@ -226,7 +209,7 @@ void test(
       400,
       'malformed JSON',
     );
-    assert.equal((await consume(gw.topic, 0)).length, 0);
+    assert.equal((await readTopic(kafka, gw.topic, (got) => got.length >= 0, { timeoutMs: 20_000 })).length, 0);
   },
 );
 

@@ -5,41 +5,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { Kafka, type KafkaMessage } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import { AppError } from '../../shared/src/errors.js';
 import { createWagerProducer, type WagerMessage } from '../../shared/src/producer.js';
-import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
+import { kafkaForTests, randomTopic, readTopic } from '../helpers/kafka.js';
 
 const TEST_TIMEOUT = 60_000;
 
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-async function consumeAll(kafka: Kafka, topic: string, count: number): Promise<KafkaMessage[]> {
-  const received: KafkaMessage[] = [];
-  const consumer = kafka.consumer({ groupId: randomGroupId('producer'), ...FAST_GROUP });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      received.push(message);
-      return Promise.resolve();
-    },
-  });
-  try {
-    await waitFor(`${count} messages`, () => received.length >= count);
-    // Anything beyond `count` would be a duplicate: give it a moment to show up.
-    await new Promise((r) => setTimeout(r, 500));
-  } finally {
-    await consumer.disconnect();
-  }
-  return received;
-}
 
 void test(
   '5,000 wagers sent concurrently are all in the topic, once, keyed by playerId',
@@ -61,7 +34,7 @@ void test(
     await Promise.all(wagers.map((w) => producer.send(w)));
     await producer.disconnect();
 
-    const received = await consumeAll(kafka, topic, wagers.length);
+    const received = await readTopic(kafka, topic, (got) => got.length >= wagers.length);
     assert.equal(received.length, wagers.length);
     const byEventId = new Map<string, { wager: WagerMessage; key: string | undefined }>();
     for (const m of received) {
@@ -88,7 +61,7 @@ void test('sendRaw forwards bytes and a null key unchanged', { timeout: TEST_TIM
   ]);
   await producer.disconnect();
 
-  const received = await consumeAll(kafka, topic, 2);
+  const received = await readTopic(kafka, topic, (got) => got.length >= 2);
   assert.deepEqual(
     received.map((m) => [m.key, m.value]),
     [
