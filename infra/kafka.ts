@@ -46,8 +46,13 @@ export const STACK_DIR = join(REPO_ROOT, '.stack');
 export const PIDS_DIR = join(STACK_DIR, 'pids');
 export const LOGS_DIR = join(STACK_DIR, 'logs');
 
-/** Any fixed base64 id will do for a throwaway single-node cluster. */
-const CLUSTER_ID = 'MkU3OEVBNTcwNTJENDM2Qk';
+/**
+ * A new cluster id for every data directory formatted (a base64url UUID, as `kafka-storage
+ * random-uuid` prints). Never a fixed one: the aggregators keep the cluster id with the positions
+ * they store in Postgres, and two brokers formatted with one id would look like one cluster, so a
+ * new broker's offsets (from 0) could be taken for positions already applied.
+ */
+const newClusterId = (): string => Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
 /** Used only to pick the maven-dependency-plugin; pinned so builds are reproducible. */
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 /** 90 s: a cold JVM on 2 cores takes 10-20 s; the margin covers a busy CI machine. */
@@ -471,7 +476,7 @@ export async function startKafka(
         'kafka.tools.StorageTool',
         'format',
         '-t',
-        CLUSTER_ID,
+        newClusterId(),
         '-c',
         propsFile,
         '--ignore-formatted',
