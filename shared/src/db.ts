@@ -25,14 +25,23 @@ export function isRetryableDbError(e: unknown): boolean {
 
 // int8 comes back as a string by default: jackpot amounts are exact, so we read them as BigInt
 // where it matters (through `::text` in SQL) and never let pg turn them into lossy numbers.
-export function createPool(connectionString: string, opts: { max?: number; applicationName?: string } = {}): pg.Pool {
-  return new pg.Pool({
+//
+// An idle client whose server went away (a Postgres restart, `pg_terminate_backend`) makes the
+// pool emit 'error'; with no listener that event ends the process. The pool has already dropped
+// the client, and the next checkout connects anew, so the listener only has to tell someone.
+export function createPool(
+  connectionString: string,
+  opts: { max?: number; applicationName?: string; onIdleError?: (e: Error) => void } = {},
+): pg.Pool {
+  const pool = new pg.Pool({
     connectionString,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'jackpot',
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
   });
+  pool.on('error', (e) => opts.onIdleError?.(e));
+  return pool;
 }
 
 export async function withClient<T>(pool: pg.Pool, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -20,7 +20,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('aggregator', config.logLevel);
   const telemetry = startTelemetry('jackpot-aggregator');
-  const pool = createPool(config.databaseUrl, { max: config.dbPoolMax, applicationName: 'jackpot-aggregator' });
+  const pool = createPool(config.databaseUrl, {
+    max: config.dbPoolMax,
+    applicationName: 'jackpot-aggregator',
+    onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost; the next window reconnects'),
+  });
   const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `aggregator-${hostname()}-${process.pid}`, logger });
   const aggregator = createAggregator({ kafka, pool, config, logger, meter: telemetry.meter });
 

@@ -44,7 +44,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   const log = deps.logger;
   const metrics = createProjectorMetrics(deps.telemetry.meter);
   // Two connections: one resync at a time, plus headroom for a slow one at shutdown.
-  const pgPool = createPool(config.databaseUrl, { max: 2, applicationName: 'projector' });
+  const pgPool = createPool(config.databaseUrl, { max: 2, applicationName: 'projector', onIdleError: (e) => log.warn({ err: e.message }, 'idle database connection lost') });
   pgPool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
   const executeSql = executeSqlOn(pgPool);
   const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'projector', logger: log });
