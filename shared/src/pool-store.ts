@@ -78,11 +78,23 @@ interface LockedRow {
 const big = (v: string | null): bigint | null => (v === null ? null : BigInt(v));
 const minorToMicro = (v: string | null): bigint | null => (v === null ? null : BigInt(v) * MICRO_PER_MINOR);
 
-/** Locks the pools of these jackpots (or these pools) FOR UPDATE, in pool_id order. */
+/**
+ * Locks the pools of these jackpots (or these pools) FOR UPDATE, in pool_id order, then reads
+ * what depends on the locked state. Two statements on purpose: under READ COMMITTED a row locked
+ * after waiting for another transaction is re-read at its newest version, but rows joined to it
+ * in the same statement are not. Joined with the lock, a window that waited for a claim (or
+ * another window) which opened the next cycle saw the new cycle with the old cycle's trigger
+ * missing, and failed. The second statement takes a new snapshot, after the lock.
+ */
 export async function lockPools(client: PoolClient, by: { jackpotIds: readonly string[] } | { poolIds: readonly string[] }): Promise<Map<string, LockedPool>> {
   const [column, ids] = 'jackpotIds' in by ? ['jackpot_id', by.jackpotIds] : ['pool_id', by.poolIds];
   const out = new Map<string, LockedPool>();
   if (ids.length === 0) return out;
+  const locked = await client.query<{ pool_id: string }>({
+    text: `SELECT pool_id FROM jackpot.pool_totals WHERE ${column} = ANY($1::text[]) ORDER BY pool_id FOR UPDATE`,
+    values: [ids],
+  });
+  if (locked.rows.length === 0) return out;
   const { rows } = await client.query<LockedRow>({
     text: `SELECT t.pool_id, t.jackpot_id, t.tier, t.currency, t.cycle, t.amount_micro::text, t.reserve_micro::text,
                   t.next_carry_micro::text, t.seed_micro::text, t.carried_in_micro::text, t.cycle_contribution_micro::text,
@@ -93,10 +105,9 @@ export async function lockPools(client: PoolClient, by: { jackpotIds: readonly s
            FROM jackpot.pool_totals t
            JOIN jackpot.pools p ON p.pool_id = t.pool_id
            LEFT JOIN jackpot.pool_triggers tr ON tr.pool_id = t.pool_id AND tr.cycle = t.cycle
-           WHERE t.${column} = ANY($1::text[])
-           ORDER BY t.pool_id
-           FOR UPDATE OF t`,
-    values: [ids],
+           WHERE t.pool_id = ANY($1::text[])
+           ORDER BY t.pool_id`,
+    values: [locked.rows.map((r) => r.pool_id)],
   });
   for (const r of rows) {
     const params: CycleParams = {

@@ -209,3 +209,41 @@ void test('two mystery hits in one window: a cycle opened and closed inside the 
   assert.equal((await pool('twice:drop'))?.amount_micro, '1050000000', 'cycle 3: reseeded 1,000 + 50 from the third wager');
   await assertReconciles();
 });
+
+void test('a window that waited for a claim on a mystery pool sees the new cycle and its trigger (no failed window)', async () => {
+  await seedJackpot(db.pool, {
+    jackpotId: 'race',
+    currency: 'EUR',
+    pools: [{ tier: 'drop', seedMinor: 1_000, contributionPpm: 10_000, mustHitByMinor: 1_000_000 }],
+    games: ['race-game'],
+  });
+  const waiting = async (n: number): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      const r = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      if ((r.rows[0]?.n ?? 0) >= n) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.fail(`expected ${n} transactions waiting for a lock`);
+  };
+  for (let round = 0; round < 3; round++) {
+    // Hold the pool, queue a claim and then a window behind it, let go: the claim opens the next
+    // cycle (with a new trigger) and commits while the window waits for the pool's row lock.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT 1 FROM jackpot.pool_totals WHERE pool_id = 'race:drop' FOR UPDATE");
+      const claimed = claimPoolWin(db.pool, claim({ claimId: `race-claim-${round}`, poolId: 'race:drop', gameId: 'race-game', playerId: 'w' }));
+      await waiting(1);
+      const window = apply([1, 2, 3].map((i) => wager({ gameId: 'race-game', playerId: `p${i}`, amountMinor: 500 })));
+      await waiting(2);
+      await holder.query('COMMIT');
+      assert.equal((await claimed).kind, 'won');
+      const outcome = await window;
+      assert.equal(outcome.applied, 3, 'the window applied its wagers instead of failing');
+    } finally {
+      holder.release();
+    }
+  }
+  assert.equal((await pool('race:drop'))?.cycle, 4);
+  await assertReconciles();
+});
