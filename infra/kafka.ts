@@ -50,9 +50,16 @@ export const LOGS_DIR = join(STACK_DIR, 'logs');
  * A new cluster id for every data directory formatted (a base64url UUID, as `kafka-storage
  * random-uuid` prints). Never a fixed one: the aggregators keep the cluster id with the positions
  * they store in Postgres, and two brokers formatted with one id would look like one cluster, so a
- * new broker's offsets (from 0) could be taken for positions already applied.
+ * new broker's offsets (from 0) could be taken for positions already applied. Never one that starts
+ * with '-' either (1 in 64): the storage tool would read it as an option and refuse to format, which
+ * is why Kafka's own Uuid.randomUuid() draws again in that case.
  */
-const newClusterId = (): string => Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+function newClusterId(): string {
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 /** Used only to pick the maven-dependency-plugin; pinned so builds are reproducible. */
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 /** 90 s: a cold JVM on 2 cores takes 10-20 s; the margin covers a busy CI machine. */
