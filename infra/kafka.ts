@@ -26,7 +26,7 @@ import {
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DEFAULT_KAFKA_BROKERS, list } from '../shared/src/config.js';
+import { DEFAULT_KAFKA_BROKERS, kafkaSecurity, list, type KafkaSecurity } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { runIfMain } from '../shared/src/run-main.js';
@@ -297,11 +297,18 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<b
   });
 }
 
-/** True when a Kafka broker answers a metadata request (list topics) on `brokers`. */
-export async function kafkaAnswers(brokers: readonly string[], timeoutMs = 5000): Promise<boolean> {
+/**
+ * True when a Kafka broker answers a metadata request (list topics) on `brokers`, connecting with
+ * `security` (TLS, SASL): a secured broker refuses a plaintext or unauthenticated probe.
+ */
+export async function kafkaAnswers(
+  brokers: readonly string[],
+  timeoutMs = 5000,
+  security: KafkaSecurity = {},
+): Promise<boolean> {
   const reachable = await Promise.all(brokers.map((b) => tcpOpen(hostPort(b).host, hostPort(b).port)));
   if (!reachable.some(Boolean)) return false;
-  const admin = createKafka({ brokers, clientId: `infra-probe-${randomUUID().slice(0, 8)}` }).admin();
+  const admin = createKafka({ brokers, security, clientId: `infra-probe-${randomUUID().slice(0, 8)}` }).admin();
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -329,7 +336,8 @@ export async function kafkaAnswers(brokers: readonly string[], timeoutMs = 5000)
  * the port for any other, so a second broker (for trying a version) never shares a pid file
  * or a data directory with the first.
  */
-function localFiles(brokers: readonly string[]): { pidFile: string; logFile: string; dir: string } {
+function localFiles(brokers: readonly string[], dir?: string): { pidFile: string; logFile: string; dir: string } {
+  if (dir !== undefined) return { pidFile: join(dir, 'kafka.pid'), logFile: join(dir, 'kafka.log'), dir };
   const first = brokers[0];
   const port = first === undefined ? 9092 : hostPort(first).port;
   const name = port === 9092 ? 'kafka' : `kafka-${port}`;
@@ -340,24 +348,65 @@ function localFiles(brokers: readonly string[]): { pidFile: string; logFile: str
   };
 }
 
+/**
+ * A broker that authenticates its clients: SCRAM users created when its data directory is
+ * formatted (`kafka-storage format --add-scram`), a SASL_PLAINTEXT listener on the bootstrap
+ * port, and with `tlsKeystoreFile` also a SASL_SSL listener on port + 2. For tests of the client's
+ * security settings; the stack's own broker stays plaintext on loopback.
+ */
+export interface LocalBrokerSasl {
+  readonly mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  /** The first is the broker's own identity (inter-broker and the readiness probe). */
+  readonly users: readonly { readonly name: string; readonly password: string }[];
+  /** A PEM file with the broker's private key (PKCS#8, unencrypted) and its certificate chain. */
+  readonly tlsKeystoreFile?: string;
+}
+
+/** Characters that cannot break the `--add-scram` and JAAS syntax they are written into. */
+const SCRAM_TOKEN = /^[A-Za-z0-9._-]{1,64}$/;
+
+function saslProperties(sasl: LocalBrokerSasl, listenerNames: readonly string[]): string[] {
+  const self = sasl.users[0];
+  if (self === undefined) throw new Error('kafka: a SASL broker needs at least one SCRAM user');
+  const jaas = `org.apache.kafka.common.security.scram.ScramLoginModule required username="${self.name}" password="${self.password}";`;
+  return [
+    `sasl.enabled.mechanisms=${sasl.mechanism}`,
+    `sasl.mechanism.inter.broker.protocol=${sasl.mechanism}`,
+    ...listenerNames.map((l) => `listener.name.${l.toLowerCase()}.${sasl.mechanism.toLowerCase()}.sasl.jaas.config=${jaas}`),
+    ...(sasl.tlsKeystoreFile === undefined ? [] : ['ssl.keystore.type=PEM', `ssl.keystore.location=${sasl.tlsKeystoreFile}`]),
+  ];
+}
+
+/** What the readiness probe of a SASL broker connects with: its own identity, over SASL_PLAINTEXT. */
+function probeSecurity(sasl: LocalBrokerSasl): KafkaSecurity {
+  const self = sasl.users[0];
+  if (self === undefined) throw new Error('kafka: a SASL broker needs at least one SCRAM user');
+  const mechanism = sasl.mechanism === 'SCRAM-SHA-256' ? 'scram-sha-256' : 'scram-sha-512';
+  return { sasl: { mechanism, username: self.name, password: self.password } };
+}
+
 function serverProperties(opts: {
   host: string;
   port: number;
   controllerPort: number;
   logDirs: string;
   version: string;
+  sasl?: LocalBrokerSasl;
 }): string {
   const listen = `${opts.host}:${opts.port}`;
+  const client = opts.sasl === undefined ? 'PLAINTEXT' : 'SASL_PLAINTEXT';
+  const tls = opts.sasl?.tlsKeystoreFile === undefined ? [] : [`SASL_SSL://${opts.host}:${opts.port + 2}`];
   const lines = [
     '# Generated by infra/kafka.ts: one KRaft process, broker and controller, on loopback.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${opts.host}:${opts.controllerPort}`,
-    `listeners=PLAINTEXT://${listen},CONTROLLER://${opts.host}:${opts.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${listen}`,
+    `listeners=${[`${client}://${listen}`, ...tls, `CONTROLLER://${opts.host}:${opts.controllerPort}`].join(',')}`,
+    `advertised.listeners=${[`${client}://${listen}`, ...tls].join(',')}`,
     'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `inter.broker.listener.name=${client}`,
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,${client}:${client}${tls.length > 0 ? ',SASL_SSL:SASL_SSL' : ''}`,
+    ...(opts.sasl === undefined ? [] : saslProperties(opts.sasl, [client, ...(tls.length > 0 ? ['SASL_SSL'] : [])])),
     `log.dirs=${opts.logDirs}`,
     '# Topics are created on purpose (infra/topics.ts); a typo must fail, not create a topic.',
     'auto.create.topics.enable=false',
@@ -403,7 +452,7 @@ export async function kafkaStatus(opts: { brokers?: readonly string[] } = {}): P
   const brokers = opts.brokers ?? kafkaBrokers();
   const pid = readPidFile(localFiles(brokers).pidFile);
   const alive = pid !== undefined && isOurProcess(pid, 'kafka.Kafka');
-  const answering = await kafkaAnswers(brokers);
+  const answering = await kafkaAnswers(brokers, 5000, kafkaSecurity(process.env));
   const state = alive ? 'running' : answering ? 'external' : pid !== undefined ? 'dead pid file' : 'stopped';
   return { brokers, answering, pid: alive ? pid : undefined, state };
 }
@@ -411,16 +460,24 @@ export async function kafkaStatus(opts: { brokers?: readonly string[] } = {}): P
 /**
  * Starts a broker unless one already answers on the bootstrap address. Resolves when a
  * kafkajs admin can connect and list topics. `started` says whether this call spawned it.
+ * `dir` keeps the pid file, log and data there instead of under `.stack/` (a test's own broker);
+ * `sasl` makes it authenticate clients (see LocalBrokerSasl).
  */
 export async function startKafka(
-  opts: { brokers?: readonly string[]; log?: Log; version?: string } = {},
+  opts: { brokers?: readonly string[]; log?: Log; version?: string; dir?: string; sasl?: LocalBrokerSasl } = {},
 ): Promise<{ started: boolean; pid: number | undefined }> {
   const log = opts.log ?? defaultLog;
   const brokers = opts.brokers ?? kafkaBrokers();
-  const files = localFiles(brokers);
+  const files = localFiles(brokers, opts.dir);
+  // The probe speaks as the clients will: the broker we would start, or the one configured for them.
+  const security = opts.sasl === undefined ? kafkaSecurity(process.env) : probeSecurity(opts.sasl);
+  for (const u of opts.sasl?.users ?? []) {
+    if (!SCRAM_TOKEN.test(u.name) || !SCRAM_TOKEN.test(u.password))
+      throw new Error(`kafka: SCRAM user ${JSON.stringify(u.name)}: names and passwords must be 1-64 characters of [A-Za-z0-9._-]`);
+  }
   const existingPid = readPidFile(files.pidFile);
   const ours = existingPid !== undefined && isOurProcess(existingPid, 'kafka.Kafka');
-  if (await kafkaAnswers(brokers)) {
+  if (await kafkaAnswers(brokers, 5000, security)) {
     log(
       ours
         ? `kafka: already running (pid ${existingPid}) on ${brokers.join(',')}`
@@ -431,7 +488,7 @@ export async function startKafka(
   if (ours) {
     // Started earlier and still booting (or wedged): wait for it rather than start a second one.
     log(`kafka: pid ${existingPid} is alive but not answering yet; waiting`);
-    await waitForKafka(brokers, existingPid, files, log);
+    await waitForKafka(brokers, existingPid, files, log, security);
     return { started: false, pid: existingPid };
   }
 
@@ -446,6 +503,10 @@ export async function startKafka(
     throw new Error(
       `kafka: ${host}:${port} accepts connections but does not answer as a Kafka broker; free the port or point KAFKA_BROKERS elsewhere`,
     );
+  if (opts.sasl === undefined && (security.ssl !== undefined || security.sasl !== undefined))
+    throw new Error(
+      `kafka: nothing answers on ${brokers.join(',')} with KAFKA_SSL/KAFKA_SASL_*, and the local broker would be plaintext; unset them or point KAFKA_BROKERS at a secured broker`,
+    );
 
   const install = await fetchKafka({ ...(opts.version === undefined ? {} : { version: opts.version }), log });
   const bindHost = host === 'localhost' ? '127.0.0.1' : host;
@@ -454,8 +515,8 @@ export async function startKafka(
   const dataDir = join(kafkaDir, `data-${install.version}`);
   const propsFile = join(kafkaDir, 'server.properties');
   mkdirSync(dataDir, { recursive: true });
-  mkdirSync(PIDS_DIR, { recursive: true });
-  mkdirSync(LOGS_DIR, { recursive: true });
+  mkdirSync(dirname(files.pidFile), { recursive: true });
+  mkdirSync(dirname(files.logFile), { recursive: true });
   writeFileSync(
     propsFile,
     serverProperties({
@@ -464,6 +525,7 @@ export async function startKafka(
       controllerPort: port + 1,
       logDirs: dataDir,
       version: install.version,
+      ...(opts.sasl === undefined ? {} : { sasl: opts.sasl }),
     }),
   );
 
@@ -487,6 +549,7 @@ export async function startKafka(
         '-c',
         propsFile,
         '--ignore-formatted',
+        ...(opts.sasl?.users ?? []).flatMap((u) => ['--add-scram', `${opts.sasl?.mechanism}=[name=${u.name},password=${u.password}]`]),
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -508,7 +571,7 @@ export async function startKafka(
       '-XX:MaxGCPauseMillis=20',
       '-XX:+ExitOnOutOfMemoryError',
       '-Djava.awt.headless=true',
-      `-Dkafka.logs.dir=${LOGS_DIR}`,
+      `-Dkafka.logs.dir=${dirname(files.logFile)}`,
       install.logFlag,
       '-cp',
       classpath,
@@ -523,7 +586,7 @@ export async function startKafka(
   child.unref();
   writeFileSync(files.pidFile, `${pid}\n`);
   log(`kafka ${install.version}: started pid ${pid} on ${bindHost}:${port} (log: ${files.logFile})`);
-  await waitForKafka(brokers, pid, files, log);
+  await waitForKafka(brokers, pid, files, log, security);
   return { started: true, pid };
 }
 
@@ -532,11 +595,12 @@ async function waitForKafka(
   pid: number,
   files: { pidFile: string; logFile: string },
   log: Log,
+  security: KafkaSecurity,
 ): Promise<void> {
   const started = Date.now();
   let lastProgress = started;
   for (;;) {
-    if (await kafkaAnswers(brokers, 5000)) {
+    if (await kafkaAnswers(brokers, 5000, security)) {
       log(`kafka: ready on ${brokers.join(',')} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return;
     }
@@ -561,10 +625,10 @@ async function waitForKafka(
 
 /** Stops the broker we started (SIGTERM, then SIGKILL after 30 s). A broker we did not start is left alone. */
 export async function stopKafka(
-  opts: { brokers?: readonly string[]; log?: Log } = {},
+  opts: { brokers?: readonly string[]; log?: Log; dir?: string } = {},
 ): Promise<{ stopped: boolean }> {
   const log = opts.log ?? defaultLog;
-  const { pidFile } = localFiles(opts.brokers ?? kafkaBrokers());
+  const { pidFile } = localFiles(opts.brokers ?? kafkaBrokers(), opts.dir);
   const pid = readPidFile(pidFile);
   if (pid === undefined || !isOurProcess(pid, 'kafka.Kafka')) {
     removeFile(pidFile);

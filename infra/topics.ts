@@ -9,7 +9,7 @@
  * - pool-updates, awards, dead letters: 3. Low volume; 3 keeps per-pool order with some spread.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { int } from '../shared/src/config.js';
+import { int, kafkaSecurity, type KafkaSecurity } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
 import { TOPICS, createKafka } from '../shared/src/kafka.js';
 import { kafkaBrokers, type Log } from './kafka.js';
@@ -140,6 +140,8 @@ async function alignConfigs(admin: Admin, spec: TopicSpec, log: Log): Promise<vo
 
 export interface EnsureTopicsOptions {
   readonly brokers?: readonly string[];
+  /** TLS and SASL towards the brokers; from KAFKA_SSL / KAFKA_SASL_* when absent. */
+  readonly security?: KafkaSecurity;
   readonly wagerPartitions?: number;
   readonly log?: Log;
 }
@@ -156,7 +158,8 @@ export async function ensureTopics(opts: EnsureTopicsOptions = {}): Promise<void
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const brokers = opts.brokers ?? kafkaBrokers();
   const wagerPartitions = opts.wagerPartitions ?? wagerPartitionsFromEnv();
-  const admin = createKafka({ brokers, clientId: 'infra-topics' }).admin();
+  const security = opts.security ?? kafkaSecurity(process.env);
+  const admin = createKafka({ brokers, security, clientId: 'infra-topics' }).admin();
   await admin.connect();
   try {
     for (const spec of contractTopics(wagerPartitions)) {

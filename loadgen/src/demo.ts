@@ -718,7 +718,7 @@ async function main(): Promise<number> {
   timings.push(['stack up', seconds(mark)]);
 
   const db = createPool(common.databaseUrl, { max: 4, applicationName: 'jackpot-demo' });
-  const kafka = createKafka({ brokers: common.kafkaBrokers, clientId: 'jackpot-demo' });
+  const kafka = createKafka({ brokers: common.kafkaBrokers, security: common.kafkaSecurity, clientId: 'jackpot-demo' });
   const admin = kafka.admin();
   await admin.connect();
   try {

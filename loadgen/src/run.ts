@@ -282,6 +282,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   if (options.via === 'kafka') {
     const kafka = createKafka({
       brokers,
+      security: common.kafkaSecurity,
       clientId: 'jackpot-loadgen',
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });

@@ -1,4 +1,5 @@
-import { AppError } from './errors.js';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { AppError, toError } from './errors.js';
 
 /**
  * Settings come from environment variables only, are validated once at start into a frozen
@@ -58,8 +59,110 @@ export function bool(env: Env, name: string, fallback: boolean): boolean {
 /** The settings every service shares, with the contract's defaults. */
 export interface CommonConfig {
   readonly kafkaBrokers: readonly string[];
+  /** TLS and SASL towards the brokers; `{}` is plaintext without authentication. */
+  readonly kafkaSecurity: KafkaSecurity;
   readonly databaseUrl: string;
   readonly logLevel: string;
+}
+
+/**
+ * How the Kafka client secures its connections. Both parts are optional and independent: SASL
+ * over plaintext (SASL_PLAINTEXT) authenticates without encrypting, TLS alone (SSL) encrypts
+ * without authenticating, both (SASL_SSL) is what production wants.
+ */
+export interface KafkaSecurity {
+  /** TLS on; the broker's certificate is always verified, against `ca` (PEM) or Node's default CAs. */
+  readonly ssl?: { readonly ca?: string };
+  readonly sasl?: KafkaSasl;
+}
+
+/** SCRAM only: PLAIN sends the password itself, SCRAM proves knowledge of it. */
+export interface KafkaSasl {
+  readonly mechanism: 'scram-sha-256' | 'scram-sha-512';
+  readonly username: string;
+  readonly password: string;
+}
+
+const SASL_MECHANISMS = ['scram-sha-256', 'scram-sha-512'] as const;
+
+/**
+ * KAFKA_SSL (true|false), KAFKA_SSL_CA_FILE (a PEM bundle, read now), KAFKA_SASL_MECHANISM
+ * (SCRAM-SHA-256|SCRAM-SHA-512), KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD. A half-made setting
+ * (a CA without TLS, a user without a mechanism) stops the service rather than falling back to
+ * plaintext. The password never appears in a message.
+ */
+export function kafkaSecurity(env: Env): KafkaSecurity {
+  const ssl = bool(env, 'KAFKA_SSL', false);
+  const caFile = str(env, 'KAFKA_SSL_CA_FILE', '');
+  if (caFile !== '' && !ssl) fail('KAFKA_SSL_CA_FILE', caFile, 'to be unset unless KAFKA_SSL=true');
+  const mechanism = str(env, 'KAFKA_SASL_MECHANISM', '').toLowerCase();
+  const username = str(env, 'KAFKA_SASL_USERNAME', '');
+  const password = str(env, 'KAFKA_SASL_PASSWORD', '');
+  let sasl: KafkaSasl | undefined;
+  if (mechanism === '') {
+    if (username !== '') fail('KAFKA_SASL_USERNAME', username, 'to be unset unless KAFKA_SASL_MECHANISM is set');
+    if (password !== '') throw new AppError('CONFIG_INVALID', 'KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not');
+  } else {
+    if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism))
+      fail('KAFKA_SASL_MECHANISM', env['KAFKA_SASL_MECHANISM'] ?? '', 'SCRAM-SHA-256 or SCRAM-SHA-512');
+    if (username === '') fail('KAFKA_SASL_USERNAME', username, `a user name (KAFKA_SASL_MECHANISM=${mechanism})`);
+    if (password === '') throw new AppError('CONFIG_INVALID', `KAFKA_SASL_PASSWORD is empty: expected the password of ${username}`);
+    sasl = { mechanism: mechanism as KafkaSasl['mechanism'], username, password };
+  }
+  return {
+    ...(ssl ? { ssl: caFile === '' ? {} : { ca: readPem('KAFKA_SSL_CA_FILE', caFile) } } : {}),
+    ...(sasl === undefined ? {} : { sasl }),
+  };
+}
+
+function readPem(name: string, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return fail(name, file, `a readable file (${toError(e).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(name, file, 'a PEM file with at least one certificate');
+  return text;
+}
+
+/**
+ * libpq's sslmode values that node-postgres understands. Not `no-verify`: it would accept any
+ * certificate, so anyone on the path could read and rewrite the money; a private CA goes in
+ * `sslrootcert` instead.
+ */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
+/** Parameters naming files that pg reads at connect time: checked now, so a typo stops the start. */
+const SSL_FILE_PARAMS = ['sslrootcert', 'sslcert', 'sslkey'];
+
+/**
+ * DATABASE_URL, a postgres:// URL. TLS through libpq's own parameters in the URL (`sslmode`,
+ * `sslrootcert`, `sslcert`, `sslkey`), which pg reads. Messages name the parameter, never the
+ * URL, which may hold a password.
+ */
+export function databaseUrl(env: Env): string {
+  const v = str(env, 'DATABASE_URL', DEFAULT_DATABASE_URL);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new AppError('CONFIG_INVALID', 'DATABASE_URL is invalid: expected postgres://user@host:port/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new AppError('CONFIG_INVALID', `DATABASE_URL is invalid: expected the scheme postgres://, got ${url.protocol}//`);
+  const sslmode = url.searchParams.get('sslmode');
+  if (sslmode !== null && !SSL_MODES.includes(sslmode))
+    fail('DATABASE_URL sslmode', sslmode, `one of ${SSL_MODES.join(', ')} (verify-full recommended)`);
+  for (const param of SSL_FILE_PARAMS) {
+    const file = url.searchParams.get(param);
+    if (file === null) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (e) {
+      fail(`DATABASE_URL ${param}`, file, `a readable file (${toError(e).message})`);
+    }
+  }
+  return v;
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/jackpot';
@@ -68,7 +171,8 @@ export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
 export function commonConfig(env: Env): CommonConfig {
   return {
     kafkaBrokers: list(env, 'KAFKA_BROKERS', DEFAULT_KAFKA_BROKERS),
-    databaseUrl: str(env, 'DATABASE_URL', DEFAULT_DATABASE_URL),
+    kafkaSecurity: kafkaSecurity(env),
+    databaseUrl: databaseUrl(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   };
 }

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import type { KafkaSecurity } from './config.js';
 import type { Logger } from './logger.js';
 
 /** The topics of the contract. */
@@ -22,16 +23,32 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * exponential) is kept for requests; connection timeouts are short because everything is local
  * or in-cluster.
  */
-export function createKafka(opts: { brokers: readonly string[]; clientId: string; logger?: Logger }): Kafka {
+export function createKafka(opts: {
+  brokers: readonly string[];
+  clientId: string;
+  logger?: Logger;
+  /** TLS and SASL (CommonConfig.kafkaSecurity); plaintext without authentication when absent. */
+  security?: KafkaSecurity;
+  /** Retries of a connection or request, 8 by default (about a minute of backoff from 300 ms). */
+  retries?: number;
+}): Kafka {
   const log = opts.logger?.child({ component: 'kafkajs' });
+  const { ssl, sasl } = opts.security ?? {};
   const config: KafkaConfig = {
     clientId: opts.clientId,
     brokers: [...opts.brokers],
     connectionTimeout: 3000,
     requestTimeout: 30000,
-    retry: { initialRetryTime: 300, retries: 8 },
+    retry: { initialRetryTime: 300, retries: opts.retries ?? 8 },
     logLevel: log ? logLevel.WARN : logLevel.NOTHING,
   };
+  // rejectUnauthorized stays Node's default (true): a broker whose certificate does not verify is refused.
+  if (ssl !== undefined) config.ssl = ssl.ca === undefined ? true : { ca: [ssl.ca] };
+  if (sasl !== undefined) {
+    const { username, password } = sasl;
+    config.sasl =
+      sasl.mechanism === 'scram-sha-256' ? { mechanism: 'scram-sha-256', username, password } : { mechanism: 'scram-sha-512', username, password };
+  }
   if (log) {
     config.logCreator =
       () =>

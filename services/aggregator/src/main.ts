@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     applicationName: 'jackpot-aggregator',
     onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost; the next window reconnects'),
   });
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `aggregator-${hostname()}-${process.pid}`, logger });
+  const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: `aggregator-${hostname()}-${process.pid}`, logger });
   const aggregator = createAggregator({ kafka, pool, config, logger, meter: telemetry.meter });
 
   const http = createHttpServer({

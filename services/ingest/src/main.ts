@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   // 10 connections: key lookups are cached and admin writes are rare.
   const db = createPool(config.databaseUrl, { max: 10, applicationName: 'ingest', onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost') });
   db.on('error', (err) => logger.warn({ err }, 'idle Postgres connection failed'));
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'ingest', logger });
+  const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'ingest', logger });
   const producer = createWagerProducer({
     kafka,
     topic: config.topic,

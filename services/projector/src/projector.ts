@@ -47,7 +47,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   const pgPool = createPool(config.databaseUrl, { max: 2, applicationName: 'projector', onIdleError: (e) => log.warn({ err: e.message }, 'idle database connection lost') });
   pgPool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
   const executeSql = executeSqlOn(pgPool);
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'projector', logger: log });
+  const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'projector', logger: log });
   const store = createPoolStore();
   const hub = createSseHub({ store, heartbeatMs: config.sseHeartbeatMs, logger: log, metrics });
   let loaded = false;
