@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'KAFKA_UNAVAILABLE'
   | 'DB_UNAVAILABLE'
   | 'DB_CONFLICT'
+  | 'POSITIONS_FOREIGN'
   | 'TIMEOUT'
   | 'INVALID_INPUT'
   | 'NOT_FOUND'

@@ -5,6 +5,8 @@
  * Mystery triggers are deliberately absent.
  */
 import type pg from 'pg';
+import { isValidFxRateMicro, MAX_FX_RATE_MICRO } from './domain/fx.js';
+import { AppError } from './errors.js';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
@@ -125,6 +127,7 @@ export async function listFxRates(db: Queryable): Promise<FxRate[]> {
  * it. Applies to wagers in windows committed after it; each ledger row keeps the rate it used.
  */
 export async function putFxRate(db: Queryable, from: string, to: string, rateMicro: number, actor: string): Promise<FxRate> {
+  if (!isValidFxRateMicro(rateMicro)) throw new AppError('INVALID_INPUT', `rateMicro must be a whole number from 1 to ${MAX_FX_RATE_MICRO}, got ${JSON.stringify(rateMicro)}`);
   const { rows } = await db.query<{ old: string | null; rate_micro: string; updated_at: Date }>(
     `WITH old AS (SELECT rate_micro FROM jackpot.fx_rates WHERE from_currency = $1 AND to_currency = $2),
           up AS (INSERT INTO jackpot.fx_rates (from_currency, to_currency, rate_micro) VALUES ($1, $2, $3)

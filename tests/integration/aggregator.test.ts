@@ -3,9 +3,14 @@ import { after, test } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { createLogger } from '../../shared/src/logger.js';
+import { withTransaction } from '../../shared/src/db.js';
+import { putFxRate } from '../../shared/src/meters.js';
+import { checkPositions, rebasePositions } from '../../shared/src/positions.js';
 import { createAggregator, type Aggregator } from '../../services/aggregator/src/aggregator.js';
+import { applyWindow } from '../../services/aggregator/src/sink.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, seedJackpot, wager, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
+import { positionPartitions } from '../helpers/positions.js';
 import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic, readTopic } from '../helpers/kafka.js';
 
 const db = await createTestDatabase();
@@ -50,6 +55,7 @@ async function setup(partitions = 6) {
         batchMaxWaitMs: 20,
         partitionsConsumedConcurrently: partitions,
         sessionTimeoutMs: FAST_GROUP.sessionTimeout ?? 6000,
+        faultPoints: new Map(),
       },
       logger,
       meter: metrics.getMeter('test'),
@@ -156,5 +162,101 @@ void test('a re-sent wager in a later batch counts once, and a restarted aggrega
       const seed = BigInt(p.seedMinor) * 1_000_000n;
       assert.equal((after_.get(id) ?? 0n) - (totalsBefore.get(id) ?? 0n), (expectedDelta.get(id) ?? 0n) - seed, `delta of ${id}`);
     }
+  }
+});
+
+const readyWithin = async (a: Aggregator, pattern: RegExp, ms = 20_000): Promise<string | null> => {
+  await eventually(() => Promise.resolve(pattern.test(a.readiness() ?? '')), ms);
+  return a.readiness();
+};
+
+void test('positions that do not belong to the topic stop the replica (not ready, nothing applied) until an operator re-bases them', async () => {
+  const t = await setup(3);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { clusterId } = await admin.describeCluster();
+    // Positions of ~300 a partition from an earlier topic of the same name; this one starts at 0.
+    await positionPartitions(db.pool, { groupId: t.groupId, topic: t.topic, clusterId, partitions: [0, 1, 2], offset: 300 });
+    const events = Array.from({ length: 120 }, (_, i) => asEvent(wager({ gameId: 'g-c', playerId: `new-${i}`, amountMinor: 10 + i })));
+    await produce(t.topic, events);
+    const before = await appliedEvents();
+    const a = await t.start();
+    const reason = await readyWithin(a, /past the partition's end/);
+    assert.match(reason ?? '', /stored positions refused, nothing is applied: partition \d: stored position 300 is past the partition's end/);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await appliedEvents(), before, 'not one wager counted as already applied');
+
+    await rebasePositions(db.pool, admin, { groupId: t.groupId, topic: t.topic, to: 'earliest', actor: 'test' });
+    assert.ok(await eventually(async () => (await appliedEvents()) === before + 120, 30_000), 'after the re-base every wager of the new topic is applied');
+    assert.equal(a.readiness(), null);
+    const audit = await db.pool.query<{ subject: string }>("SELECT subject FROM jackpot.config_audit WHERE action = 'positions.rebase'");
+    assert.deepEqual(audit.rows.map((r) => r.subject), [`${t.groupId}/${t.topic}`]);
+    await a.stop();
+  } finally {
+    await admin.disconnect();
+  }
+});
+
+void test('positions stored for another Kafka cluster are refused by the replica and by the window transaction', async () => {
+  const t = await setup(2);
+  await positionPartitions(db.pool, { groupId: t.groupId, topic: t.topic, clusterId: 'another-cluster-id', partitions: [0, 1], offset: 0 });
+  await produce(t.topic, [asEvent(wager({ gameId: 'g-a', playerId: 'x' }))]);
+  const before = await appliedEvents();
+  const a = await t.start();
+  assert.match((await readyWithin(a, /cluster/)) ?? '', /stored for Kafka cluster another-cluster-id, but the broker is cluster /);
+  assert.equal(await appliedEvents(), before);
+  await a.stop();
+  // A window that reached the transaction anyway (a zombie replica on the old cluster) is refused.
+  const message = { offset: '0', key: null, value: Buffer.from(JSON.stringify(wager({ gameId: 'g-a' }))) };
+  await assert.rejects(
+    withTransaction(db.pool, (c) => applyWindow(c, { groupId: t.groupId, topic: t.topic, clusterId: 'this-cluster', slices: [{ partition: 0, messages: [message] }], nowMs: Date.now() })),
+    /belong to Kafka cluster another-cluster-id/,
+  );
+});
+
+void test('a window that starts past the stored position is not applied, so a failed first window is never skipped', async () => {
+  const t = await setup(1);
+  const admin = kafka.admin();
+  await admin.connect();
+  const check = await checkPositions(db.pool, admin, { groupId: t.groupId, topic: t.topic });
+  await admin.disconnect();
+  assert.deepEqual([...check.positions], [[0, 0n]], 'a new partition is positioned at its first offset when assigned');
+  const msgs = Array.from({ length: 20 }, (_, i) => ({ offset: String(i), key: null, value: Buffer.from(JSON.stringify(wager({ gameId: 'g-b', playerId: `f-${i}` }))) }));
+  const write = (messages: typeof msgs, fetchedFrom?: string) =>
+    withTransaction(db.pool, (c) =>
+      applyWindow(c, { groupId: t.groupId, topic: t.topic, clusterId: check.clusterId, slices: [{ partition: 0, messages, ...(fetchedFrom ? { fetchedFrom } : {}) }], nowMs: Date.now() }),
+    );
+  // The first window (offsets 0-9) failed; the second (10-19) must not move the position past it.
+  const later = await write(msgs.slice(10), '10');
+  assert.equal(later.applied, 0);
+  assert.deepEqual(later.gaps, [{ partition: 0, nextOffset: '0' }]);
+  const first = await write(msgs.slice(0, 10), '0');
+  assert.equal(first.applied, 10);
+  assert.equal((await write(msgs.slice(10), '10')).applied, 10);
+  // Offsets the broker skipped in one fetch (transaction markers, compacted records) are no gap.
+  const skipped = { offset: '25', key: null, value: Buffer.from(JSON.stringify(wager({ gameId: 'g-b' }))) };
+  assert.equal((await write([skipped], '20')).applied, 1);
+});
+
+void test('a message that fails every window it is in is dead-lettered as unprocessable, and the rest of its window is applied', async () => {
+  const t = await setup(2);
+  // A rate from before the admin API refused such rates: one USD wager of 1,000,000,000 minor then
+  // overflows its ledger row (1e9 × 1e13 × 3,333 / 1e6 = 3.3e19 micro-units).
+  await db.pool.query("INSERT INTO jackpot.fx_rates (from_currency, to_currency, rate_micro) VALUES ('USD', 'EUR', 10000000000000) ON CONFLICT (from_currency, to_currency) DO UPDATE SET rate_micro = excluded.rate_micro");
+  await assert.rejects(putFxRate(db.pool, 'USD', 'EUR', 1e12, 'test'), /rateMicro must be a whole number from 1 to 9000000000/);
+  try {
+    const good = Array.from({ length: 300 }, (_, i) => asEvent(wager({ gameId: 'g-a', playerId: `pg-${i}`, amountMinor: 5 + i })));
+    const poison = asEvent(wager({ gameId: 'g-a', playerId: 'pg-150', currency: 'USD', amountMinor: 1_000_000_000 }));
+    const before = await appliedEvents();
+    const a = await t.start();
+    await produce(t.topic, [...good.slice(0, 150), poison, ...good.slice(150)]);
+    assert.ok(await eventually(async () => (await appliedEvents()) === before + 300, 60_000), `the 300 good wagers applied: ${(await appliedEvents()) - before}`);
+    const dead = await db.pool.query<{ reason: string; event_id: string; message: string }>("SELECT reason, event_id::text, message FROM jackpot.dead_letters WHERE reason = 'unprocessable'");
+    assert.equal(dead.rows.length, 1);
+    assert.equal(dead.rows[0]?.event_id ?? poison.wager?.eventId, poison.wager?.eventId);
+    await a.stop();
+  } finally {
+    await db.pool.query("DELETE FROM jackpot.fx_rates WHERE from_currency = 'USD'");
   }
 });

@@ -13,15 +13,17 @@ import { claimPoolWin } from '../../shared/src/wins.js';
 import { applyWindow, type InMessage } from '../../services/aggregator/src/sink.js';
 import { loadRecords } from '../../services/cli/src/reconcile.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { positionPartitions } from '../helpers/positions.js';
 import { seedJackpot, wager, type TestWager } from '../helpers/fixtures.js';
 
 const db = await createTestDatabase();
 let offset = 0;
+await positionPartitions(db.pool, { groupId: 'g', topic: 't', clusterId: 'test-cluster', partitions: [0] });
 
 async function apply(wagers: readonly TestWager[], drawTriggerMinor?: DrawTriggerMinor) {
   const messages: InMessage[] = wagers.map((w) => ({ offset: String(offset++), key: Buffer.from(w.playerId), value: Buffer.from(JSON.stringify(w)) }));
   return withTransaction(db.pool, (c) =>
-    applyWindow(c, { groupId: 'g', topic: 't', slices: [{ partition: 0, messages }], nowMs: Date.now(), ...(drawTriggerMinor ? { drawTriggerMinor } : {}) }),
+    applyWindow(c, { groupId: 'g', topic: 't', clusterId: 'test-cluster', slices: [{ partition: 0, messages }], nowMs: Date.now(), ...(drawTriggerMinor ? { drawTriggerMinor } : {}) }),
   );
 }
 

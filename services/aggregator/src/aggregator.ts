@@ -4,21 +4,28 @@
  * whichever comes first) and written by `applyWindow` in one Postgres transaction each. Only after
  * the commit are the offsets committed to Kafka, pool updates published and dead letters relayed.
  *
- * Postgres holds the authoritative position: on every assignment the consumer seeks there, and
- * the transaction itself drops anything at or below it, so a crash or a rebalance between the
- * database commit and the Kafka commit neither loses nor repeats a wager.
+ * Postgres holds the authoritative position: on every assignment the replica checks that the
+ * stored positions belong to the topic it reads (shared/src/positions.ts), creates the missing
+ * ones, and seeks there; the transaction itself drops anything below a position and refuses a
+ * slice that starts past it, so a crash, a rebalance or a failed window neither loses nor repeats
+ * a wager. Positions that do not belong to the topic stop the replica (not ready, nothing applied)
+ * until an operator re-bases them.
+ *
+ * A window that fails on its data (a poison message) is split until the message is found; that
+ * message alone is dead-lettered (`unprocessable`) and the rest applied.
  */
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Meter } from '@opentelemetry/api';
-import { retryDb, withClient, withTransaction } from '../../../shared/src/db.js';
+import { retryDb, sleep, withClient, withTransaction } from '../../../shared/src/db.js';
 import { ledgerPartitionsAhead, parseWager } from '../../../shared/src/domain/index.js';
-import { toError } from '../../../shared/src/errors.js';
+import { AppError, toError } from '../../../shared/src/errors.js';
+import { checkPositions, describeProblems, readTopicSource } from '../../../shared/src/positions.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import { relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
-import type { AggregatorConfig } from './config.js';
-import { applyWindow, type Slice, type WindowOutcome, type WindowPhase } from './sink.js';
+import type { AggregatorConfig, FaultPoint } from './config.js';
+import { applyWindow, type Slice, type WindowInput, type WindowOutcome, type WindowPhase } from './sink.js';
 import * as sql from './sql.js';
 
 export interface AggregatorDeps {
@@ -26,11 +33,22 @@ export interface AggregatorDeps {
   readonly pool: pg.Pool;
   readonly config: Pick<
     AggregatorConfig,
-    'groupId' | 'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'awardsTopic' | 'batchMaxEvents' | 'batchMaxWaitMs' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs'
+    | 'groupId'
+    | 'topic'
+    | 'poolUpdatesTopic'
+    | 'dlqTopic'
+    | 'awardsTopic'
+    | 'batchMaxEvents'
+    | 'batchMaxWaitMs'
+    | 'partitionsConsumedConcurrently'
+    | 'sessionTimeoutMs'
+    | 'faultPoints'
   >;
   readonly logger: Logger;
   readonly meter: Meter;
   readonly clock?: () => number;
+  /** Told when the consumer stopped for good (kafkajs gave up on it); main exits so it is restarted. */
+  readonly onFatal?: (e: Error) => void;
 }
 
 export interface Aggregator {
@@ -50,6 +68,60 @@ interface Pending {
 /** Leftovers of a replica that died between commit and publish are picked up within this. */
 const OUTBOX_RELAY_INTERVAL_MS = 5_000;
 const PARTITION_CHECK_INTERVAL_MS = 3_600_000; // hourly: partitions exist 7 days ahead, so a missed run costs nothing
+/**
+ * Positions are checked on every assignment and this often while running: a topic recreated or
+ * a retention that overtook the group is noticed within half a minute even without a rebalance.
+ * Each check is two small broker requests and one indexed read.
+ */
+const POSITIONS_CHECK_INTERVAL_MS = 30_000;
+/** While positions are refused (or cannot be checked), they are checked again this often. */
+const POSITIONS_RECHECK_MS = 5_000;
+
+/**
+ * A window's error that its data caused, so that a smaller window without the culprit succeeds:
+ * SQLSTATE class 22 (data exception, such as a bigint out of range, also raised by the binary
+ * COPY encoder) or 23 (integrity constraint). Anything else (connection loss, a
+ * fence refusal, a bug that fails every window) fails the window as a whole: splitting it would
+ * dead-letter good wagers.
+ */
+function isPoison(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
+/** Two halves of a window, in offset order within each partition. */
+function halve(slices: readonly Slice[]): [Slice[], Slice[]] {
+  if (slices.length > 1) {
+    const mid = Math.ceil(slices.length / 2);
+    return [slices.slice(0, mid), slices.slice(mid)];
+  }
+  const [only] = slices as [Slice];
+  const mid = Math.ceil(only.messages.length / 2);
+  const head = only.messages.slice(0, mid);
+  const last = head[head.length - 1];
+  return [
+    [{ ...only, messages: head }],
+    [{ partition: only.partition, messages: only.messages.slice(mid), ...(last === undefined ? {} : { fetchedFrom: (BigInt(last.offset) + 1n).toString() }) }],
+  ];
+}
+
+function mergeOutcomes(a: WindowOutcome, b: WindowOutcome): WindowOutcome {
+  const rejected = new Map(a.rejected);
+  for (const [reason, n] of b.rejected) rejected.set(reason, (rejected.get(reason) ?? 0) + n);
+  const positions = new Map([...a.positions, ...b.positions].map((p) => [p.partition, p.nextOffset]));
+  return {
+    applied: a.applied + b.applied,
+    duplicates: a.duplicates + b.duplicates,
+    alreadyApplied: a.alreadyApplied + b.alreadyApplied,
+    rejected,
+    ledgerRows: a.ledgerRows + b.ledgerRows,
+    mysteryWins: a.mysteryWins + b.mysteryWins,
+    poolUpdates: [...a.poolUpdates, ...b.poolUpdates],
+    positions: [...positions].map(([partition, nextOffset]) => ({ partition, nextOffset })),
+    gaps: [...a.gaps, ...b.gaps],
+    unpositioned: [...new Set([...a.unpositioned, ...b.unpositioned])],
+  };
+}
 /**
  * Windows written at once, each in its own transaction on its own connection. Two: while one
  * COPYs its ledger rows and commits, the next one takes its fence, claims its event ids and
@@ -84,7 +156,14 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       description: 'Time of each step of a window transaction (see WindowPhase); lock waits included',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     }),
+    windowFailures: deps.meter.createCounter('jackpot.aggregator.batch.failures', { unit: '{window}', description: 'Windows that failed and were handed back to Kafka' }),
+    splits: deps.meter.createCounter('jackpot.aggregator.batch.splits', { unit: '{split}', description: 'Windows split to isolate a message that fails them' }),
+    positionAlarm: deps.meter.createObservableGauge('jackpot.aggregator.positions.alarm', {
+      unit: '1',
+      description: '1 while the stored positions do not belong to the topic (nothing is applied), else 0',
+    }),
   };
+  metrics.positionAlarm.addCallback((r) => r.observe(alarm === null ? 0 : 1));
   const recordPhase = (phase: WindowPhase, seconds: number): void => metrics.phaseDuration.record(seconds, { phase });
 
   const consumer: Consumer = kafka.consumer({
@@ -102,6 +181,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     readUncommitted: false,
   });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const admin = kafka.admin();
 
   let pending: Pending[] = [];
   let pendingEvents = 0;
@@ -114,8 +194,21 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   let drainedWaiters: (() => void)[] = [];
   let joined = false;
   let stopping = false;
-  const acceptGapsAt = new Set<string>();
+  let fatal: string | null = null;
   const timers: NodeJS.Timeout[] = [];
+
+  /** The partitions of the current assignment. */
+  let assigned: number[] = [];
+  /** The cluster the positions were last checked against; windows are written only for it. */
+  let clusterId: string | undefined;
+  /** Why the stored positions are refused, or null. */
+  let alarm: string | null = null;
+  /**
+   * Resolves once the current assignment's positions are checked and sought to (true), or false
+   * when the assignment was superseded. eachBatch waits on it: nothing is applied before.
+   */
+  let gate: Promise<boolean> = Promise.resolve(false);
+  let assignment = 0;
 
   function schedule(): void {
     if (pending.length === 0) return;
@@ -175,15 +268,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     const slices = window.map((p) => p.slice);
     const events = slices.reduce((n, s) => n + s.messages.length, 0);
     try {
-      const outcome = await retryDb(
-        () => withTransaction(pool, (client) => applyWindow(client, { groupId: config.groupId, topic: config.topic, slices, nowMs: clock(), acceptGapsAt, onPhase: recordPhase })),
-        {
-          onRetry: (e, attempt, delayMs) => {
-            metrics.retries.add(1);
-            logger.warn({ err: e.message, attempt, delayMs: Math.round(delayMs) }, 'window transaction failed; retrying');
-          },
-        },
-      );
+      const outcome = await applyIsolating(slices);
       const seconds = (performance.now() - started) / 1000;
       metrics.batchDuration.record(seconds);
       metrics.batchSize.record(events);
@@ -206,13 +291,77 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       await afterCommit(outcome, rejected > 0 || outcome.mysteryWins > 0);
     } catch (e) {
       const err = toError(e);
+      metrics.windowFailures.add(1);
       logger.error({ err, events }, 'window failed; its partitions will be redelivered');
       for (const p of window) p.reject(err);
     }
   }
 
+  /** One transaction, retried on connection loss, deadlocks and the like. */
+  function applyOnce(slices: readonly Slice[], deadLetterAll?: WindowInput['deadLetterAll']): Promise<WindowOutcome> {
+    const cluster = clusterId;
+    if (cluster === undefined) return Promise.reject(new AppError('POSITIONS_FOREIGN', 'positions not checked yet; window not applied'));
+    return retryDb(
+      () =>
+        withTransaction(pool, async (client) => {
+          const outcome = await applyWindow(client, {
+            groupId: config.groupId,
+            topic: config.topic,
+            slices,
+            nowMs: clock(),
+            clusterId: cluster,
+            onPhase: recordPhase,
+            ...(deadLetterAll ? { deadLetterAll } : {}),
+          });
+          fault('after_copy');
+          return outcome;
+        }),
+      {
+        onRetry: (e, attempt, delayMs) => {
+          metrics.retries.add(1);
+          logger.warn({ err: e.message, attempt, delayMs: Math.round(delayMs) }, 'window transaction failed; retrying');
+        },
+      },
+    );
+  }
+
+  /**
+   * A window whose data makes it fail (isPoison) is split in two, each half written on its own,
+   * down to the single message that fails alone: that one is dead-lettered as `unprocessable`
+   * with the error, and everything else is applied. Halves keep offset order, so the fence sees
+   * each partition's messages in sequence.
+   */
+  async function applyIsolating(slices: readonly Slice[]): Promise<WindowOutcome> {
+    try {
+      return await applyOnce(slices);
+    } catch (e) {
+      if (!isPoison(e)) throw e;
+      const events = slices.reduce((n, s) => n + s.messages.length, 0);
+      if (events === 1) {
+        const only = slices[0];
+        const err = toError(e);
+        logger.error({ err, partition: only?.partition, offset: only?.messages[0]?.offset }, 'a message fails every window it is in; dead-lettered as unprocessable');
+        return applyOnce(slices, { reason: 'unprocessable', message: `${err.message}`.slice(0, 500) });
+      }
+      metrics.splits.add(1);
+      logger.warn({ err: toError(e).message, events }, 'window failed on its data; splitting it to find the message');
+      const [a, b] = halve(slices);
+      const first = await applyIsolating(a);
+      return mergeOutcomes(first, await applyIsolating(b));
+    }
+  }
+
+  function fault(point: FaultPoint): void {
+    const p = config.faultPoints.get(point);
+    if (p !== undefined && Math.random() < p) {
+      process.stderr.write(`aggregator: fault point ${point}: SIGKILL\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+
   /** Best effort: Postgres already holds the truth, these only tell others sooner. */
   async function afterCommit(outcome: WindowOutcome, hasOutbox: boolean): Promise<void> {
+    fault('after_commit');
     const tasks: Promise<unknown>[] = [];
     if (outcome.positions.length > 0) {
       tasks.push(
@@ -255,7 +404,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   async function ensureLedgerPartitions(): Promise<void> {
     for (const p of ledgerPartitionsAhead(clock(), 1, 7)) {
       try {
-        await withClient(pool, (c) => c.query(sql.createLedgerPartition(p.name, p.fromTimestamp, p.toTimestamp)));
+        await withClient(pool, (c) => c.query(sql.createLedgerPartition(p.fromIso)));
       } catch (e) {
         // Two replicas creating the same partition at once: the loser sees 42P07 or 23505.
         const code = (e as { code?: string }).code;
@@ -264,43 +413,119 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     }
   }
 
-  async function seekToStoredPositions(partitions: number[]): Promise<void> {
-    if (partitions.length === 0) return;
-    const rows = await withClient(pool, (c) => c.query<{ partition: number; next_offset: string }>(sql.readOffsets(config.groupId, config.topic, partitions)));
-    for (const r of rows.rows) consumer.seek({ topic: config.topic, partition: r.partition, offset: r.next_offset });
-    logger.info({ partitions, seeks: rows.rows.length }, 'assigned partitions; positioned from Postgres');
+  /**
+   * Checks the stored positions against the topic (creating missing ones at the partitions'
+   * start) and seeks every assigned partition there. Until they pass, nothing is applied: the
+   * topic is paused, readiness names the problem, and the check repeats every few seconds, so
+   * that a re-base by the operator (`npm run jackpot -- positions rebase`) lets the replica go on.
+   */
+  async function position(partitions: readonly number[], mine: number): Promise<boolean> {
+    for (;;) {
+      if (stopping || mine !== assignment) return false;
+      try {
+        const check = await checkPositions(pool, admin, { groupId: config.groupId, topic: config.topic });
+        if (mine !== assignment) return false;
+        if (check.problems.length > 0) {
+          raiseAlarm(describeProblems(check.problems));
+        } else {
+          clusterId = check.clusterId;
+          for (const p of partitions) {
+            const next = check.positions.get(p);
+            if (next !== undefined) consumer.seek({ topic: config.topic, partition: p, offset: next.toString() });
+          }
+          if (alarm !== null) {
+            logger.info({ topic: config.topic, groupId: config.groupId }, 'stored positions belong to the topic again; resuming');
+            alarm = null;
+            consumer.resume([{ topic: config.topic }]);
+          }
+          logger.info({ partitions, clusterId }, 'assigned partitions; positions checked and sought to');
+          return true;
+        }
+      } catch (e) {
+        logger.warn({ err: toError(e).message }, 'could not check the stored positions; retrying');
+      }
+      await sleep(POSITIONS_RECHECK_MS);
+    }
+  }
+
+  function raiseAlarm(reason: string): void {
+    if (alarm === null) {
+      logger.error(
+        { topic: config.topic, groupId: config.groupId, problem: reason },
+        `stored positions refused, nothing is applied: ${reason}. If the topic was replaced on purpose, re-base the group: npm run jackpot -- positions rebase --group ${config.groupId} --topic ${config.topic} --to earliest|latest`,
+      );
+      consumer.pause([{ topic: config.topic }]);
+    }
+    alarm = reason;
+  }
+
+  function reposition(): void {
+    const mine = ++assignment;
+    const partitions = assigned;
+    gate = position(partitions, mine);
+  }
+
+  /** The periodic check: raises the alarm when the positions stopped belonging to the topic. */
+  async function recheck(): Promise<void> {
+    if (stopping || !joined || alarm !== null) return;
+    try {
+      const check = await checkPositions(pool, admin, { groupId: config.groupId, topic: config.topic });
+      if (check.problems.length > 0) {
+        raiseAlarm(describeProblems(check.problems));
+        reposition();
+      }
+    } catch (e) {
+      logger.warn({ err: toError(e).message }, 'periodic positions check failed');
+    }
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.isEmpty() || !payload.isRunning() || payload.isStale()) return;
-    // Parsed now, while earlier windows are in their transactions, rather than inside this one's.
-    // A batch larger than a window is cut into window-sized slices, in offset order: a later slice
-    // lands in a later window, whose fence waits for the earlier one's position.
-    const nowMs = clock();
-    const outcomes: Promise<WindowOutcome>[] = [];
-    for (let i = 0; i < batch.messages.length; i += config.batchMaxEvents) {
-      const slice: Slice = {
-        partition: batch.partition,
-        messages: batch.messages
-          .slice(i, i + config.batchMaxEvents)
-          .map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null, parsed: parseWager(m.value ?? null, nowMs) })),
-      };
-      outcomes.push(new Promise<WindowOutcome>((resolve, reject) => pending.push({ slice, resolve, reject })));
-      pendingEvents += slice.messages.length;
-      schedule();
-    }
-    // kafkajs has no background heartbeat: keep the membership alive while the window fills and writes.
+    // kafkajs has no background heartbeat: keep the membership alive while the positions are
+    // checked and the window fills and writes.
     const beat = setInterval(() => {
       payload.heartbeat().catch(() => undefined);
     }, 1000);
     try {
-      const gap = (await Promise.all(outcomes)).flatMap((o) => o.gaps).find((g) => g.partition === batch.partition);
+      if (!(await gate) || alarm !== null || !payload.isRunning() || payload.isStale()) return;
+      // Parsed now, while earlier windows are in their transactions, rather than inside this one's.
+      // A batch larger than a window is cut into window-sized slices, in offset order: a later slice
+      // lands in a later window, whose fence waits for the earlier one's position.
+      const nowMs = clock();
+      const outcomes: Promise<WindowOutcome>[] = [];
+      // Where this fetch asked to start: kafkajs sets it on every batch (src/consumer/batch.js) but
+      // leaves it out of its types.
+      let fetchedFrom = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
+      for (let i = 0; i < batch.messages.length; i += config.batchMaxEvents) {
+        const messages = batch.messages.slice(i, i + config.batchMaxEvents);
+        const slice: Slice = {
+          partition: batch.partition,
+          fetchedFrom,
+          messages: messages.map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null, parsed: parseWager(m.value ?? null, nowMs) })),
+        };
+        fetchedFrom = (BigInt(messages[messages.length - 1]?.offset ?? fetchedFrom) + 1n).toString();
+        outcomes.push(new Promise<WindowOutcome>((resolve, reject) => pending.push({ slice, resolve, reject })));
+        pendingEvents += slice.messages.length;
+        schedule();
+      }
+      const results = await Promise.all(outcomes);
+      if (results.some((o) => o.unpositioned.includes(batch.partition))) {
+        logger.warn({ partition: batch.partition }, 'no stored position for an assigned partition; checking positions again');
+        reposition();
+        return;
+      }
+      const gap = results.flatMap((o) => o.gaps).find((g) => g.partition === batch.partition);
       if (gap !== undefined) {
-        // Kafka handed us a later position than Postgres holds. Go back once; if the broker still
-        // starts later, those offsets no longer exist (retention) and the next window accepts that.
+        // The broker handed us messages past the stored position (a failed window, or a fetch
+        // that started elsewhere). Go back to the position, unless the broker no longer has it.
+        const range = (await readTopicSource(admin, config.topic)).ranges.find((r) => r.partition === batch.partition);
+        if (range !== undefined && BigInt(gap.nextOffset) < range.low) {
+          raiseAlarm(`partition ${batch.partition}: stored position ${gap.nextOffset} is below the partition's first offset ${range.low} (messages were deleted before they were applied)`);
+          reposition();
+          return;
+        }
         logger.warn({ partition: batch.partition, stored: gap.nextOffset, fetched: batch.firstOffset() }, 'position gap; seeking back to the stored offset');
-        acceptGapsAt.add(`${batch.partition}@${gap.nextOffset}`);
         consumer.seek({ topic: config.topic, partition: batch.partition, offset: gap.nextOffset });
         return;
       }
@@ -314,17 +539,20 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     async start() {
       await ensureLedgerPartitions();
       await producer.connect();
+      await admin.connect();
       await consumer.connect();
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         joined = true;
-        const partitions = payload.memberAssignment[config.topic] ?? [];
-        seekToStoredPositions([...partitions]).catch((e: unknown) =>
-          logger.warn({ err: toError(e).message }, 'could not read stored positions; the transaction fence still applies'),
-        );
+        assigned = [...(payload.memberAssignment[config.topic] ?? [])];
+        reposition();
       });
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         joined = false;
         logger.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
+        if (!payload.restart && !stopping) {
+          fatal = `the Kafka consumer stopped: ${payload.error.message}`;
+          deps.onFatal?.(payload.error);
+        }
       });
       await consumer.subscribe({ topic: config.topic, fromBeginning: true });
       await consumer.run({
@@ -334,6 +562,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         eachBatch,
       });
       timers.push(setInterval(() => void relayOutboxes(), OUTBOX_RELAY_INTERVAL_MS));
+      timers.push(setInterval(() => void recheck(), POSITIONS_CHECK_INTERVAL_MS));
       timers.push(
         setInterval(() => {
           ensureLedgerPartitions().catch((e: unknown) => logger.error({ err: toError(e).message }, 'could not create ledger partitions'));
@@ -353,10 +582,13 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       await drained();
       await relaying;
       await producer.disconnect();
+      await admin.disconnect();
     },
 
     readiness() {
       if (stopping) return 'stopping';
+      if (fatal !== null) return fatal;
+      if (alarm !== null) return `stored positions refused, nothing is applied: ${alarm}`;
       return joined ? null : 'not yet a member of the consumer group';
     },
   };

@@ -1,4 +1,5 @@
 import { commonConfig, int, str, topicName, type CommonConfig } from '../../../shared/src/config.js';
+import { AppError } from '../../../shared/src/errors.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 
 export interface AggregatorConfig extends CommonConfig {
@@ -26,6 +27,32 @@ export interface AggregatorConfig extends CommonConfig {
   /** How long the group waits for a silent replica before handing its partitions to others. */
   readonly sessionTimeoutMs: number;
   readonly dbPoolMax: number;
+  /**
+   * Test-only crash points (`AGGREGATOR_FAULT_POINTS=after_copy:0.02,after_commit:0.02`): at each
+   * named point the process kills itself with SIGKILL with that probability. `after_copy`: ledger
+   * and pools written, transaction not committed; `after_commit`: committed in Postgres, not yet
+   * in Kafka. The chaos suite uses them to prove neither loses nor doubles a wager. Empty in
+   * production.
+   */
+  readonly faultPoints: ReadonlyMap<FaultPoint, number>;
+}
+
+export const FAULT_POINTS = ['after_copy', 'after_commit'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+export function faultPoints(env: Record<string, string | undefined>): ReadonlyMap<FaultPoint, number> {
+  const raw = env['AGGREGATOR_FAULT_POINTS']?.trim() ?? '';
+  const out = new Map<FaultPoint, number>();
+  if (raw === '') return out;
+  for (const item of raw.split(',')) {
+    const [name, p] = item.trim().split(':');
+    const probability = Number(p);
+    if (!(FAULT_POINTS as readonly string[]).includes(name ?? '') || !(probability >= 0 && probability <= 1)) {
+      throw new AppError('CONFIG_INVALID', `AGGREGATOR_FAULT_POINTS: "${item}" is not name:probability with a name of ${FAULT_POINTS.join(', ')} and a probability from 0 to 1`);
+    }
+    out.set(name as FaultPoint, probability);
+  }
+  return out;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<AggregatorConfig> {
@@ -42,5 +69,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     partitionsConsumedConcurrently: int(env, 'AGGREGATOR_PARTITIONS_CONCURRENTLY', 12, 1, 1024),
     sessionTimeoutMs: int(env, 'AGGREGATOR_SESSION_TIMEOUT_MS', 10_000, 3_000, 300_000),
     dbPoolMax: int(env, 'AGGREGATOR_DB_POOL_MAX', 4, 2, 100),
+    faultPoints: faultPoints(env),
   });
 }

@@ -119,10 +119,13 @@ function writeText(o: Out, off: number, text: string): number {
   return off + 4 + n;
 }
 
-/** An int8 field; RangeError outside the int8 range (DataView would wrap silently). */
+/**
+ * An int8 field. Outside the int8 range (DataView would wrap silently) it throws what Postgres
+ * would have answered, SQLSTATE 22003, so the aggregator treats it as the data error it is.
+ */
 function writeInt8(o: Out, off: number, value: bigint): number {
   if (value > INT8_MAX || value < INT8_MIN)
-    throw new RangeError(`${value} is out of range for a Postgres bigint`);
+    throw Object.assign(new RangeError(`${value} is out of range for a Postgres bigint`), { code: '22003' });
   o.view.setInt32(off, 8);
   o.view.setBigInt64(off + 4, value);
   return off + 12;

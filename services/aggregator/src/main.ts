@@ -26,7 +26,19 @@ async function main(): Promise<void> {
     onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost; the next window reconnects'),
   });
   const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: `aggregator-${hostname()}-${process.pid}`, logger });
-  const aggregator = createAggregator({ kafka, pool, config, logger, meter: telemetry.meter });
+  const aggregator = createAggregator({
+    kafka,
+    pool,
+    config,
+    logger,
+    meter: telemetry.meter,
+    // kafkajs gave up on the consumer (a non-retriable error): nothing more would be applied, so
+    // exit and let the supervisor start a fresh replica, which resumes from Postgres's positions.
+    onFatal: (e) => {
+      logger.fatal({ err: e.message }, 'Kafka consumer stopped for good; exiting');
+      process.exit(1);
+    },
+  });
 
   const http = createHttpServer({
     logger,

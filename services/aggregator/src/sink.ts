@@ -1,8 +1,10 @@
 /**
  * The Postgres edge of the aggregator: one window of wagers becomes one transaction that
- * 1. locks the consumer position of every partition in the window and drops messages at or below
- *    it (already applied by an earlier owner of the partition: the fence that makes redelivery
- *    after a crash or a rebalance harmless),
+ * 1. locks the consumer position of every partition in the window and drops messages below it
+ *    (already applied by an earlier owner of the partition: the fence that makes redelivery after
+ *    a crash or a rebalance harmless); a slice that starts past the position is not applied (the
+ *    offsets in between were not: a failed window is never skipped), nor is one whose positions
+ *    belong to another Kafka cluster,
  * 2. parses and validates every message (pure domain; usually done ahead, see `InMessage.parsed`),
  * 3. reads the games' jackpots and the fx rates, and screens out unknown games and currencies,
  * 4. writes the dead letters and the new positions,
@@ -33,6 +35,7 @@ import {
 } from '../../../shared/src/domain/index.js';
 import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type PoolUpdate, type WinRecord } from '../../../shared/src/pool-store.js';
 import { createLedgerEncoder } from './ledger-copy.js';
+import { AppError } from '../../../shared/src/errors.js';
 import * as sql from './sql.js';
 
 export type { PoolUpdate };
@@ -52,6 +55,14 @@ export interface InMessage {
 export interface Slice {
   readonly partition: number;
   readonly messages: readonly InMessage[];
+  /**
+   * The offset the broker was asked to read from, when these messages are all it returned from
+   * there (kafkajs' `batch.fetchedOffset`, or the offset after the previous slice of one batch).
+   * Offsets between it and the first message hold nothing to apply (transaction markers, aborted
+   * or compacted records), so a position in that range may jump to the first message. Without it,
+   * a slice must start exactly at the stored position.
+   */
+  readonly fetchedFrom?: string;
 }
 
 export interface WindowOutcome {
@@ -67,6 +78,8 @@ export interface WindowOutcome {
   readonly positions: readonly { partition: number; nextOffset: string }[];
   /** Partitions whose messages start after the stored position: not applied; seek back to it. */
   readonly gaps: readonly { partition: number; nextOffset: string }[];
+  /** Partitions with no stored position yet (not assigned through a positions check): not applied. */
+  readonly unpositioned: readonly number[];
 }
 
 export interface WindowInput {
@@ -74,11 +87,13 @@ export interface WindowInput {
   readonly topic: string;
   readonly slices: readonly Slice[];
   readonly nowMs: number;
+  /** The Kafka cluster the messages come from: positions stored for another one are refused. */
+  readonly clusterId: string;
   /**
-   * Positions at which a gap is accepted (we already sought there once and the broker still
-   * starts later: the messages are gone, for example past retention). Key `${partition}@${offset}`.
+   * Dead-letter every message (not already applied) with this reason instead of applying it: how
+   * a message that fails every window it is in (a poison message) is set aside.
    */
-  readonly acceptGapsAt?: ReadonlySet<string>;
+  readonly deadLetterAll?: { readonly reason: ReasonCode; readonly message: string };
   /** Mystery trigger draws; the OS CSPRNG unless a test pins them. */
   readonly drawTriggerMinor?: DrawTriggerMinor;
   /** Told how long each step took (seconds, wall clock, lock waits included), for metrics. */
@@ -112,22 +127,28 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   const partitions = [...new Set(input.slices.map((s) => s.partition))].sort((a, b) => a - b);
 
   // 1. The fence.
-  const stored = new Map(
-    (await client.query<{ partition: number; next_offset: string }>(sql.lockOffsets(groupId, topic, partitions))).rows.map((r) => [
-      r.partition,
-      BigInt(r.next_offset),
-    ]),
-  );
+  const stored = new Map<number, bigint>();
+  for (const r of (await client.query<{ partition: number; next_offset: string; cluster_id: string | null }>(sql.lockOffsets(groupId, topic, partitions))).rows) {
+    if (r.cluster_id !== input.clusterId) {
+      throw new AppError('POSITIONS_FOREIGN', `the positions of ${groupId} on ${topic} belong to Kafka cluster ${r.cluster_id ?? '(none recorded)'}, not ${input.clusterId}; window not applied`);
+    }
+    stored.set(r.partition, BigInt(r.next_offset));
+  }
   phase('fence');
   const candidates: Candidate[] = [];
   const gaps: { partition: number; nextOffset: string }[] = [];
+  const unpositioned: number[] = [];
   const positions = new Map<number, bigint>();
   let alreadyApplied = 0;
   for (const slice of [...input.slices].sort((a, b) => a.partition - b.partition)) {
     const next = stored.get(slice.partition) ?? -1n;
     const first = slice.messages[0];
     if (first === undefined) continue;
-    if (next >= 0n && BigInt(first.offset) > next && !input.acceptGapsAt?.has(`${slice.partition}@${next}`)) {
+    if (next < 0n) {
+      unpositioned.push(slice.partition);
+      continue;
+    }
+    if (BigInt(first.offset) > next && !(slice.fetchedFrom !== undefined && BigInt(slice.fetchedFrom) <= next)) {
       gaps.push({ partition: slice.partition, nextOffset: next.toString() });
       continue;
     }
@@ -144,7 +165,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   const dead: { ref: number; reason: ReasonCode; message: string; eventId: string | null }[] = [];
   const parsed: BatchWager[] = [];
   candidates.forEach((c, ref) => {
-    const result = c.message.parsed ?? parseWager(c.message.value, nowMs);
+    const result = input.deadLetterAll ? { ok: false as const, ...input.deadLetterAll } : (c.message.parsed ?? parseWager(c.message.value, nowMs));
     if (result.ok) parsed.push({ wager: result.wager, ref });
     else dead.push({ ref, reason: result.reason, message: result.message, eventId: null });
   });
@@ -262,5 +283,6 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     poolUpdates,
     positions: [...positions].map(([partition, next]) => ({ partition, nextOffset: next.toString() })),
     gaps,
+    unpositioned,
   };
 }

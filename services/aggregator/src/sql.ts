@@ -7,22 +7,17 @@
 import type { Sql } from '../../../shared/src/db.js';
 
 /**
- * The fence in one round trip: creates the missing position rows (-1: nothing applied yet) and
- * locks every row of these partitions, in partition order, returning the stored positions. A
- * conflicting row is "updated" to itself, which takes its row lock like SELECT … FOR UPDATE and
- * returns its latest committed version after waiting for another holder.
+ * The fence: locks the position rows of these partitions, in partition order, and returns them
+ * with the Kafka cluster they belong to. Rows are created when a partition is assigned (see
+ * shared/src/positions.ts), never here: a partition without one is not applied.
  */
 export const lockOffsets = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
-  text: `INSERT INTO jackpot.consumer_offsets AS o (group_id, topic, partition, next_offset)
-         SELECT $1, $2, p, -1 FROM unnest($3::int[]) AS p ORDER BY p
-         ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = o.next_offset
-         RETURNING partition, next_offset::text AS next_offset`,
-  values: [groupId, topic, partitions],
-});
-
-export const readOffsets = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
-  text: `SELECT partition, next_offset::text AS next_offset FROM jackpot.consumer_offsets
-         WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[]) AND next_offset >= 0`,
+  text: `SELECT o.partition, o.next_offset::text AS next_offset, s.cluster_id
+         FROM jackpot.consumer_offsets o
+         LEFT JOIN jackpot.consumer_sources s ON s.group_id = o.group_id AND s.topic = o.topic
+         WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = ANY($3::int[])
+         ORDER BY o.partition
+         FOR UPDATE OF o`,
   values: [groupId, topic, partitions],
 });
 
@@ -92,8 +87,13 @@ export const saveDeadLettersAndPositions = (
   values: [groupId, topic, partitions, nextOffsets, d.reasons, d.messages, d.eventIds, d.partitions, d.offsets, d.keys, d.payloads],
 });
 
-export const createLedgerPartition = (name: string, fromTimestamp: string, toTimestamp: string): Sql => ({
-  // Identifiers cannot be parameters; the name is `contributions_YYYYMMDD` from the domain module.
-  text: `CREATE TABLE IF NOT EXISTS jackpot.${name} PARTITION OF jackpot.contributions
-         FOR VALUES FROM ('${fromTimestamp}') TO ('${toTimestamp}')`,
+/**
+ * The daily ledger partition starting on `dayIso` (`YYYY-MM-DD`, a UTC day), unless it exists.
+ * Creating a partition takes ownership of jackpot.contributions, which the services' role must not
+ * have, so a SECURITY DEFINER function of the migrations (infra/migrations/0005_roles.sql) does it,
+ * computing the name and bounds itself.
+ */
+export const createLedgerPartition = (dayIso: string): Sql => ({
+  text: 'SELECT jackpot.create_ledger_partition($1::date)',
+  values: [dayIso],
 });

@@ -2,32 +2,53 @@
  * The gateway's HTTP routes, built from injected adapters so tests start it on port 0 with a real
  * broker and database, or with fakes.
  *
- * `POST /v1/wagers`, in this order: key (401) → body shape and size (413, 415, 400) → rate limit
- * (429) → per-item validation → Kafka. 202 is sent only after Kafka acknowledged (acks = all)
- * every accepted wager. When any send fails the answer is 503 and nothing is reported accepted,
- * although some of the wagers may be in Kafka: the client retries the same request, which is safe
- * because the aggregator counts each eventId once.
+ * `POST /v1/wagers`, in this order: key (401, 429 for an address with too many failed keys; 403
+ * for an admin key) → body shape and size (413, 415, 400) → rate limit (429) → per-item validation
+ * and the key's scope → Kafka. Each wager is reported as Kafka answered it: `accepted` counts the
+ * wagers Kafka acknowledged (acks = all); one it did not acknowledge is listed in `rejected` with
+ * `kafka_unavailable` (it may or may not be in Kafka), and the answer is 503 only when Kafka
+ * acknowledged none. The client re-sends what was not accepted, with the same eventIds; the
+ * aggregator counts each eventId once, so a wager that did reach Kafka is not counted twice.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { verifyApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.js';
+import { keyCoversJackpot, verifyApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.js';
 import { isRetryableDbError, retryDb, withClient } from '../../../shared/src/db.js';
 import { validateJackpotConfig } from '../../../shared/src/domain/jackpot-config.js';
+import { isValidFxRateMicro, MAX_FX_RATE_MICRO } from '../../../shared/src/domain/fx.js';
 import { validateWinClaim } from '../../../shared/src/domain/win-claim.js';
 import { listFxRates, putFxRate, readMeters } from '../../../shared/src/meters.js';
 import type { PoolUpdate } from '../../../shared/src/pool-store.js';
 import { claimPoolWin } from '../../../shared/src/wins.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
-import { createHttpServer, sendError } from '../../../shared/src/http.js';
+import { createHttpServer, sendError, type HttpLimits } from '../../../shared/src/http.js';
 import { getJackpot, putJackpot } from '../../../shared/src/jackpot-store.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import type { WagerProducer } from '../../../shared/src/producer.js';
 import type { Telemetry } from '../../../shared/src/telemetry.js';
-import { bearerToken, createKeyVerifier } from './auth.js';
-import { MAX_BODY_BYTES, MAX_WAGERS_PER_REQUEST, type RateLimitConfig } from './config.js';
+import { createAuthenticator, type AuthResult } from './auth.js';
+import { MAX_BODY_BYTES, MAX_WAGERS_PER_REQUEST, type AuthConfig, type RateLimitConfig } from './config.js';
+import { createGameDirectory } from './game-directory.js';
 import { createIngestMetrics } from './metrics.js';
 import { createRateLimiter } from './rate-limiter.js';
-import { checkWagers, wagerItems } from './wager-request.js';
+import { checkWagers, mergeRejected, wagerItems, type RejectedItem } from './wager-request.js';
+
+/**
+ * How long the game → jackpot links read for scoped keys are reused: 3 s. One small query per 3 s
+ * per gateway while scoped keys send wagers; a newly linked game is judged by its old link for at
+ * most that long (services/ingest/src/game-directory.ts).
+ */
+const GAME_DIRECTORY_TTL_MS = 3_000;
+
+/**
+ * The jackpot of a pool id. Pool ids are `{jackpotId}:{tier}` (the contract; the schema checks
+ * `pool_id = jackpot_id || ':' || tier`, and jackpot ids cannot contain ':'), so the scope of a
+ * claim is known without a query and cannot change: a pool never moves to another jackpot.
+ */
+function jackpotOfPool(poolId: string): string {
+  const colon = poolId.indexOf(':');
+  return colon < 0 ? '' : poolId.slice(0, colon);
+}
 
 export interface IngestAppDeps {
   /** Postgres: API keys and jackpot configuration. */
@@ -36,7 +57,11 @@ export interface IngestAppDeps {
   readonly logger: Logger;
   readonly telemetry: Telemetry;
   readonly rateLimit: RateLimitConfig;
-  readonly keyCacheTtlSeconds: number;
+  /** Claims per key. */
+  readonly claimRateLimit: RateLimitConfig;
+  readonly auth: AuthConfig;
+  /** Connection cap and timeouts; default shared/src/http.ts's. */
+  readonly httpLimits?: HttpLimits;
   /** The clock, epoch ms: wager timestamps are checked against it. */
   readonly now?: () => number;
   /**
@@ -53,7 +78,7 @@ export interface IngestApp {
    * when every request in flight has been answered, or after `timeoutMs`.
    */
   drain(timeoutMs: number): Promise<void>;
-  /** Closes the HTTP server and the key cache. The producer and the pool belong to the caller. */
+  /** Closes the HTTP server. The producer and the pool belong to the caller. */
   close(): Promise<void>;
 }
 
@@ -63,9 +88,21 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const { db, producer } = deps;
   const metrics = createIngestMetrics(deps.telemetry.meter);
   const limiter = createRateLimiter(deps.rateLimit);
-  const keys = createKeyVerifier({
+  const claimLimiter = createRateLimiter(deps.claimRateLimit);
+  const auth = createAuthenticator({
+    ...deps.auth,
     lookup: (key) => verifyApiKey(db, key),
-    ttlSeconds: deps.keyCacheTtlSeconds,
+    now,
+    onLookup: (found) => metrics.keyLookups.add(1, { result: found ? 'found' : 'unknown' }),
+    onRefused: (reason) => metrics.authRefused.add(1, { reason }),
+  });
+  const games = createGameDirectory({
+    ttlMs: GAME_DIRECTORY_TTL_MS,
+    now,
+    load: async () => {
+      const { rows } = await db.query<{ game_id: string; jackpot_id: string }>('SELECT game_id, jackpot_id FROM jackpot.games');
+      return new Map(rows.map((r) => [r.game_id, r.jackpot_id]));
+    },
   });
   const identities = new WeakMap<FastifyRequest, ApiKeyIdentity>();
 
@@ -77,6 +114,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     logger: log,
     telemetry: deps.telemetry,
     bodyLimit: MAX_BODY_BYTES,
+    ...(deps.httpLimits === undefined ? {} : { limits: deps.httpLimits }),
     ready: async () => {
       if (draining) return 'shutting down';
       if (!producer.isConnected()) return 'Kafka producer not connected';
@@ -132,31 +170,35 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   }
 
   /**
-   * Every `/v1` route needs a key; admin routes an admin key. Runs before the body is read, so an
-   * unauthenticated client never makes us parse a megabyte. Game and admin keys may both send
-   * wagers (an operator's test wager needs no second key).
+   * Every `/v1` route needs a key of its role: game keys for wagers and wins, admin keys for the
+   * admin routes. Runs before the body is read, so an unauthenticated client never makes us parse
+   * a megabyte.
    */
   const requireKey =
-    (role: 'any' | 'admin') =>
+    (role: 'game' | 'admin') =>
     async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-      const key = bearerToken(req.headers.authorization);
-      if (key === null)
-        return sendError(reply, 401, 'unauthorized', 'missing Authorization: Bearer <api key>');
-      let identity: ApiKeyIdentity | null;
+      let result: AuthResult;
       try {
-        identity = await keys.verify(key);
+        result = await auth.authenticate(req.headers.authorization, req.ip);
       } catch (e) {
         return dbFailure(reply, e);
       }
-      if (identity === null) return sendError(reply, 401, 'unauthorized', 'unknown or revoked API key');
-      if (role === 'admin' && identity.role !== 'admin') {
-        return sendError(reply, 403, 'forbidden', 'this endpoint needs an admin key');
+      if (!result.ok) {
+        if (result.status === 429) {
+          reply.header('retry-after', String(result.retryAfterSeconds));
+          return sendError(reply, 429, 'too_many_auth_failures', result.message);
+        }
+        return sendError(reply, 401, 'unauthorized', result.message);
+      }
+      const { identity } = result;
+      if (identity.role !== role) {
+        return sendError(reply, 403, 'forbidden', `this endpoint needs ${role === 'admin' ? 'an admin' : 'a game'} key`);
       }
       identities.set(req, identity);
       return undefined;
     };
 
-  app.post('/v1/wagers', { onRequest: requireKey('any') }, async (req, reply) => {
+  app.post('/v1/wagers', { onRequest: requireKey('game') }, async (req, reply) => {
     const identity = identities.get(req);
     if (identity === undefined) throw new Error('authenticated request without identity');
 
@@ -185,7 +227,24 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       );
     }
 
-    const { accepted, rejected } = checkWagers(shape.items, now());
+    let inScope: ((gameId: string) => boolean) | undefined;
+    const scope = identity.jackpots;
+    if (scope !== 'all') {
+      let jackpotOf: ReadonlyMap<string, string>;
+      try {
+        jackpotOf = await games.jackpotsByGame();
+      } catch (e) {
+        return dbFailure(reply, e);
+      }
+      // A game linked to no jackpot is not another jackpot's: it goes on, and the aggregator
+      // dead-letters it as unknown_game (or books it, if it was linked a moment ago to a jackpot of
+      // this key). Only a game known to belong to a jackpot outside the scope is refused here.
+      inScope = (gameId) => {
+        const jackpotId = jackpotOf.get(gameId);
+        return jackpotId === undefined || scope.includes(jackpotId);
+      };
+    }
+    const { accepted, rejected } = checkWagers(shape.items, now(), inScope);
     if (accepted.length === 0) {
       for (const r of rejected) metrics.wagersRejected.add(1, { reason: r.code });
       const first = rejected[0];
@@ -203,36 +262,73 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
         reply,
         503,
         'kafka_unavailable',
-        'Kafka is unavailable; nothing was accepted, retry later',
+        'Kafka is unavailable; nothing was sent, re-send the request later',
       );
     }
-    const sends = await Promise.allSettled(accepted.map((w) => producer.send(w)));
-    const failure = sends.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failure !== undefined) {
+    // Each wager is answered as Kafka answered it. The producer sends in batches, so one request's
+    // wagers may travel in several produce requests, and some may be acknowledged while others fail.
+    const sends = await Promise.allSettled(accepted.map((a) => producer.send(a.wager)));
+    const unsent: RejectedItem[] = [];
+    let firstError: unknown;
+    sends.forEach((s, i) => {
+      const item = accepted[i];
+      if (s.status === 'fulfilled' || item === undefined) return;
+      firstError ??= s.reason;
+      unsent.push({
+        index: item.index,
+        code: 'kafka_unavailable',
+        message: 'Kafka did not acknowledge this wager; re-send it (the same eventId is counted once)',
+      });
+    });
+    const acknowledged = accepted.length - unsent.length;
+    const all = mergeRejected(rejected, unsent);
+    for (const r of all) metrics.wagersRejected.add(1, { reason: r.code });
+    if (unsent.length > 0) {
       log.warn(
-        { err: toError(failure.reason), keyId: identity.keyId, wagers: accepted.length },
-        'Kafka did not take a request',
+        { err: toError(firstError), keyId: identity.keyId, acknowledged, unacknowledged: unsent.length },
+        'Kafka did not acknowledge every wager of a request',
       );
+    }
+    if (acknowledged === 0) {
       return sendError(
         reply,
         503,
         'kafka_unavailable',
-        'Kafka did not acknowledge every wager, so none is reported accepted; retrying the same request is safe (wagers are counted once per eventId)',
+        `Kafka acknowledged none of the ${accepted.length} valid wager(s); re-send them (the same eventIds are counted once, so one that did reach Kafka is not counted twice)`,
+        all,
       );
     }
-    metrics.wagersAccepted.add(accepted.length);
-    for (const r of rejected) metrics.wagersRejected.add(1, { reason: r.code });
-    return reply.code(202).send({ accepted: accepted.length, rejected });
+    metrics.wagersAccepted.add(acknowledged);
+    return reply.code(202).send({ accepted: acknowledged, rejected: all });
   });
 
   /**
    * Claimed wins go straight to Postgres (shared/src/wins.ts), never through the wager topic, so
    * they never wait behind the wager backlog.
    */
-  app.post('/v1/wins', { onRequest: requireKey('any') }, async (req, reply) => {
+  app.post('/v1/wins', { onRequest: requireKey('game') }, async (req, reply) => {
+    const identity = identities.get(req);
+    if (identity === undefined) throw new Error('authenticated request without identity');
+    // Every claim counts, valid or not: a key probing pools is throttled like one claiming them.
+    const decision = claimLimiter.take(identity.keyId, 1, now());
+    if (!decision.allowed) {
+      metrics.claimsThrottled.add(1);
+      const seconds = decision.retryAfterSeconds ?? 1;
+      reply.header('retry-after', String(seconds));
+      return sendError(
+        reply,
+        429,
+        'rate_limited',
+        `claim rate limit of ${deps.claimRateLimit.perSecond}/s (burst ${deps.claimRateLimit.burst}) reached for this key; retry after ${seconds} s`,
+      );
+    }
     const checked = validateWinClaim(req.body);
     if (!checked.ok) return sendError(reply, 400, 'invalid_claim', 'the win claim is invalid', checked.issues);
     const { claim } = checked;
+    // Before any query: a scoped key learns nothing about pools outside its scope, not even whether they exist.
+    if (!keyCoversJackpot(identity, jackpotOfPool(claim.poolId))) {
+      return sendError(reply, 403, 'pool_not_in_scope', `pool ${JSON.stringify(claim.poolId)} belongs to a jackpot outside this API key's scope`);
+    }
     try {
       const out = await retryDb(() => claimPoolWin(db, claim), { attempts: 4 });
       switch (out.kind) {
@@ -336,9 +432,9 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     const details = [
       ...(/^[A-Z]{3}$/.test(from) ? [] : [{ path: 'from', code: 'invalid_value', message: 'from must be an ISO 4217 code' }]),
       ...(/^[A-Z]{3}$/.test(to) && to !== from ? [] : [{ path: 'to', code: 'invalid_value', message: 'to must be an ISO 4217 code other than from' }]),
-      ...(typeof rate === 'number' && Number.isSafeInteger(rate) && rate > 0 && rate <= 1_000_000_000_000
+      ...(isValidFxRateMicro(rate)
         ? []
-        : [{ path: 'rateMicro', code: 'invalid_value', message: 'rateMicro must be an integer from 1 to 1e12 (millionths of a minor unit)' }]),
+        : [{ path: 'rateMicro', code: 'invalid_value', message: `rateMicro must be an integer from 1 to ${MAX_FX_RATE_MICRO} (millionths of a minor unit)` }]),
     ];
     if (details.length > 0 || typeof rate !== 'number') return sendError(reply, 400, 'invalid_fx_rate', 'the rate is invalid', details);
     const identity = identities.get(req);
@@ -366,7 +462,6 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     },
     async close() {
       await app.close();
-      keys.close();
     },
   };
 }

@@ -20,6 +20,19 @@
 
 import { MICRO_PER_MINOR, PPM_MAX } from './contribution.js';
 
+/**
+ * The largest rate that can be configured: 9,000 minor units of the jackpot's currency per minor
+ * unit of the wager's (a fils of Kuwaiti dinar is ~5,200 Indonesian sen). Ledger amounts are
+ * bigint micro-units; the largest wager (1e9 minor) times this rate is 9e18, just inside bigint's
+ * 9.22e18. A larger rate would let one wager overflow its ledger row and fail every window it is in.
+ */
+export const MAX_FX_RATE_MICRO = 9_000_000_000;
+
+/** Whether a rate can be configured: a whole number from 1 to MAX_FX_RATE_MICRO. */
+export function isValidFxRateMicro(rateMicro: unknown): rateMicro is number {
+  return typeof rateMicro === 'number' && Number.isSafeInteger(rateMicro) && rateMicro >= 1 && rateMicro <= MAX_FX_RATE_MICRO;
+}
+
 /** Rates by `"FROM>TO"` (see `fxRateKey`), in micro-units of TO per minor unit of FROM. */
 export type FxRates = ReadonlyMap<string, bigint>;
 

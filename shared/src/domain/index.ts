@@ -37,6 +37,7 @@ export * from './fx.js';
 export * from './jackpot-config.js';
 export * from './lifecycle.js';
 export * from './partitions.js';
+export * from './positions.js';
 export * from './token-bucket.js';
 export * from './tsv.js';
 export * from './wager.js';

@@ -29,6 +29,8 @@ export const REASON_CODES = [
   'amount_out_of_range',
   'unknown_game',
   'currency_mismatch',
+  // Fails every window it is in (found by splitting the window); the error is in the message.
+  'unprocessable',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];
