@@ -18,11 +18,17 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_DATABASE_URL, int, str } from '../shared/src/config.js';
+import pg from 'pg';
+import { commonConfig, DEFAULT_DATABASE_URL, int, str } from '../shared/src/config.js';
+import { createPool } from '../shared/src/db.js';
+import { createKafka, TOPICS } from '../shared/src/kafka.js';
+import { checkPositions, describeProblems, rebasePositions } from '../shared/src/positions.js';
+import { toError } from '../shared/src/errors.js';
 import {
   LOGS_DIR,
   PIDS_DIR,
   REPO_ROOT,
+  isLoopback,
   isOurProcess,
   isProcessAlive,
   kafkaStatus,
@@ -228,7 +234,85 @@ export async function infraUp(opts: { log?: Log } = {}): Promise<void> {
   await migrate(databaseUrl(), (line) => log(`migrate: ${line}`));
 }
 
-export async function stackUp(opts: { log?: Log } = {}): Promise<void> {
+/** The login the services run as under `stack:up`: a member of jackpot_service (migration 0005). */
+export const STACK_SERVICE_LOGIN = 'jackpot_app';
+
+/**
+ * The DATABASE_URL the services get from `stack:up`: DATABASE_URL's server and database with the
+ * user `login`, a LOGIN member of jackpot_service created here when missing, so the local stack
+ * runs with the privileges production's services have rather than as the superuser. Only on a
+ * loopback server and a URL without a password (the local trust setup), and only when that login
+ * then gets in and reads the schema; otherwise (password authentication, no CREATEROLE, a
+ * `jackpot_app` that is not a member) the services keep DATABASE_URL as it is, and the log says so.
+ * Production creates its logins itself (README, "Database roles").
+ */
+export async function serviceDatabaseUrl(databaseUrl: string, log: Log, login = STACK_SERVICE_LOGIN): Promise<string> {
+  const url = new URL(databaseUrl);
+  if (url.password !== '' || !isLoopback(url.hostname.replace(/^\[|\]$/g, ''))) return databaseUrl;
+  url.username = login;
+  try {
+    const owner = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
+    await owner.connect();
+    try {
+      const exists = await owner.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [login]);
+      if (exists.rowCount === 0) {
+        await owner.query(`CREATE ROLE ${pg.escapeIdentifier(login)} LOGIN IN ROLE jackpot_service`).catch((e: unknown) => {
+          // 42710 / 23505: another stack:up created it a moment ago.
+          const code = (e as { code?: unknown }).code;
+          if (code !== '42710' && code !== '23505') throw e;
+        });
+        log(`postgres: created login ${login} (member of jackpot_service) for the services`);
+      }
+    } finally {
+      await owner.end();
+    }
+    const probe = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 3000 });
+    await probe.connect();
+    try {
+      await probe.query('SELECT 1 FROM jackpot.pool_totals LIMIT 1');
+    } finally {
+      await probe.end();
+    }
+  } catch (e) {
+    log(`postgres: the services connect as DATABASE_URL's user (${login} cannot be used: ${toError(e).message})`);
+    return databaseUrl;
+  }
+  log(`postgres: the services connect as ${login} (member of jackpot_service)`);
+  return url.toString();
+}
+
+/**
+ * The aggregators refuse positions that do not belong to the wagers topic (another broker, a
+ * recreated topic: shared/src/positions.ts) and would wait, not ready, for an operator. Checked
+ * here first so that `stack:up` says so at once. `rebase-latest` (the demo) moves the group onto
+ * the topic's end instead: a demo on a database that another checkout's broker filled.
+ */
+async function checkAggregatorPositions(onForeign: 'fail' | 'rebase-latest', log: Log): Promise<void> {
+  const common = commonConfig(process.env);
+  const groupId = str(process.env, 'AGGREGATOR_GROUP_ID', 'jackpot-aggregator');
+  const topic = str(process.env, 'AGGREGATOR_TOPIC', TOPICS.wagers);
+  const pool = createPool(common.databaseUrl, { max: 1, applicationName: 'jackpot-stack' });
+  const admin = createKafka({ brokers: common.kafkaBrokers, security: common.kafkaSecurity, clientId: 'jackpot-stack' }).admin();
+  try {
+    await admin.connect();
+    const check = await checkPositions(pool, admin, { groupId, topic });
+    if (check.problems.length === 0) return;
+    const why = describeProblems(check.problems);
+    if (onForeign === 'fail') {
+      throw new Error(
+        `the stored positions of ${groupId} do not belong to ${topic} on this broker: ${why}. The aggregators would apply nothing. If the topic was replaced on purpose: npm run jackpot -- positions rebase --group ${groupId} --topic ${topic} --to earliest|latest`,
+      );
+    }
+    log(`stack: the stored positions of ${groupId} belong to another broker or topic (${why})`);
+    await rebasePositions(pool, admin, { groupId, topic, to: 'latest', actor: 'stack:demo' });
+    log(`stack: re-based ${groupId} onto ${topic} at its end (as npm run jackpot -- positions rebase --to latest would)`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+    await pool.end();
+  }
+}
+
+export async function stackUp(opts: { log?: Log; foreignPositions?: 'fail' | 'rebase-latest' } = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
   // Validate the whole table (env values, entry points) before starting anything.
   const services = serviceTable();
@@ -237,11 +321,13 @@ export async function stackUp(opts: { log?: Log } = {}): Promise<void> {
     throw new Error(`cannot start the stack: ${[...new Set(missing.map((s) => s.main))].join(', ')} missing`);
 
   await infraUp({ log });
+  await checkAggregatorPositions(opts.foreignPositions ?? 'fail', log);
+  const env = { DATABASE_URL: await serviceDatabaseUrl(databaseUrl(), log) };
   // The consumers start together (a cold tsx start is ~7 s of CPU each on 2 cores, so in
   // sequence they would take three times as long), then the gateway.
   const gateway = services.filter((s) => s.name === 'ingest');
-  await Promise.all(services.filter((s) => s.name !== 'ingest').map((spec) => startService(spec, { log })));
-  for (const spec of gateway) await startService(spec, { log });
+  await Promise.all(services.filter((s) => s.name !== 'ingest').map((spec) => startService(spec, { log, env })));
+  for (const spec of gateway) await startService(spec, { log, env });
   log('stack: up');
 }
 

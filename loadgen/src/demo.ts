@@ -714,7 +714,7 @@ async function main(): Promise<number> {
   out.line();
   out.line('-- 1. the stack');
   let mark = performance.now();
-  await stackUp({ log: (s) => out.line(`   ${s}`) });
+  await stackUp({ log: (s) => out.line(`   ${s}`), foreignPositions: 'rebase-latest' });
   timings.push(['stack up', seconds(mark)]);
 
   const db = createPool(common.databaseUrl, { max: 4, applicationName: 'jackpot-demo' });
@@ -727,10 +727,11 @@ async function main(): Promise<number> {
     out.line('-- 2. demo configuration (gateway admin API)');
     mark = performance.now();
     const stamp = new Date().toISOString();
-    const adminKey = await createApiKey(db, { role: 'admin', name: `demo-admin-${stamp}` });
-    const gameKey = await createApiKey(db, { role: 'game', name: `demo-game-${stamp}` });
-    out.line(`   api keys: admin ${adminKey.keyId}, game ${gameKey.keyId} (demo-*-${stamp})`);
     const specs = demoJackpots();
+    const adminKey = await createApiKey(db, { role: 'admin', name: `demo-admin-${stamp}` });
+    // Scoped to the demo's jackpots, as a game server's key should be.
+    const gameKey = await createApiKey(db, { role: 'game', name: `demo-game-${stamp}`, jackpots: specs.map((s) => s.jackpotId) });
+    out.line(`   api keys: admin ${adminKey.keyId}, game ${gameKey.keyId} (demo-*-${stamp})`);
     for (const spec of specs) out.line(`   ${await configureJackpot(db, ingestUrl, adminKey.key, spec)}`);
     const jackpotIds = specs.map((s) => s.jackpotId);
     const stored = await readJackpotConfig(common.databaseUrl);

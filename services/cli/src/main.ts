@@ -1,10 +1,12 @@
 /**
  * The operator's command line: `npm run jackpot -- <command> [flags]`.
  *
- *   keys create --role game|admin --name NAME   creates an API key; the key alone is the last line
- *                                               of stdout (so `| tail -n 1` captures it), the rest
- *                                               goes to stderr
+ *   keys create | list | revoke                 API keys (services/cli/src/keys.ts); a created key
+ *                                               alone is the last line of stdout (so `| tail -n 1`
+ *                                               captures it), the rest goes to stderr
  *   jackpots put|get, meters, fx set|list       configuration and meters (services/cli/src/operator.ts)
+ *   positions [rebase]                          the aggregators' stored positions against the topic, and
+ *                                               moving them onto a new topic (services/cli/src/positions.ts)
  *   reconcile [--quiet]                         checks every pool's invariants (services/cli/src/reconcile.ts)
  *
  * Exit codes: 0 done, 1 failed (database unreachable, mismatch found), 2 bad usage.
@@ -14,11 +16,8 @@
  * code. Commands in modules of their own are imported only when they run, so one command's
  * dependencies never slow down or break another.
  */
-import { API_KEY_ROLES, createApiKey, type ApiKeyRole } from '../../../shared/src/api-keys.js';
-import { commonConfig } from '../../../shared/src/config.js';
-import { createPool } from '../../../shared/src/db.js';
-import { AppError, toError } from '../../../shared/src/errors.js';
-import { parseFlags, UsageError } from './flags.js';
+import { toError } from '../../../shared/src/errors.js';
+import { UsageError } from './flags.js';
 
 interface Command {
   /** The words that select it, such as `keys create`. */
@@ -30,35 +29,22 @@ interface Command {
 
 const USAGE_EXIT = 2;
 
-async function keysCreate(args: readonly string[]): Promise<number> {
-  const flags = parseFlags(args, ['role', 'name']);
-  const role = flags.get('role');
-  const name = flags.get('name');
-  if (role === undefined || name === undefined) throw new UsageError('--role and --name are required');
-  if (!(API_KEY_ROLES as readonly string[]).includes(role)) {
-    throw new UsageError(`--role must be one of ${API_KEY_ROLES.join(', ')}, got ${JSON.stringify(role)}`);
-  }
-  const { databaseUrl } = commonConfig(process.env);
-  const pool = createPool(databaseUrl, { max: 1, applicationName: 'jackpot-cli' });
-  try {
-    const { keyId, key } = await createApiKey(pool, { role: role as ApiKeyRole, name });
-    process.stderr.write(`created ${role} key ${keyId} (${name}); it is shown once, store it now:\n`);
-    process.stdout.write(`${key}\n`);
-    return 0;
-  } catch (e) {
-    // A bad name is the operator's input: usage, not failure.
-    if (e instanceof AppError && e.code === 'INVALID_INPUT') throw new UsageError(e.message);
-    throw e;
-  } finally {
-    await pool.end();
-  }
-}
-
 const COMMANDS: readonly Command[] = [
   {
     words: ['keys', 'create'],
-    usage: 'keys create --role game|admin --name NAME',
-    run: keysCreate,
+    usage:
+      'keys create --role game --name NAME (--jackpots J1,J2 | --all-jackpots)   or   keys create --role admin --name NAME',
+    run: async (args) => (await import('./keys.js')).keysCreate(args),
+  },
+  {
+    words: ['keys', 'list'],
+    usage: 'keys list   (one line a key: id, role, name, scope, created, revoked; never the key itself)',
+    run: async (args) => (await import('./keys.js')).keysList(args),
+  },
+  {
+    words: ['keys', 'revoke'],
+    usage: 'keys revoke KEY_ID   (every gateway refuses the key within 5 s)',
+    run: async (args) => (await import('./keys.js')).keysRevoke(args),
   },
   {
     words: ['jackpots', 'put'],
@@ -84,6 +70,17 @@ const COMMANDS: readonly Command[] = [
     words: ['fx', 'list'],
     usage: 'fx list',
     run: async (args) => (await import('./operator.js')).fxList(args),
+  },
+  {
+    words: ['positions', 'rebase'],
+    usage:
+      'positions rebase --group GROUP [--topic TOPIC] --to earliest|latest [--yes]   (moves the stored positions onto the topic as the broker has it now; asks first)',
+    run: async (args) => (await import('./positions.js')).positionsRebase(args),
+  },
+  {
+    words: ['positions'],
+    usage: 'positions [--group GROUP] [--topic TOPIC]   (stored positions against the topic; exit 1 when they do not belong to it)',
+    run: async (args) => (await import('./positions.js')).positionsShow(args),
   },
   // `npm run reconcile` is `main.ts reconcile`, so it is reached through this table too.
   {
