@@ -1,5 +1,6 @@
 import { commonConfig, int, str, topicName, type CommonConfig } from '../../../shared/src/config.js';
 import { AppError } from '../../../shared/src/errors.js';
+import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 
 export interface AggregatorConfig extends CommonConfig {
@@ -35,6 +36,8 @@ export interface AggregatorConfig extends CommonConfig {
    * production.
    */
   readonly faultPoints: ReadonlyMap<FaultPoint, number>;
+  /** `AGGREGATOR_HTTP_*`: connection cap and timeouts of the health and metrics port (shared/src/http.ts). */
+  readonly http: HttpLimits;
 }
 
 export const FAULT_POINTS = ['after_copy', 'after_commit'] as const;
@@ -70,5 +73,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionTimeoutMs: int(env, 'AGGREGATOR_SESSION_TIMEOUT_MS', 10_000, 3_000, 300_000),
     dbPoolMax: int(env, 'AGGREGATOR_DB_POOL_MAX', 4, 2, 100),
     faultPoints: faultPoints(env),
+    http: httpLimits(env, 'AGGREGATOR'),
   });
 }

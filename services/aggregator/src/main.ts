@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   const http = createHttpServer({
     logger,
     telemetry,
+    limits: config.http,
     ready: async () => {
       const reason = aggregator.readiness();
       if (reason !== null) return reason;

@@ -1,4 +1,5 @@
 import { commonConfig, int, str, type CommonConfig, topicName } from '../../../shared/src/config.js';
+import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 
 type Env = Record<string, string | undefined>;
@@ -25,6 +26,8 @@ export interface ProjectorConfig extends CommonConfig {
    * balancers, and it lets us notice dead clients. Not an environment variable.
    */
   readonly sseHeartbeatMs: number;
+  /** `PROJECTOR_HTTP_*`: connection cap and timeouts (shared/src/http.ts). Every SSE stream holds a connection. */
+  readonly http: HttpLimits;
 }
 
 /** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
@@ -36,5 +39,6 @@ export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
     topic: topicName(env, 'PROJECTOR_TOPIC', TOPICS.poolUpdates),
     resyncMs: int(env, 'PROJECTOR_RESYNC_MS', 1000, 50, 600_000),
     sseHeartbeatMs: 15_000,
+    http: httpLimits(env, 'PROJECTOR'),
   });
 }

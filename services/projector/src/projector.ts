@@ -122,6 +122,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   const app = createHttpServer({
     logger: log,
     telemetry: deps.telemetry,
+    limits: config.http,
     ready: () =>
       Promise.resolve(loaded ? consumer.notRunningReason() : 'initial load from Postgres not done'),
   });
