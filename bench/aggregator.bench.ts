@@ -421,7 +421,7 @@ async function runNaive(
   timeoutS: number,
 ): Promise<NaiveRun> {
   for (const p of ledgerPartitionsAhead(Date.now(), 1, 7))
-    await db.pool.query(aggregatorSql.createLedgerPartition(p.name, p.fromTimestamp, p.toTimestamp));
+    await db.pool.query(aggregatorSql.createLedgerPartition(p.fromIso));
   const games = new Set(config.games);
   const pools = config.pools.map((p) => ({
     poolId: p.poolId,
