@@ -167,7 +167,7 @@ export function createHttpSender(opts: HttpSenderOptions): Sender {
       if (res.status === 401 || res.status === 403) {
         fatal ??= new AppError(
           'CONFIG_INVALID',
-          `the gateway at ${opts.baseUrl} refused the API key (${res.status} ${error.code}: ${error.message}); create one with \`npm run jackpot -- keys create --role game --name loadgen\``,
+          `the gateway at ${opts.baseUrl} refused the API key (${res.status} ${error.code}: ${error.message}); create one with \`npm run jackpot -- keys create --role game --name loadgen --all-jackpots\` (or --jackpots J1,J2)`,
         );
         return settleAll(batch, { ok: false, code: `http_${res.status}`, message: error.message });
       }

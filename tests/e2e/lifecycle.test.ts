@@ -48,7 +48,7 @@ void test('claims and mystery hits during a heavy stream: every cycle reconciles
   await Promise.all(procs.map((p) => p.waitReady(90_000)));
   const gateway = `http://127.0.0.1:${ingest.port}`;
   const admin = (await createApiKey(db.pool, { role: 'admin', name: 'life-admin' })).key;
-  const game = (await createApiKey(db.pool, { role: 'game', name: 'life-game' })).key;
+  const game = (await createApiKey(db.pool, { role: 'game', name: 'life-game', jackpots: ['life'] })).key;
   const games = ['life-1', 'life-2', 'life-3'];
   const put = await fetch(`${gateway}/v1/admin/jackpots/life`, {
     method: 'PUT',

@@ -58,7 +58,7 @@ void test('wagers through Kafka and the gateway give exact totals in Postgres an
   await Promise.all([ingest, projector, agg1, agg2].map((p) => p.waitReady(90_000)));
 
   const admin = (await createApiKey(db.pool, { role: 'admin', name: 'e2e-admin' })).key;
-  const game = (await createApiKey(db.pool, { role: 'game', name: 'e2e-game' })).key;
+  const game = (await createApiKey(db.pool, { role: 'game', name: 'e2e-game', jackpots: 'all' })).key;
   const gateway = `http://127.0.0.1:${ingest.port}`;
   for (const j of JACKPOTS) {
     const res = await fetch(`${gateway}/v1/admin/jackpots/${j.jackpotId}`, {

@@ -4,14 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Kafka } from 'kafkajs';
-import { createApiKey } from '../../shared/src/api-keys.js';
+import type pg from 'pg';
+import { createApiKey, revokeApiKey, type JackpotScope } from '../../shared/src/api-keys.js';
+import type { HttpLimits } from '../../shared/src/http.js';
 import { createLogger } from '../../shared/src/logger.js';
 import { createWagerProducer, type WagerMessage, type WagerProducer } from '../../shared/src/producer.js';
 import { startTelemetry } from '../../shared/src/telemetry.js';
 import { createIngestApp } from '../../services/ingest/src/app.js';
-import type { RateLimitConfig } from '../../services/ingest/src/config.js';
+import { loadIngestConfig, type AuthConfig, type RateLimitConfig } from '../../services/ingest/src/config.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { kafkaForTests, randomTopic, readTopic, uniqueSuffix } from '../helpers/kafka.js';
 
@@ -25,7 +28,7 @@ let gameKey = '';
 let adminKey = '';
 
 before(async () => {
-  gameKey = (await createApiKey(db.pool, { role: 'game', name: 'test game server' })).key;
+  gameKey = (await createApiKey(db.pool, { role: 'game', name: 'test game server', jackpots: 'all' })).key;
   adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test operator' })).key;
 });
 after(async () => {
@@ -34,33 +37,71 @@ after(async () => {
 });
 
 const GENEROUS: RateLimitConfig = { perSecond: 1_000_000, burst: 1_000_000 };
+/** The production defaults of what the tests below do not set. */
+const DEFAULTS = loadIngestConfig({});
 
 interface Gateway {
   readonly url: string;
+  readonly port: number;
   readonly topic: string;
   readonly drain: (ms: number) => Promise<void>;
 }
 
 async function startGateway(
-  opts: { rateLimit?: RateLimitConfig; producer?: WagerProducer; topic?: string } = {},
+  opts: {
+    rateLimit?: RateLimitConfig;
+    claimRateLimit?: RateLimitConfig;
+    auth?: AuthConfig;
+    httpLimits?: HttpLimits;
+    producer?: WagerProducer;
+    topic?: string;
+    db?: pg.Pool;
+  } = {},
 ): Promise<Gateway> {
   const topic = opts.topic ?? (await randomTopic('ingest', 3));
   const producer = opts.producer ?? createWagerProducer({ kafka, topic });
   if (opts.producer === undefined) await producer.connect();
   const ingest = createIngestApp({
-    db: db.pool,
+    db: opts.db ?? db.pool,
     producer,
     logger,
     telemetry,
     rateLimit: opts.rateLimit ?? GENEROUS,
-    keyCacheTtlSeconds: 30,
+    claimRateLimit: opts.claimRateLimit ?? GENEROUS,
+    auth: opts.auth ?? DEFAULTS.auth,
+    ...(opts.httpLimits === undefined ? {} : { httpLimits: opts.httpLimits }),
   });
   const url = await ingest.app.listen({ port: 0, host: '127.0.0.1' });
   stops.push(async () => {
     await ingest.close();
     await producer.disconnect();
   });
-  return { url, topic, drain: (ms) => ingest.drain(ms) };
+  return { url, port: Number(new URL(url).port), topic, drain: (ms) => ingest.drain(ms) };
+}
+
+/** A game key of its own for one test. */
+async function gameKeyFor(jackpots: JackpotScope, name = 'scoped server'): Promise<{ keyId: string; key: string }> {
+  return createApiKey(db.pool, { role: 'game', name, jackpots });
+}
+
+/** `pool`, with a count of the `pool.query` calls whose text matches `pattern`. */
+function countingQueries(pool: pg.Pool, pattern: RegExp): { pool: pg.Pool; count: () => number; reset: () => void } {
+  let n = 0;
+  const proxy = new Proxy(pool, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (prop === 'query') {
+        return (...args: unknown[]) => {
+          const first = args[0];
+          const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text ?? '';
+          if (pattern.test(text)) n++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { pool: proxy, count: () => n, reset: () => (n = 0) };
 }
 
 function wager(overrides: Partial<Record<keyof WagerMessage, unknown>> = {}): Record<string, unknown> {
@@ -283,7 +324,7 @@ void test(
     assert.equal(Number(retryAfter), 5, 'one wager at 0.2 a second');
     // Invalid wagers count too.
     assert.equal((await post(gw, wager({ amountMinor: -1 }))).status, 429);
-    const other = (await createApiKey(db.pool, { role: 'game', name: 'another server' })).key;
+    const other = (await gameKeyFor('all', 'another server')).key;
     assert.equal((await post(gw, wager(), { key: other })).status, 202);
     // More than the bucket can ever hold is not worth waiting for.
     const tooMany = await post(gw, { wagers: [wager(), wager(), wager(), wager()] }, { key: other });
@@ -315,7 +356,7 @@ void test(
 );
 
 void test(
-  '503 kafka_unavailable when Kafka refuses the send, and nothing is reported accepted',
+  '503 kafka_unavailable when Kafka acknowledges none of the wagers, with what became of each item',
   { timeout: TEST_TIMEOUT },
   async () => {
     // Connected to the real broker, producing to a topic that does not exist (auto-creation is off).
@@ -329,7 +370,49 @@ void test(
     const answer = await post(gw, { wagers: [wager(), wager({ amountMinor: 0 })] });
     assert.equal(answer.status, 503, JSON.stringify(answer.body));
     assert.equal(errorCode(answer), 'kafka_unavailable');
-    assert.match((answer.body as { error: { message: string } }).error.message, /safe/);
+    const error = (answer.body as { error: { message: string; details: { index: number; code: string }[] } }).error;
+    assert.match(error.message, /re-send/);
+    assert.deepEqual(
+      error.details.map((d) => [d.index, d.code]),
+      [
+        [0, 'kafka_unavailable'],
+        [1, 'amount_out_of_range'],
+      ],
+    );
+  },
+);
+
+void test(
+  'when Kafka acknowledges part of a request, the answer is 202 with exactly those accepted and the rest kafka_unavailable',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    // A real broker refusal for one wager only: the topic takes record batches of at most 320
+    // bytes, and one wager per batch (no linger). Short ids fit (~240 bytes); 64-character game
+    // and player ids do not (~400 bytes), and Kafka refuses that batch (MESSAGE_TOO_LARGE).
+    const topic = await randomTopic('ingest-partial', 1, { 'max.message.bytes': '320' });
+    const producer = createWagerProducer({ kafka, topic, maxBatchMessages: 1, lingerMs: 0, retry: { retries: 1, initialRetryTime: 100 } });
+    await producer.connect();
+    const gw = await startGateway({ producer, topic });
+    const small = [wager({ playerId: 'p-1' }), wager({ playerId: 'p-2' })];
+    const big = wager({ gameId: 'g'.repeat(64), playerId: 'p'.repeat(64) });
+    const answer = await post(gw, { wagers: [small[0], wager({ amountMinor: 0 }), small[1], big] });
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    const body = answer.body as { accepted: number; rejected: { index: number; code: string; message: string }[] };
+    assert.equal(body.accepted, 2);
+    assert.deepEqual(
+      body.rejected.map((r) => [r.index, r.code]),
+      [
+        [1, 'amount_out_of_range'],
+        [3, 'kafka_unavailable'],
+      ],
+    );
+    assert.match(body.rejected[1]?.message ?? '', /re-send/);
+    const messages = await readTopic(kafka, topic, (got) => got.length >= 2, { timeoutMs: 20_000 });
+    assert.deepEqual(
+      messages.map((m) => (JSON.parse(m.value?.toString('utf8') ?? '{}') as { eventId: string }).eventId).sort(),
+      small.map((w) => String(w['eventId'])).sort(),
+      'what is reported accepted is exactly what Kafka holds',
+    );
   },
 );
 
@@ -567,3 +650,243 @@ void test('fx rates are set by admins, validated and audited', { timeout: TEST_T
     { old_value: 920000, new_value: 930000 },
   ]);
 });
+
+/** Two jackpots of one pool each: `${id}:main`, games `${id}-1` and `${id}-2`. */
+async function twoJackpots(gw: Gateway, a: string, b: string): Promise<void> {
+  for (const id of [a, b]) {
+    const put = await call(gw, 'PUT', `/v1/admin/jackpots/${id}`, {
+      key: adminKey,
+      body: { currency: 'EUR', pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 10_000 }], games: [`${id}-1`, `${id}-2`] },
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+  }
+}
+
+void test(
+  'a scoped game key sends wagers only for its jackpots\' games: game_not_in_scope per item, 400 when none is left; unlinked games go on',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const games = countingQueries(db.pool, /jackpot\.games/);
+    const gw = await startGateway({ db: games.pool });
+    await twoJackpots(gw, 'scope-a', 'scope-b');
+    const scoped = (await gameKeyFor(['scope-a'])).key;
+
+    const mixed = [
+      wager({ gameId: 'scope-a-1' }),
+      wager({ gameId: 'scope-b-1' }),
+      wager({ gameId: 'linked-to-nothing' }),
+      wager({ gameId: 'scope-b-2', amountMinor: 0 }),
+    ];
+    const answer = await post(gw, { wagers: mixed }, { key: scoped });
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    const body = answer.body as { accepted: number; rejected: { index: number; code: string }[] };
+    assert.equal(body.accepted, 2);
+    assert.deepEqual(
+      body.rejected.map((r) => [r.index, r.code]),
+      [
+        [1, 'game_not_in_scope'],
+        [3, 'amount_out_of_range'],
+      ],
+    );
+    const sent = await readTopic(kafka, gw.topic, (got) => got.length >= 2, { timeoutMs: 20_000 });
+    assert.deepEqual(
+      sent.map((m) => (JSON.parse(m.value?.toString('utf8') ?? '{}') as { gameId: string }).gameId).sort(),
+      ['linked-to-nothing', 'scope-a-1'],
+    );
+
+    games.reset();
+    for (let i = 0; i < 5; i++) {
+      const none = await post(gw, { wagers: [wager({ gameId: 'scope-b-1' }), wager({ gameId: 'scope-b-2' })] }, { key: scoped });
+      assert.equal(none.status, 400);
+      assert.equal(errorCode(none), 'invalid_wagers');
+      assert.deepEqual(
+        (none.body as { error: { details: { index: number; code: string }[] } }).error.details.map((d) => [d.index, d.code]),
+        [
+          [0, 'game_not_in_scope'],
+          [1, 'game_not_in_scope'],
+        ],
+      );
+    }
+    assert.ok(games.count() <= 1, `game links are cached, not read per request (${games.count()} reads for 5 requests)`);
+
+    const unscoped = (await gameKeyFor('all', 'unscoped server')).key;
+    assert.equal((await post(gw, wager({ gameId: 'scope-b-1' }), { key: unscoped })).status, 202, 'an all-jackpots key sends for any game');
+    assert.equal((await post(gw, wager({ gameId: 'scope-b-1' }), { key: gameKey })).status, 202);
+  },
+);
+
+void test(
+  'a scoped game key claims only pools of its jackpots (403 otherwise, even for pools that do not exist); an admin key is refused on wagers and wins',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const gw = await startGateway();
+    await twoJackpots(gw, 'claim-a', 'claim-b');
+    const scoped = (await gameKeyFor(['claim-a'])).key;
+    const claim = (poolId: string, gameId: string) => ({ claimId: `c-${uniqueSuffix()}`, poolId, gameId, playerId: 'lucky' });
+
+    for (const poolId of ['claim-b:main', 'claim-b:nope', 'nowhere:main']) {
+      const refused = await call(gw, 'POST', '/v1/wins', { key: scoped, body: claim(poolId, 'claim-b-1') });
+      assert.equal(refused.status, 403, poolId);
+      assert.equal(errorCode(refused), 'pool_not_in_scope', poolId);
+    }
+    const before = await db.pool.query("SELECT count(*)::int AS n FROM jackpot.wins WHERE pool_id = 'claim-b:main'");
+    assert.deepEqual(before.rows, [{ n: 0 }], 'nothing was paid out of scope');
+
+    const won = await call(gw, 'POST', '/v1/wins', { key: scoped, body: claim('claim-a:main', 'claim-a-1') });
+    assert.equal(won.status, 200, JSON.stringify(won.body));
+    assert.equal((won.body as { amountMinor: number }).amountMinor, 500);
+    const all = await call(gw, 'POST', '/v1/wins', { key: gameKey, body: claim('claim-b:main', 'claim-b-1') });
+    assert.equal(all.status, 200, 'an all-jackpots key claims any pool');
+
+    const adminWager = await post(gw, wager(), { key: adminKey });
+    assert.equal(adminWager.status, 403);
+    assert.equal(errorCode(adminWager), 'forbidden');
+    const adminClaim = await call(gw, 'POST', '/v1/wins', { key: adminKey, body: claim('claim-a:main', 'claim-a-1') });
+    assert.equal(adminClaim.status, 403);
+    assert.equal(errorCode(adminClaim), 'forbidden');
+  },
+);
+
+void test('claims are rate-limited per key: 429 with Retry-After; other keys are not affected', { timeout: TEST_TIMEOUT }, async () => {
+  const gw = await startGateway({ claimRateLimit: { perSecond: 0.2, burst: 2 } });
+  await twoJackpots(gw, 'rate-a', 'rate-b');
+  const key = (await gameKeyFor(['rate-a'])).key;
+  const claim = () => ({ claimId: `c-${uniqueSuffix()}`, poolId: 'rate-a:main', gameId: 'rate-a-1', playerId: 'p' });
+  assert.equal((await call(gw, 'POST', '/v1/wins', { key, body: claim() })).status, 200);
+  assert.equal((await call(gw, 'POST', '/v1/wins', { key, body: { claimId: 'not a claim' } })).status, 400, 'an invalid claim counts too');
+  const limited = await call(gw, 'POST', '/v1/wins', { key, body: claim() });
+  assert.equal(limited.status, 429);
+  assert.equal(errorCode(limited), 'rate_limited');
+  assert.equal(limited.headers.get('retry-after'), '5', 'one claim at 0.2 a second');
+  const paid = await db.pool.query("SELECT count(*)::int AS n FROM jackpot.wins WHERE pool_id = 'rate-a:main'");
+  assert.deepEqual(paid.rows, [{ n: 1 }]);
+  assert.equal((await call(gw, 'POST', '/v1/wins', { key: gameKey, body: claim() })).status, 200, 'another key has its own bucket');
+});
+
+void test('a revoked key is refused (401) within 5 s by a gateway that was trusting it', { timeout: TEST_TIMEOUT }, async () => {
+  const gw = await startGateway();
+  const { keyId, key } = await gameKeyFor('all', 'to be revoked');
+  // `{}` is authenticated, then refused as an invalid wager (400): no Kafka needed to tell 401 apart.
+  assert.equal((await post(gw, {}, { key })).status, 400, 'the key works and is now trusted');
+  assert.equal((await revokeApiKey(db.pool, keyId)).kind, 'revoked');
+  const revokedAt = Date.now();
+  let status = 400;
+  while (status !== 401 && Date.now() - revokedAt < 7_000) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = (await post(gw, {}, { key })).status;
+  }
+  const tookMs = Date.now() - revokedAt;
+  assert.equal(status, 401);
+  assert.ok(tookMs <= 5_000, `refused ${tookMs} ms after the revocation`);
+});
+
+void test(
+  'unknown keys do not cost a query each, and an address with too many failures gets 429 with Retry-After, without a lookup',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const keys = countingQueries(db.pool, /jackpot\.api_keys/);
+    const gw = await startGateway({ db: keys.pool, auth: { ...DEFAULTS.auth, failures: { perSecond: 0.1, burst: 5 } } });
+    assert.equal((await post(gw, {}, { key: gameKey })).status, 400, 'a good key: one lookup');
+    const unknown = `jk_game_${'U'.repeat(43)}`;
+    for (let i = 0; i < 4; i++) assert.equal((await post(gw, wager(), { key: unknown })).status, 401);
+    assert.equal(keys.count(), 2, 'the unknown key was looked up once');
+    assert.equal((await post(gw, wager(), { key: `jk_game_${'V'.repeat(43)}` })).status, 401, 'the fifth failure');
+    const limited = await post(gw, wager(), { key: `jk_game_${'W'.repeat(43)}` });
+    assert.equal(limited.status, 429);
+    assert.equal(errorCode(limited), 'too_many_auth_failures');
+    assert.equal(limited.headers.get('retry-after'), '10', 'one failure at 0.1 a second');
+    assert.equal((await post(gw, wager(), { key: null })).status, 429, 'a missing key is a failure too');
+    assert.equal(keys.count(), 3, 'no lookup once the address is limited');
+    assert.equal((await post(gw, {}, { key: gameKey })).status, 400, 'a key this gateway knows still works from that address');
+    const metrics = String((await call(gw, 'GET', '/metrics', { key: null })).body);
+    assert.match(metrics, /ingest_auth_refused(_total)?\{[^}]*reason="too_many_failures"[^}]*\} [1-9]/);
+    assert.match(metrics, /ingest_auth_key_lookups(_total)?\{[^}]*result="unknown"[^}]*\} [1-9]/);
+  },
+);
+
+/**
+ * A raw TCP exchange: connects, lets `talk` write, and collects what comes back until the server
+ * closes the connection or `waitMs` passes (then `closedAfterMs` is null).
+ */
+function rawExchange(port: number, talk: (socket: Socket) => void, waitMs = 5_000): Promise<{ data: string; closedAfterMs: number | null }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    let data = '';
+    const socket = connect(port, '127.0.0.1', () => talk(socket));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ data, closedAfterMs: null });
+    }, waitMs);
+    socket.on('data', (d: Buffer) => (data += d.toString('utf8')));
+    socket.on('error', (e) => {
+      if ((e as { code?: string }).code !== 'ECONNRESET') reject(e);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ data, closedAfterMs: Date.now() - started });
+    });
+  });
+}
+
+function idleConnection(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+const LIMITS: HttpLimits = { maxConnections: 2, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 };
+
+void test(
+  'past the connection cap a request gets 503 with Retry-After; past twice the cap connections are closed on arrival; both are counted',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const gw = await startGateway({ httpLimits: LIMITS });
+    const held = [await idleConnection(gw.port), await idleConnection(gw.port)];
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await call(gw, 'POST', '/v1/wagers', { body: wager() });
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(errorCode(refused), 'over_capacity');
+    assert.equal(refused.headers.get('retry-after'), '1');
+
+    held.push(await idleConnection(gw.port), await idleConnection(gw.port));
+    await new Promise((r) => setTimeout(r, 100));
+    const dropped = await rawExchange(gw.port, (s) => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+    assert.equal(dropped.data, '', 'closed without an answer');
+    assert.ok(dropped.closedAfterMs !== null && dropped.closedAfterMs < 2_000, `closed after ${dropped.closedAfterMs} ms`);
+
+    for (const s of held) s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await post(gw, wager())).status, 202, 'served again once connections are free');
+    const metrics = String((await call(gw, 'GET', '/metrics', { key: null })).body);
+    assert.match(metrics, /http_server_refusals(_total)?\{[^}]*reason="over_capacity"[^}]*\} [1-9]/);
+    assert.match(metrics, /http_server_refusals(_total)?\{[^}]*reason="connection_dropped"[^}]*\} [1-9]/);
+  },
+);
+
+void test(
+  'slow headers and slow bodies get 408 and lose their connection; an idle keep-alive connection is closed',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const gw = await startGateway({
+      httpLimits: { maxConnections: 100, headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 },
+    });
+    const slowHeaders = await rawExchange(gw.port, (s) => s.write(`POST /v1/wagers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gameKey}\r\n`));
+    assert.match(slowHeaders.data, /^HTTP\/1\.1 408 /);
+    assert.match(slowHeaders.data, /"code":"request_timeout"/);
+    assert.ok(slowHeaders.closedAfterMs !== null && slowHeaders.closedAfterMs < 3_000, `closed after ${slowHeaders.closedAfterMs} ms`);
+
+    const slowBody = await rawExchange(gw.port, (s) =>
+      s.write(`POST /v1/wagers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gameKey}\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"wagers": [`),
+    );
+    assert.match(slowBody.data, /^HTTP\/1\.1 408 /);
+    assert.ok(slowBody.closedAfterMs !== null && slowBody.closedAfterMs < 3_000, `closed after ${slowBody.closedAfterMs} ms`);
+
+    const idle = await rawExchange(gw.port, (s) => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+    assert.match(idle.data, /^HTTP\/1\.1 200 /);
+    assert.ok(idle.closedAfterMs !== null && idle.closedAfterMs < 3_000, `idle connection closed after ${idle.closedAfterMs} ms`);
+
+    const metrics = String((await call(gw, 'GET', '/metrics', { key: null })).body);
+    assert.match(metrics, /http_server_refusals(_total)?\{[^}]*reason="request_timeout"[^}]*\} [1-9]/);
+  },
+);

@@ -1,4 +1,5 @@
 import { commonConfig, int, str, type CommonConfig, topicName } from '../../../shared/src/config.js';
+import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 
 type Env = Record<string, string | undefined>;
@@ -25,6 +26,25 @@ export interface RateLimitConfig {
   readonly burst: number;
 }
 
+export interface AuthConfig {
+  /**
+   * How long a verified API key is trusted without asking Postgres again: 4 s. A hot key costs one
+   * query per 4 s instead of one per request, and a revoked key is refused by every gateway within
+   * 5 s (the contract's bound; the margin covers a lookup in flight when the key was revoked). Not
+   * an environment variable: the contract fixes the bound.
+   */
+  readonly trustedKeyTtlMs: number;
+  /**
+   * Failed authentications (no key, a malformed, unknown or revoked key) per client address:
+   * `INGEST_AUTH_FAILURES_PER_SECOND`, default 5, and `INGEST_AUTH_FAILURE_BURST`, default 50.
+   * Past them the address gets 429 without a database lookup until its bucket refills. A client
+   * with a working key never fails, so the numbers only need to absorb a misconfigured server's
+   * retries and many new game servers starting at once behind one NAT address; keys this gateway
+   * has verified before are never held back. Behind a proxy every client shares the proxy's address.
+   */
+  readonly failures: RateLimitConfig;
+}
+
 export interface IngestConfig extends CommonConfig {
   /** `INGEST_PORT`, default 8080 (the contract's). 0 picks a free port. */
   readonly port: number;
@@ -38,11 +58,16 @@ export interface IngestConfig extends CommonConfig {
   readonly awardsTopic: string;
   readonly rateLimit: RateLimitConfig;
   /**
-   * How long a verified API key is trusted without asking Postgres again: 30 s. A hot key costs
-   * one query per 30 s instead of one per request; the price is that a revoked key keeps working
-   * for up to 30 s on each gateway. Not an environment variable.
+   * Claims (`POST /v1/wins`) per API key, a bucket of its own beside the wagers':
+   * `INGEST_CLAIM_RATE_PER_SECOND`, default 10 claims a second sustained, and
+   * `INGEST_CLAIM_RATE_BURST`, default 20. A claim pays a pool out, so a key that claims in a loop
+   * (a bug, or a stolen key) must be stopped long before it drains pools; real wins are rare events
+   * even for a server running many tables, and a burst of 20 covers a round of simultaneous hits.
    */
-  readonly keyCacheTtlSeconds: number;
+  readonly claimRateLimit: RateLimitConfig;
+  readonly auth: AuthConfig;
+  /** `INGEST_HTTP_*`: connection cap and timeouts (shared/src/http.ts). */
+  readonly http: HttpLimits;
   /**
    * `INGEST_PRODUCER_LINGER_MS`, default 5: how long a wager waits in the producer for others to
    * share its produce request. Each request waits for its own acks anyway; under load a few ms
@@ -71,7 +96,18 @@ export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
       perSecond: int(env, 'INGEST_RATE_LIMIT_PER_SECOND', 50_000, 1, 100_000_000),
       burst: int(env, 'INGEST_RATE_LIMIT_BURST', 100_000, MAX_WAGERS_PER_REQUEST, 1_000_000_000),
     }),
-    keyCacheTtlSeconds: 30,
+    claimRateLimit: Object.freeze({
+      perSecond: int(env, 'INGEST_CLAIM_RATE_PER_SECOND', 10, 1, 1_000_000),
+      burst: int(env, 'INGEST_CLAIM_RATE_BURST', 20, 1, 1_000_000),
+    }),
+    auth: Object.freeze({
+      trustedKeyTtlMs: 4_000,
+      failures: Object.freeze({
+        perSecond: int(env, 'INGEST_AUTH_FAILURES_PER_SECOND', 5, 1, 1_000_000),
+        burst: int(env, 'INGEST_AUTH_FAILURE_BURST', 50, 1, 1_000_000),
+      }),
+    }),
+    http: httpLimits(env, 'INGEST'),
     producerLingerMs: int(env, 'INGEST_PRODUCER_LINGER_MS', 5, 0, 1000),
     kafkaRetries: int(env, 'INGEST_KAFKA_RETRIES', 5, 0, 100),
   });

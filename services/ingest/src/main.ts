@@ -54,7 +54,9 @@ async function main(): Promise<void> {
     logger,
     telemetry,
     rateLimit: config.rateLimit,
-    keyCacheTtlSeconds: config.keyCacheTtlSeconds,
+    claimRateLimit: config.claimRateLimit,
+    auth: config.auth,
+    httpLimits: config.http,
     onWin: (update) => {
       if (update !== null) {
         events

@@ -24,6 +24,12 @@ export interface IngestMetrics {
   readonly wagersThrottled: Counter;
   /** Claimed wins paid (replays of a claimId not counted). */
   readonly wins: Counter;
+  /** Claims refused with 429 by the per-key claim limit. */
+  readonly claimsThrottled: Counter;
+  /** API key lookups in Postgres, by result (found, unknown): what the caches did not answer. */
+  readonly keyLookups: Counter<{ result: string }>;
+  /** Requests refused before their route: 401 (missing_key, unknown_key) and 429 (too_many_failures). */
+  readonly authRefused: Counter<{ reason: string }>;
 }
 
 export function createIngestMetrics(meter: Meter): IngestMetrics {
@@ -45,6 +51,15 @@ export function createIngestMetrics(meter: Meter): IngestMetrics {
     }),
     wagersThrottled: meter.createCounter('ingest.wagers.throttled', {
       description: 'Wagers in requests refused with 429 by the per-key rate limit',
+    }),
+    claimsThrottled: meter.createCounter('ingest.claims.throttled', {
+      description: 'Win claims refused with 429 by the per-key claim rate limit',
+    }),
+    keyLookups: meter.createCounter('ingest.auth.key_lookups', {
+      description: 'API key lookups in Postgres (not answered by the caches), by result',
+    }),
+    authRefused: meter.createCounter('ingest.auth.refused', {
+      description: 'Requests refused by authentication, by reason (missing_key, unknown_key, too_many_failures)',
     }),
   };
 }

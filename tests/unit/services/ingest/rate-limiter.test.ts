@@ -48,3 +48,25 @@ void test('more wagers than the burst can never pass: no Retry-After', () => {
   assert.deepEqual(limiter.take('k', 6, T0), { allowed: false, retryAfterSeconds: null });
   assert.equal(limiter.take('k', 5, T0).allowed, true, 'the refusal took nothing');
 });
+
+void test('check answers like take without taking; refund gives tokens back up to the burst', () => {
+  const limiter = createRateLimiter({ perSecond: 1, burst: 2 });
+  assert.deepEqual(limiter.check('k', 2, T0), { allowed: true });
+  assert.deepEqual(limiter.take('k', 2, T0), { allowed: true }, 'check took nothing');
+  assert.deepEqual(limiter.check('k', 1, T0), { allowed: false, retryAfterSeconds: 1 });
+  limiter.refund('k', 1);
+  assert.deepEqual(limiter.take('k', 1, T0), { allowed: true });
+  limiter.refund('k', 10);
+  assert.deepEqual(limiter.take('k', 2, T0), { allowed: true });
+  assert.equal(limiter.take('k', 1, T0).allowed, false, 'a refund never fills past the burst');
+});
+
+void test('maxKeys forgets the least recently used bucket', () => {
+  const limiter = createRateLimiter({ perSecond: 0.001, burst: 1 }, { maxKeys: 2 });
+  limiter.take('a', 1, T0);
+  limiter.take('b', 1, T0);
+  limiter.take('a', 1, T0); // refused, but a is now the most recently used
+  limiter.take('c', 1, T0); // evicts b
+  assert.equal(limiter.take('a', 1, T0).allowed, false, 'a kept its empty bucket');
+  assert.equal(limiter.take('b', 1, T0).allowed, true, 'b starts full again');
+});

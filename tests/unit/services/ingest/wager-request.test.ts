@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkWagers, wagerItems } from '../../../../services/ingest/src/wager-request.js';
+import { checkWagers, mergeRejected, wagerItems } from '../../../../services/ingest/src/wager-request.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00.000Z');
 const W = {
@@ -49,8 +49,11 @@ void test('checkWagers keeps request indexes and reason codes, and the validated
   ];
   const { accepted, rejected } = checkWagers(items, NOW);
   assert.deepEqual(
-    accepted.map((w) => w.eventId),
-    [W.eventId, W.eventId],
+    accepted.map((a) => [a.index, a.wager.eventId]),
+    [
+      [0, W.eventId],
+      [2, W.eventId],
+    ],
   );
   assert.deepEqual(
     rejected.map((r) => [r.index, r.code]),
@@ -66,4 +69,23 @@ void test('checkWagers judges occurredAt against the given clock', () => {
   const future = { ...W, occurredAt: '2026-11-29T14:00:00Z' };
   assert.equal(checkWagers([future], NOW).rejected[0]?.code, 'occurred_at_in_future');
   assert.equal(checkWagers([future], NOW + 2 * 3600_000).accepted.length, 1);
+});
+
+void test('checkWagers refuses games outside the scope as game_not_in_scope, after validation, in request order', () => {
+  const items = [{ ...W, gameId: 'mine' }, { ...W, gameId: 'theirs' }, { ...W, gameId: 'theirs', amountMinor: 0 }, W];
+  const { accepted, rejected } = checkWagers(items, NOW, (g) => g !== 'theirs');
+  assert.deepEqual(accepted.map((a) => a.index), [0, 3]);
+  assert.deepEqual(
+    rejected.map((r) => [r.index, r.code]),
+    [
+      [1, 'game_not_in_scope'],
+      [2, 'amount_out_of_range'],
+    ],
+  );
+  assert.doesNotMatch(rejected[0]?.message ?? '', /jackpot "/, 'the other jackpot is not named');
+});
+
+void test('mergeRejected keeps request order', () => {
+  const r = (index: number) => ({ index, code: 'kafka_unavailable' as const, message: '' });
+  assert.deepEqual(mergeRejected([r(4), r(1)].sort((a, b) => a.index - b.index), [r(0), r(3)]).map((x) => x.index), [0, 1, 3, 4]);
 });
