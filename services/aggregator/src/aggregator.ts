@@ -22,7 +22,7 @@ import { ledgerPartitionsAhead, parseWager } from '../../../shared/src/domain/in
 import { AppError, toError } from '../../../shared/src/errors.js';
 import { checkPositions, describeProblems, readTopicSource } from '../../../shared/src/positions.js';
 import type { Logger } from '../../../shared/src/logger.js';
-import { relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
+import { createRelay, relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { AggregatorConfig, FaultPoint } from './config.js';
 import { applyWindow, type Slice, type WindowInput, type WindowOutcome, type WindowPhase } from './sink.js';
@@ -385,19 +385,20 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     await Promise.all(tasks);
   }
 
-  /** The outboxes: dead letters and mystery wins written by windows, published here. */
+  /**
+   * The outboxes: dead letters and mystery wins written by windows, published here. One relay at
+   * a time (a request during a run gets one more run after it); `relaying` is the latest request.
+   */
+  const outboxRelay = createRelay({
+    run: async () => {
+      await relayDeadLetters(pool, producer, config.dlqTopic);
+      await relayAwards(pool, producer, config.awardsTopic);
+    },
+    onError: (err) => logger.warn({ err: err.message }, 'outbox relay failed; will retry'),
+  });
   let relaying: Promise<void> | undefined;
   function relayOutboxes(): Promise<void> {
-    relaying ??= (async () => {
-      try {
-        await relayDeadLetters(pool, producer, config.dlqTopic);
-        await relayAwards(pool, producer, config.awardsTopic);
-      } catch (e) {
-        logger.warn({ err: toError(e).message }, 'outbox relay failed; will retry');
-      } finally {
-        relaying = undefined;
-      }
-    })();
+    relaying = outboxRelay.request();
     return relaying;
   }
 

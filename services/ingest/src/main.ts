@@ -16,7 +16,7 @@ import { toError } from '../../../shared/src/errors.js';
 import { createKafka } from '../../../shared/src/kafka.js';
 import { onShutdownSignals } from '../../../shared/src/shutdown.js';
 import { createLogger } from '../../../shared/src/logger.js';
-import { relayAwards } from '../../../shared/src/outbox.js';
+import { createRelay, relayAwards } from '../../../shared/src/outbox.js';
 import { createWagerProducer } from '../../../shared/src/producer.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
 import { createIngestApp } from './app.js';
@@ -43,11 +43,13 @@ async function main(): Promise<void> {
   });
   // Pool updates and awards after a claimed win: a plain idempotent producer beside the wager one.
   const events = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  const relayAwardsNow = (): Promise<void> =>
-    relayAwards(db, events, config.awardsTopic).then(
-      () => undefined,
-      (e: unknown) => logger.warn({ err: toError(e).message }, 'award relay failed; will retry'),
-    );
+  // One relay at a time, holding no connection while Kafka is waited on: during a Kafka outage
+  // a burst of wins costs one stuck relay, not one per win, and never a connection wins need.
+  const awardRelay = createRelay({
+    run: () => relayAwards(db, events, config.awardsTopic),
+    onError: (err) => logger.warn({ err: err.message }, 'award relay failed; will retry'),
+  });
+  const relayAwardsNow = (): Promise<void> => awardRelay.request();
   const ingest = createIngestApp({
     db,
     producer,
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
       await ingest.drain(DRAIN_TIMEOUT_MS);
       await ingest.close();
       clearInterval(relayTimer);
+      await awardRelay.idle();
       await producer.disconnect();
       await events.disconnect();
       await db.end();
