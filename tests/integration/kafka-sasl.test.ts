@@ -6,9 +6,8 @@
  * `kafkaSecurity(env)` from the environment variables, then `createKafka`.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import type { Kafka } from 'kafkajs';
 import { kafkaSecurity } from '../../shared/src/config.js';
 import { createKafka } from '../../shared/src/kafka.js';
 import { startKafka, stopKafka } from '../../infra/kafka.js';
+import { makeCertificates, pemKeystore } from '../helpers/tls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jackpot-kafka-sasl-'));
 const USERS = [
@@ -39,22 +39,8 @@ async function freePortRun(): Promise<number> {
   throw new Error('no three consecutive free ports found');
 }
 
-/** A CA and a certificate for 127.0.0.1 signed by it; the broker's PEM keystore is key + chain. */
-function makeCertificates(): { caFile: string; keystoreFile: string } {
-  const openssl = (args: string[]): void => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args[0] ?? ''} failed: ${r.error?.message ?? r.stderr}`);
-  };
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=jackpot test CA']);
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', '/CN=127.0.0.1']);
-  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(['x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.pem', '-days', '2', '-extfile', 'san.cnf']);
-  const keystoreFile = join(dir, 'broker-keystore.pem');
-  writeFileSync(keystoreFile, ['broker.key', 'broker.pem', 'ca.pem'].map((f) => readFileSync(join(dir, f), 'utf8')).join(''));
-  return { caFile: join(dir, 'ca.pem'), keystoreFile };
-}
-
-const certs = makeCertificates();
+const certs = makeCertificates(dir, 'broker', 'IP:127.0.0.1,DNS:localhost');
+const keystoreFile = pemKeystore(dir, certs);
 const port = await freePortRun();
 const saslBrokers = [`127.0.0.1:${port}`];
 const tlsBrokers = [`127.0.0.1:${port + 2}`];
@@ -67,7 +53,7 @@ before(async () => {
     brokers: saslBrokers,
     dir,
     log,
-    sasl: { mechanism: 'SCRAM-SHA-256', users: USERS, tlsKeystoreFile: certs.keystoreFile },
+    sasl: { mechanism: 'SCRAM-SHA-256', users: USERS, tlsKeystoreFile: keystoreFile },
   });
 });
 
