@@ -111,7 +111,7 @@ export async function rebasePositions(
     await c.query({ text: 'SELECT 1 FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2 ORDER BY partition FOR UPDATE', values: [opts.groupId, opts.topic] });
     const before = await readStoredPositions(c, opts.groupId, opts.topic);
     const source = await readTopicSource(admin, opts.topic);
-    const positions = new Map(source.ranges.map((r) => [r.partition, opts.to === 'earliest' ? r.low : r.high]));
+    const positions = new Map([...source.ranges].sort((a, b) => a.partition - b.partition).map((r) => [r.partition, opts.to === 'earliest' ? r.low : r.high]));
     const partitions = [...positions.keys()].sort((a, b) => a - b);
     await c.query({ text: 'DELETE FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2 AND NOT (partition = ANY($3::int[]))', values: [opts.groupId, opts.topic, partitions] });
     await c.query({
