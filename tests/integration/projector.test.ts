@@ -380,3 +380,121 @@ void test('the resync picks up changes committed to Postgres without any message
   );
   assert.deepEqual((await p.getJson<Pool[]>('/v1/pools')).body, await expectedFromDb());
 });
+
+void test('a pool update Postgres never committed is replaced by the committed state within one resync; SSE clients are told', async (t) => {
+  // Postgres holds 501 for uk:main.
+  const { rows } = await db.pool.query<{ version: string; cycle: number }>(
+    `UPDATE jackpot.pool_totals SET amount_micro = 501000000, version = version + 1, updated_at = now()
+      WHERE pool_id = 'uk:main' RETURNING version::text, cycle`,
+  );
+  const committed = { version: Number(rows[0]?.version), cycle: rows[0]?.cycle ?? assert.fail() };
+  const resyncMs = 500;
+  const p = await startProjector(t, { resyncMs });
+  assert.equal((await p.pool('uk:main'))?.amountMinor, 501);
+  const stream = await openStream(`${p.base}/v1/pools/stream`);
+  t.after(() => stream.res.destroy());
+  const poolEvents = () =>
+    stream.events
+      .filter((e) => e.id?.startsWith('uk:main@'))
+      .map((e) => JSON.parse(e.data ?? 'null') as Pool);
+  assert.ok(await eventually(() => Promise.resolve(poolEvents().length === 1), 5_000), 'snapshot received');
+
+  // A message with a version Postgres never committed: a writer's bug, or forged on the topic.
+  const forged = {
+    poolId: 'uk:main',
+    jackpotId: 'uk',
+    cycle: committed.cycle,
+    amountMinor: 1,
+    version: committed.version + 1_000,
+    updatedAt: new Date().toISOString(),
+  };
+  await publish(p.topic, [forged]);
+  assert.ok(
+    await eventually(
+      () => Promise.resolve(poolEvents().some((e) => e.version === forged.version)),
+      15_000,
+      5,
+    ),
+    'the topic alone cannot tell: the forged state was applied',
+  );
+  const seenAt = Date.now();
+  // Corrected by the first resync sent after the message: within one period (plus the query and
+  // a loaded machine's slack), never only at restart.
+  assert.ok(
+    await eventually(async () => (await p.pool('uk:main'))?.amountMinor === 501, 2 * resyncMs + 1_000, 20),
+    `served value back to Postgres's within about one resync period (after ${Date.now() - seenAt} ms)`,
+  );
+  assert.equal((await p.pool('uk:main'))?.version, committed.version);
+  assert.ok(
+    await eventually(() => Promise.resolve(poolEvents().at(-1)?.version === committed.version), 2_000),
+    'SSE clients are told of the correction',
+  );
+  assert.deepEqual(
+    poolEvents().map((e) => [e.version, e.amountMinor]),
+    [
+      [committed.version, 501],
+      [forged.version, 1],
+      [committed.version, 501],
+    ],
+  );
+
+  // It stays corrected, and a true update after it applies as usual.
+  await new Promise((r) => setTimeout(r, 2 * resyncMs));
+  assert.equal((await p.pool('uk:main'))?.amountMinor, 501);
+  const metrics = await (await fetch(`${p.base}/metrics`)).text();
+  assert.match(metrics, /^projector_updates_corrected_total(\{[^}]*\})? [1-9]/m);
+});
+
+/** Corrections counted so far (the meter is shared by every projector of this file). */
+async function corrections(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^projector_updates_corrected_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? '0');
+}
+
+void test('a true update is never moved backwards by the resync', async (t) => {
+  const resyncMs = 100;
+  const p = await startProjector(t, { resyncMs });
+  // One meter for the whole file: count this test's corrections only.
+  const correctedBefore = await corrections(p.base);
+  const stream = await openStream(`${p.base}/v1/pools/stream`);
+  t.after(() => stream.res.destroy());
+  const versions = () =>
+    stream.events.filter((e) => e.id?.startsWith('demo:grand@')).map((e) => Number(e.id?.split('@')[1]));
+  assert.ok(await eventually(() => Promise.resolve(versions().length === 1), 5_000), 'snapshot received');
+  // As the aggregator does, many times in a row while the resync reads every 100 ms: commit,
+  // then publish. Some messages arrive while a read that missed their commit is out.
+  for (let i = 0; i < 30; i++) {
+    const { rows } = await db.pool.query<{
+      version: string;
+      amount_minor: string;
+      cycle: number;
+      updated_at: Date;
+    }>(
+      `UPDATE jackpot.pool_totals SET amount_micro = amount_micro + 1000000, version = version + 1, updated_at = now()
+        WHERE pool_id = 'demo:grand' RETURNING version::text, amount_minor::text, cycle, updated_at`,
+    );
+    const r = rows[0] ?? assert.fail();
+    await publish(p.topic, [
+      {
+        poolId: 'demo:grand',
+        jackpotId: 'demo',
+        cycle: r.cycle,
+        amountMinor: Number(r.amount_minor),
+        version: Number(r.version),
+        updatedAt: r.updated_at.toISOString(),
+      },
+    ]);
+    await new Promise((res) => setTimeout(res, 10 + (i % 4) * 15));
+  }
+  const last = (await expectedFromDb()).find((x) => x.poolId === 'demo:grand') ?? assert.fail();
+  assert.ok(await eventually(async () => (await p.pool('demo:grand'))?.version === last.version, 5_000));
+  await new Promise((r) => setTimeout(r, 3 * resyncMs));
+  const seen = versions();
+  assert.deepEqual(
+    seen,
+    [...seen].sort((a, b) => a - b),
+    'versions only go up on the stream',
+  );
+  assert.equal(seen.at(-1), last.version);
+  assert.equal(await corrections(p.base), correctedBefore, 'nothing was corrected');
+});

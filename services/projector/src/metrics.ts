@@ -10,11 +10,16 @@ export type UpdateSource = 'kafka' | 'postgres';
 export interface ProjectorMetrics {
   /** Updates that moved a pool's view to a newer version. */
   readonly updatesApplied: Counter<{ source: UpdateSource }>;
-  /** Updates not applied: `stale` (older version), `duplicate` (same version), `unknown_pool`, `invalid`. */
+  /**
+   * Updates not applied: `stale` (older version), `duplicate` (same version), `unknown_pool`,
+   * `invalid`, `unconfirmed` (a resync row older than a view that arrived while it was read).
+   */
   readonly updatesIgnored: Counter<{
     source: UpdateSource;
-    reason: 'stale' | 'duplicate' | 'unknown_pool' | 'invalid';
+    reason: 'stale' | 'duplicate' | 'unknown_pool' | 'invalid' | 'unconfirmed';
   }>;
+  /** Served views that Postgres did not confirm, replaced by its committed state. */
+  readonly updatesCorrected: Counter;
   /** Full re-reads of Postgres, by what triggered them and whether they succeeded. */
   readonly resyncs: Counter<{ trigger: string; outcome: 'ok' | 'error' }>;
   readonly sseClients: UpDownCounter;
@@ -32,6 +37,9 @@ export function createProjectorMetrics(meter: Meter): ProjectorMetrics {
     }),
     updatesIgnored: meter.createCounter('projector.updates.ignored', {
       description: 'Pool updates not applied, by reason (stale: older version; duplicate: same version)',
+    }),
+    updatesCorrected: meter.createCounter('projector.updates.corrected', {
+      description: 'Served pool views not in Postgres (a version it never committed), replaced by a resync',
     }),
     resyncs: meter.createCounter('projector.resyncs', {
       description: 'Full re-reads of jackpot.pool_totals',

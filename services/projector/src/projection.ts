@@ -11,6 +11,10 @@
  * - **Update**: one new state of a pool, from the `jackpot.pool-updates.v1` topic (no tier or
  *   currency) or from a row of `jackpot.pool_totals` (all fields).
  * - **View**: what the read API serves for a pool; the contract's fields of `GET /v1/pools`.
+ * - **Resync**: a read of every pool from Postgres, the authority. Its rows go through
+ *   `resyncPool`, not `applyUpdate`: a held view Postgres does not confirm is replaced, whatever
+ *   its version, so a wrong message (a bug, or a forged one) is served until the next resync at
+ *   most, never until restart.
  */
 
 export interface PoolView {
@@ -78,6 +82,52 @@ export function applyUpdate(current: PoolView | undefined, update: PoolUpdate): 
       updatedAt: update.updatedAt,
     },
   };
+}
+
+export type ResyncOutcome =
+  /** Postgres is newer than the view held, or the pool is new. */
+  | { readonly kind: 'applied'; readonly view: PoolView }
+  /** Postgres holds the state served. */
+  | { readonly kind: 'confirmed' }
+  /** The view held is not in Postgres (a version it never committed, or other numbers for the
+   * same version): Postgres's row replaces it, even at a lower version. */
+  | { readonly kind: 'corrected'; readonly view: PoolView }
+  /** The view held is newer than the row but arrived after the read was sent: it may be a commit
+   * the read's snapshot missed. Kept; the next resync confirms or corrects it. */
+  | { readonly kind: 'unconfirmed' };
+
+/** The served state of two views of one pool is the same: money, cycle, names. */
+function sameState(a: PoolView, b: PoolView): boolean {
+  // updatedAt is left out: a message carries the writer's reading of the commit time, which may
+  // differ from Postgres's text of it by a millisecond's rounding, and no one is paid by it.
+  return (
+    a.amountMinor === b.amountMinor &&
+    a.cycle === b.cycle &&
+    a.jackpotId === b.jackpotId &&
+    a.tier === b.tier &&
+    a.currency === b.currency
+  );
+}
+
+/**
+ * What a row read from Postgres does to the view held for its pool. `heldSinceRead`: the held view
+ * was applied after the read was sent. Every pool update is published only after its commit, so a
+ * message that arrived before the read was sent is in the read's snapshot if it is true; one that
+ * arrived later may be a newer commit, and the next resync decides. A wrong view is therefore
+ * served for at most one resync period, and a true newer one is never moved backwards.
+ */
+export function resyncPool(
+  current: PoolView | undefined,
+  row: PoolView,
+  heldSinceRead: boolean,
+): ResyncOutcome {
+  if (current !== undefined && current.poolId !== row.poolId) {
+    throw new RangeError(`resyncPool: view of ${current.poolId} given for a row of ${row.poolId}`);
+  }
+  if (current === undefined || row.version > current.version) return { kind: 'applied', view: row };
+  if (row.version === current.version)
+    return sameState(current, row) ? { kind: 'confirmed' } : { kind: 'corrected', view: row };
+  return heldSinceRead ? { kind: 'unconfirmed' } : { kind: 'corrected', view: row };
 }
 
 /**

@@ -1,12 +1,16 @@
 /**
  * The projector: keeps a view of every pool in memory and serves it over HTTP.
  *
- * Three sources feed one store, all through the same version check (`applyUpdate`):
- * 1. the update topic, for changes within milliseconds of the aggregator's commit;
+ * Three sources feed one store:
+ * 1. the update topic, for changes within milliseconds of the aggregator's commit, through the
+ *    version check (`applyUpdate`: only a higher version moves a pool);
  * 2. a load of every row of `jackpot.pool_totals` at start;
  * 3. the same load every `resyncMs`, and at once for an update of a pool not seen yet. It brings
  *    in new pools (with the tier and currency the topic does not carry) and any change whose
  *    message was never published (an aggregator that died between commit and publish).
+ * Loads go through `resyncPool`: Postgres is the authority, so a view it does not confirm (a
+ * message with a version Postgres never committed, from a bug or a forged message on the topic)
+ * is replaced by the next load, and SSE clients hear of the correction like of any change.
  */
 import type { AddressInfo } from 'node:net';
 import { createPool, retryDb } from '../../../shared/src/db.js';
@@ -19,7 +23,7 @@ import type { ProjectorConfig } from './config.js';
 import { createProjectorMetrics, type UpdateSource } from './metrics.js';
 import { parsePoolUpdate } from './pool-json.js';
 import { executeSqlOn, loadPools } from './postgres-source.js';
-import { poolsToRemove, type ApplyOutcome, type PoolUpdate } from './projection.js';
+import { poolsToRemove, type ApplyOutcome, type PoolUpdate, type PoolView } from './projection.js';
 import { createResyncer, type ResyncTrigger } from './resync.js';
 import { createSseHub } from './sse.js';
 import { createPoolStore, type PoolStore } from './store.js';
@@ -64,14 +68,47 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
     return outcome;
   };
 
+  const resync = (row: PoolView, mark: number): void => {
+    const held = store.get(row.poolId)?.view;
+    const outcome = store.resync(row, mark);
+    switch (outcome.kind) {
+      case 'applied':
+        metrics.updatesApplied.add(1, { source: 'postgres' });
+        break;
+      case 'confirmed':
+        metrics.updatesIgnored.add(1, { source: 'postgres', reason: 'duplicate' });
+        break;
+      case 'unconfirmed':
+        metrics.updatesIgnored.add(1, { source: 'postgres', reason: 'unconfirmed' });
+        break;
+      case 'corrected':
+        metrics.updatesCorrected.add(1);
+        // A bug in a writer or a message nobody should have written: worth an operator's look.
+        log.warn(
+          {
+            poolId: row.poolId,
+            servedVersion: held?.version,
+            servedAmountMinor: held?.amountMinor.toString(),
+            postgresVersion: row.version,
+            postgresAmountMinor: row.amountMinor.toString(),
+          },
+          'served pool state not in Postgres; replaced by the committed state',
+        );
+        break;
+    }
+  };
+
   // Loads run one after another: two overlapping loads could let the older snapshot remove a
   // pool the newer one had just added.
   let loadChain: Promise<unknown> = Promise.resolve();
   const loadAll = (trigger: ResyncTrigger): Promise<void> => {
     const run = async (): Promise<void> => {
       try {
+        // Taken before the query is sent: a message that arrived before it is in the query's
+        // snapshot if it is true (updates are published after their commit).
+        const mark = store.readMark();
         const views = await loadPools(executeSql);
-        for (const view of views) apply(view, 'postgres');
+        for (const view of views) resync(view, mark);
         const gone = poolsToRemove(
           store.ids(),
           views.map((v) => v.poolId),

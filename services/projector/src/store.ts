@@ -9,9 +9,11 @@ import NodeCache from 'node-cache';
 import {
   applyUpdate,
   comparePoolIds,
+  resyncPool,
   type ApplyOutcome,
   type PoolUpdate,
   type PoolView,
+  type ResyncOutcome,
 } from './projection.js';
 import { poolJson } from './pool-json.js';
 
@@ -19,6 +21,8 @@ export interface PoolEntry {
   readonly view: PoolView;
   /** `poolJson(view)`, computed once per version and shared by GET and every SSE client. */
   readonly json: string;
+  /** When it was stored, in the store's own count of changes (compared with `readMark()`). */
+  readonly seq: number;
 }
 
 /** Called synchronously after a pool changed. Must not throw. */
@@ -27,6 +31,13 @@ export type ChangeListener = (entry: PoolEntry) => void;
 export interface PoolStore {
   /** Applies an update through the version check; listeners hear of it when it applied. */
   apply(update: PoolUpdate): ApplyOutcome;
+  /** Taken just before a read of Postgres is sent: tells `resync` which views arrived after it. */
+  readMark(): number;
+  /**
+   * Applies a row of a Postgres read sent after `mark` (`resyncPool`): Postgres replaces what it
+   * does not confirm. Listeners hear of it when it applied or corrected.
+   */
+  resync(row: PoolView, mark: number): ResyncOutcome;
   /** Forgets pools (their jackpot was deleted). */
   remove(poolIds: readonly string[]): void;
   get(poolId: string): PoolEntry | undefined;
@@ -46,6 +57,7 @@ export function createPoolStore(): PoolStore {
   const listeners = new Set<ChangeListener>();
   let sortedIds: string[] | null = null;
   let listBytes: Buffer | null = null;
+  let changes = 0;
 
   const get = (poolId: string): PoolEntry | undefined => cache.get<PoolEntry>(poolId);
   const ids = (): string[] => (sortedIds ??= cache.keys().sort(comparePoolIds));
@@ -58,16 +70,28 @@ export function createPoolStore(): PoolStore {
     return out;
   };
 
+  const store = (view: PoolView, isNew: boolean): void => {
+    changes += 1;
+    const entry: PoolEntry = { view, json: poolJson(view), seq: changes };
+    cache.set(view.poolId, entry);
+    if (isNew) sortedIds = null;
+    listBytes = null;
+    for (const listener of listeners) listener(entry);
+  };
+
   return {
     apply(update) {
       const current = get(update.poolId);
       const outcome = applyUpdate(current?.view, update);
-      if (outcome.kind !== 'applied') return outcome;
-      const entry: PoolEntry = { view: outcome.view, json: poolJson(outcome.view) };
-      cache.set(update.poolId, entry);
-      if (current === undefined) sortedIds = null;
-      listBytes = null;
-      for (const listener of listeners) listener(entry);
+      if (outcome.kind === 'applied') store(outcome.view, current === undefined);
+      return outcome;
+    },
+    readMark: () => changes,
+    resync(row, mark) {
+      const current = get(row.poolId);
+      const outcome = resyncPool(current?.view, row, current !== undefined && current.seq > mark);
+      if (outcome.kind === 'applied' || outcome.kind === 'corrected')
+        store(outcome.view, current === undefined);
       return outcome;
     },
     remove(poolIds) {

@@ -4,6 +4,7 @@ import {
   applyUpdate,
   comparePoolIds,
   poolsToRemove,
+  resyncPool,
   type PoolUpdate,
   type PoolView,
 } from '../../../../services/projector/src/projection.js';
@@ -132,6 +133,94 @@ void test('applying a shuffled history ends at the highest version whatever the 
     assert.equal(view?.version, 8, order.join(','));
     assert.equal(view?.amountMinor, 800n, order.join(','));
   }
+});
+
+void test('resyncPool: Postgres replaces whatever it does not confirm, unless it may not have seen it yet', () => {
+  const row = (over: Partial<PoolView>): PoolView => ({ ...held, ...over });
+  // [name, held view, row read from Postgres, held view arrived after the read was sent, outcome]
+  const table: Array<[string, PoolView | undefined, PoolView, boolean, string]> = [
+    ['a new pool is introduced', undefined, row({}), false, 'applied'],
+    ['a newer committed version applies', held, row({ version: 12, amountMinor: 7n }), false, 'applied'],
+    [
+      'a newer committed version applies even over a fresh message',
+      held,
+      row({ version: 12 }),
+      true,
+      'applied',
+    ],
+    ['the same state is confirmed', held, row({}), false, 'confirmed'],
+    [
+      'only updatedAt differs: confirmed',
+      held,
+      row({ updatedAt: '2026-11-29T12:00:00.001Z' }),
+      false,
+      'confirmed',
+    ],
+    ['same version, another amount: corrected', held, row({ amountMinor: 99n }), false, 'corrected'],
+    [
+      'same version, another amount, even fresh: corrected',
+      held,
+      row({ amountMinor: 99n }),
+      true,
+      'corrected',
+    ],
+    ['same version, another cycle: corrected', held, row({ cycle: 2 }), false, 'corrected'],
+    [
+      'a version Postgres never committed, seen before the read: corrected',
+      held,
+      row({ version: 4, amountMinor: 501n }),
+      false,
+      'corrected',
+    ],
+    [
+      'a version far above Postgres, seen before the read: corrected',
+      { ...held, version: 9_007_199_254_740_991 },
+      row({ version: 4 }),
+      false,
+      'corrected',
+    ],
+    [
+      'a newer version that arrived during the read: kept for the next resync',
+      held,
+      row({ version: 9 }),
+      true,
+      'unconfirmed',
+    ],
+  ];
+  for (const [name, current, r, fresh, kind] of table) {
+    const outcome = resyncPool(current, r, fresh);
+    assert.equal(outcome.kind, kind, name);
+    if (outcome.kind === 'applied' || outcome.kind === 'corrected')
+      assert.deepEqual(outcome.view, r, `${name}: the row as read`);
+  }
+  assert.throws(() => resyncPool(held, row({ poolId: 'demo:mini' }), false), RangeError);
+});
+
+void test('a forged update is served until the first resync sent after it, a true one is never moved back', () => {
+  // Resync k reads Postgres at version 10. A true commit of 11 lands after the read's snapshot
+  // and its message arrives during the read; a forged 1,000 arrives before the next read.
+  let view: PoolView = held;
+  const afterTrue = applyUpdate(view, message({ version: 11 }));
+  assert.equal(afterTrue.kind, 'applied');
+  if (afterTrue.kind === 'applied') view = afterTrue.view;
+  assert.equal(resyncPool(view, held, true).kind, 'unconfirmed', 'resync k keeps 11');
+  assert.equal(
+    resyncPool(view, { ...held, version: 11, amountMinor: 100_500n }, false).kind,
+    'confirmed',
+    'resync k+1 confirms it',
+  );
+
+  const forged = applyUpdate(view, message({ version: 1_000, amountMinor: 1n }));
+  assert.equal(forged.kind, 'applied', 'the topic alone cannot tell');
+  if (forged.kind === 'applied') view = forged.view;
+  const corrected = resyncPool(view, { ...held, version: 11, amountMinor: 100_500n }, false);
+  assert.equal(corrected.kind, 'corrected', 'resync k+2 replaces it');
+  if (corrected.kind === 'corrected') view = corrected.view;
+  assert.equal(
+    applyUpdate(view, message({ version: 12, amountMinor: 100_600n })).kind,
+    'applied',
+    'the next true update applies',
+  );
 });
 
 void test('poolsToRemove: held pools missing from the snapshot', () => {

@@ -86,3 +86,47 @@ void test('listeners hear each applied change once, and nothing else', () => {
     store.close();
   }
 });
+
+void test('resync: Postgres corrects a view it does not confirm, keeps one that arrived after the read was sent, and listeners hear of corrections', () => {
+  const store = createPoolStore();
+  try {
+    const heard: Array<[number, bigint]> = [];
+    store.onChange((e) => heard.push([e.view.version, e.view.amountMinor]));
+    store.resync(row('demo:grand', 10, 501n), store.readMark());
+    const topic = (version: number, amountMinor: bigint) => ({
+      poolId: 'demo:grand',
+      jackpotId: 'demo',
+      amountMinor,
+      cycle: 1,
+      version,
+      updatedAt: '2026-11-29T12:00:01.000Z',
+    });
+
+    // A forged message, then a read sent after it: corrected.
+    assert.equal(store.apply(topic(1_000, 1n)).kind, 'applied');
+    let mark = store.readMark();
+    assert.equal(store.resync(row('demo:grand', 10, 501n), mark).kind, 'corrected');
+    assert.equal(store.get('demo:grand')?.view.amountMinor, 501n);
+    assert.equal(store.get('demo:grand')?.view.version, 10);
+    assert.match(store.listJson().toString(), /"amountMinor":501,/);
+
+    // A true message arriving while a read is out: kept, then confirmed.
+    mark = store.readMark();
+    assert.equal(store.apply(topic(11, 600n)).kind, 'applied');
+    assert.equal(store.resync(row('demo:grand', 10, 501n), mark).kind, 'unconfirmed');
+    assert.equal(store.get('demo:grand')?.view.version, 11);
+    assert.equal(store.resync(row('demo:grand', 11, 600n), store.readMark()).kind, 'confirmed');
+    // ...unless the next read still lacks it.
+    assert.equal(store.resync(row('demo:grand', 10, 501n), store.readMark()).kind, 'corrected');
+
+    assert.deepEqual(heard, [
+      [10, 501n],
+      [1_000, 1n],
+      [10, 501n],
+      [11, 600n],
+      [10, 501n],
+    ]);
+  } finally {
+    store.close();
+  }
+});
