@@ -76,6 +76,11 @@ export interface WagerProducer {
   disconnect(): Promise<void>;
   /** True between a successful connect and disconnect, except while a failed producer is being replaced. */
   isConnected(): boolean;
+  /**
+   * How many messages `send` takes now without waiting: `maxBufferedMessages` minus those queued or
+   * in flight. The gateway refuses a request that does not fit (503) rather than hold it in memory.
+   */
+  room(): number;
 }
 
 export const DEFAULT_MAX_BATCH_MESSAGES = 1000;
@@ -345,5 +350,6 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
       if (p !== null) await p.disconnect();
     },
     isConnected: () => state === 'connected',
+    room: () => Math.max(0, maxBuffered - (enqueued - settled)),
   };
 }

@@ -2,9 +2,10 @@
  * The gateway's HTTP routes, built from injected adapters so tests start it on port 0 with a real
  * broker and database, or with fakes.
  *
- * `POST /v1/wagers`, in this order: key (401, 429 for an address with too many failed keys; 403
- * for an admin key) → body shape and size (413, 415, 400) → rate limit (429) → per-item validation
- * and the key's scope → Kafka. Each wager is reported as Kafka answered it: `accepted` counts the
+ * `POST /v1/wagers`, in this order: memory pressure (503 `overloaded` from `shed`) → key (401, 429
+ * for an address with too many failed keys; 403 for an admin key) → body shape and size (413, 415,
+ * 400) → rate limit (429) → per-item validation and the key's scope → room in the producer's
+ * bounded buffer (503 `overloaded`) → Kafka. Each wager is reported as Kafka answered it: `accepted` counts the
  * wagers Kafka acknowledged (acks = all); one it did not acknowledge is listed in `rejected` with
  * `kafka_unavailable` (it may or may not be in Kafka), and the answer is 503 only when Kafka
  * acknowledged none. The client re-sends what was not accepted, with the same eventIds; the
@@ -24,6 +25,7 @@ import { AppError, toError } from '../../../shared/src/errors.js';
 import { createHttpServer, sendError, type HttpLimits } from '../../../shared/src/http.js';
 import { getJackpot, putJackpot } from '../../../shared/src/jackpot-store.js';
 import type { Logger } from '../../../shared/src/logger.js';
+import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import type { WagerProducer } from '../../../shared/src/producer.js';
 import type { Telemetry } from '../../../shared/src/telemetry.js';
 import { createAuthenticator, type AuthResult } from './auth.js';
@@ -39,6 +41,12 @@ import { checkWagers, mergeRejected, wagerItems, type RejectedItem } from './wag
  * most that long (services/ingest/src/game-directory.ts).
  */
 const GAME_DIRECTORY_TTL_MS = 3_000;
+
+/**
+ * Seconds a client waits before re-sending wagers refused for overload: 2, two memory samples, so
+ * the level it meets again has been re-measured at least once.
+ */
+const OVERLOADED_RETRY_AFTER_S = 2;
 
 /**
  * The jackpot of a pool id. Pool ids are `{jackpotId}:{tier}` (the contract; the schema checks
@@ -69,6 +77,11 @@ export interface IngestAppDeps {
    * relay). Best effort and not awaited by the request: Postgres already holds the win.
    */
   readonly onWin?: (update: PoolUpdate | null) => void;
+  /**
+   * The process's memory pressure (shared/src/memory-budget.ts): from `shed`, wagers are refused
+   * with 503 `overloaded` before their body is read. Claims are always served.
+   */
+  readonly memory?: MemoryPressure;
 }
 
 export interface IngestApp {
@@ -198,7 +211,23 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       return undefined;
     };
 
-  app.post('/v1/wagers', { onRequest: requireKey('game') }, async (req, reply) => {
+  /**
+   * Under memory pressure (`shed` or worse) wagers are refused before anything is read: no key
+   * lookup, no body. Node discards the unread body as it arrives instead of buffering it.
+   */
+  const refuseWhenOverloaded = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const level = deps.memory?.level() ?? 'ok';
+    if (level !== 'shed' && level !== 'critical') return undefined;
+    metrics.overloaded.add(1, { cause: 'memory' });
+    return overloaded(reply, `this gateway is short of memory; re-send after ${OVERLOADED_RETRY_AFTER_S} s (the same eventIds are counted once)`);
+  };
+
+  function overloaded(reply: FastifyReply, message: string): FastifyReply {
+    reply.header('retry-after', String(OVERLOADED_RETRY_AFTER_S));
+    return sendError(reply, 503, 'overloaded', message);
+  }
+
+  app.post('/v1/wagers', { onRequest: [refuseWhenOverloaded, requireKey('game')] }, async (req, reply) => {
     const identity = identities.get(req);
     if (identity === undefined) throw new Error('authenticated request without identity');
 
@@ -264,6 +293,12 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
         'kafka_unavailable',
         'Kafka is unavailable; nothing was sent, re-send the request later',
       );
+    }
+    // The producer's buffer is bounded; a request that does not fit whole is refused rather than
+    // held here waiting for room (held requests would keep their bodies in memory unbounded).
+    if (producer.room() < accepted.length) {
+      metrics.overloaded.add(1, { cause: 'producer_buffer' });
+      return overloaded(reply, `the gateway's Kafka buffer is full (Kafka is slower than the wagers offered); nothing was sent, re-send after ${OVERLOADED_RETRY_AFTER_S} s`);
     }
     // Each wager is answered as Kafka answered it. The producer sends in batches, so one request's
     // wagers may travel in several produce requests, and some may be acknowledged while others fail.

@@ -1,6 +1,7 @@
 import { commonConfig, int, str, type CommonConfig, topicName } from '../../../shared/src/config.js';
 import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
+import { memoryBudgetMb } from '../../../shared/src/memory-budget.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -80,6 +81,15 @@ export interface IngestConfig extends CommonConfig {
    * waiting longer during a real outage.
    */
   readonly kafkaRetries: number;
+  /**
+   * `INGEST_MEMORY_BUDGET_MB`, default 256: live memory (V8 heap in use plus buffers, not the RSS;
+   * shared/src/memory-budget.ts) the gateway aims to stay under. At 70 % it warns; from 85 %
+   * `POST /v1/wagers` is answered 503 `overloaded` with Retry-After before its body is read, until
+   * back under 80 % (claims are still served). See the README (Memory budget and backpressure) for
+   * what it holds at rest and under load. Lower refuses sooner under a flood;
+   * set it under the container's memory limit minus ~100 MB (code, memory not yet returned to the OS).
+   */
+  readonly memoryBudgetMb: number;
 }
 
 
@@ -110,5 +120,6 @@ export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
     http: httpLimits(env, 'INGEST'),
     producerLingerMs: int(env, 'INGEST_PRODUCER_LINGER_MS', 5, 0, 1000),
     kafkaRetries: int(env, 'INGEST_KAFKA_RETRIES', 5, 0, 100),
+    memoryBudgetMb: memoryBudgetMb(env, 'INGEST', 256),
   });
 }

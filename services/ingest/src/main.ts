@@ -17,6 +17,7 @@ import { createKafka } from '../../../shared/src/kafka.js';
 import { onShutdownSignals } from '../../../shared/src/shutdown.js';
 import { createLogger } from '../../../shared/src/logger.js';
 import { createRelay, relayAwards } from '../../../shared/src/outbox.js';
+import { startMemoryMonitor } from '../../../shared/src/memory-budget.js';
 import { createWagerProducer } from '../../../shared/src/producer.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
 import { createIngestApp } from './app.js';
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   const logger = createLogger('ingest', config.logLevel);
   const telemetry = startTelemetry('ingest');
   // 10 connections: key lookups are cached and admin writes are rare.
+  const memory = startMemoryMonitor({ budgetBytes: config.memoryBudgetMb * 1024 * 1024, logger, meter: telemetry.meter });
   const db = createPool(config.databaseUrl, { max: 10, applicationName: 'ingest', onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost') });
   db.on('error', (err) => logger.warn({ err }, 'idle Postgres connection failed'));
   const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'ingest', logger });
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     claimRateLimit: config.claimRateLimit,
     auth: config.auth,
     httpLimits: config.http,
+    memory,
     onWin: (update) => {
       if (update !== null) {
         events
@@ -81,6 +84,7 @@ async function main(): Promise<void> {
       await ingest.drain(DRAIN_TIMEOUT_MS);
       await ingest.close();
       clearInterval(relayTimer);
+      memory.stop();
       await awardRelay.idle();
       await producer.disconnect();
       await events.disconnect();

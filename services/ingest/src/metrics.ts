@@ -30,6 +30,8 @@ export interface IngestMetrics {
   readonly keyLookups: Counter<{ result: string }>;
   /** Requests refused before their route: 401 (missing_key, unknown_key) and 429 (too_many_failures). */
   readonly authRefused: Counter<{ reason: string }>;
+  /** Wager requests refused with 503 overloaded, by cause (memory, producer_buffer). */
+  readonly overloaded: Counter<{ cause: string }>;
 }
 
 export function createIngestMetrics(meter: Meter): IngestMetrics {
@@ -57,6 +59,10 @@ export function createIngestMetrics(meter: Meter): IngestMetrics {
     }),
     keyLookups: meter.createCounter('ingest.auth.key_lookups', {
       description: 'API key lookups in Postgres (not answered by the caches), by result',
+    }),
+    overloaded: meter.createCounter('ingest.wagers.overloaded', {
+      unit: '{request}',
+      description: 'Wager requests refused with 503 overloaded, by cause (memory: pressure at shed or above; producer_buffer: the Kafka buffer is full)',
     }),
     authRefused: meter.createCounter('ingest.auth.refused', {
       description: 'Requests refused by authentication, by reason (missing_key, unknown_key, too_many_failures)',
