@@ -22,6 +22,7 @@ import { ledgerPartitionsAhead, parseWager } from '../../../shared/src/domain/in
 import { AppError, toError } from '../../../shared/src/errors.js';
 import { checkPositions, describeProblems, readTopicSource } from '../../../shared/src/positions.js';
 import type { Logger } from '../../../shared/src/logger.js';
+import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import { createRelay, relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { AggregatorConfig, FaultPoint } from './config.js';
@@ -49,6 +50,11 @@ export interface AggregatorDeps {
   readonly clock?: () => number;
   /** Told when the consumer stopped for good (kafkajs gave up on it); main exits so it is restarted. */
   readonly onFatal?: (e: Error) => void;
+  /**
+   * The process's memory pressure (shared/src/memory-budget.ts): at `shed` windows close at a
+   * quarter of `batchMaxEvents`; at `critical` fetching stops until the level is back under `shed`.
+   */
+  readonly memory?: MemoryPressure;
 }
 
 export interface Aggregator {
@@ -131,6 +137,12 @@ function mergeOutcomes(a: WindowOutcome, b: WindowOutcome): WindowOutcome {
  * only queue at the pool locks.
  */
 const WINDOWS_IN_FLIGHT = 2;
+/**
+ * Closed windows that may wait for a slot before fetching stops: 8 (at most 80,000 wagers, some
+ * tens of MB, at the default window size). Fetches already in flight still land, so the bound is
+ * this plus one fetch (10 MB); fetching resumes when the queue is down to half of it.
+ */
+const MAX_QUEUED_WINDOWS = 8;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { kafka, pool, config, logger } = deps;
@@ -164,6 +176,11 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     }),
   };
   metrics.positionAlarm.addCallback((r) => r.observe(alarm === null ? 0 : 1));
+  const fetchHeld = deps.meter.createObservableGauge('jackpot.aggregator.fetch.held', {
+    unit: '1',
+    description: '1 while fetching is paused for memory (critical pressure) or a full window queue, else 0',
+  });
+  fetchHeld.addCallback((r) => r.observe(held === null ? 0 : 1));
   const recordPhase = (phase: WindowPhase, seconds: number): void => metrics.phaseDuration.record(seconds, { phase });
 
   const consumer: Consumer = kafka.consumer({
@@ -210,9 +227,53 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   let gate: Promise<boolean> = Promise.resolve(false);
   let assignment = 0;
 
+  /**
+   * Why fetching is paused for backpressure, or null: memory at `critical` (held until the level is
+   * back under `shed`), or more than MAX_QUEUED_WINDOWS closed windows waiting. Independent of the
+   * positions alarm, which pauses the topic on its own: the topic is resumed only when neither holds.
+   */
+  let held: string | null = null;
+  let memoryHeld = deps.memory?.level() === 'critical';
+  let consuming = false;
+  const memory = deps.memory;
+  const stopListening = memory?.onChange((level, previous) => {
+    if (level === 'critical') memoryHeld = true;
+    else if (level === 'ok' || level === 'warn') memoryHeld = false;
+    if (level === 'shed' && previous !== 'critical') logger.warn({ level, windowMaxEvents: windowMaxEvents() }, 'memory pressure: windows shrink');
+    updateHold();
+  });
+
+  /** A window's size now: a quarter of batchMaxEvents under memory pressure, so less is held at once. */
+  function windowMaxEvents(): number {
+    const level = memory?.level() ?? 'ok';
+    return level === 'shed' || level === 'critical' ? Math.max(1, Math.floor(config.batchMaxEvents / 4)) : config.batchMaxEvents;
+  }
+
+  function holdReason(): string | null {
+    if (memoryHeld) return 'memory pressure critical';
+    // Once held for the queue, held until the queue is down to half the bound, not one below it.
+    const bound = held === 'window queue full' ? MAX_QUEUED_WINDOWS / 2 : MAX_QUEUED_WINDOWS;
+    return queued.length > bound ? 'window queue full' : null;
+  }
+
+  function updateHold(): void {
+    if (!consuming || stopping) return;
+    const reason = holdReason();
+    if (reason === held) return;
+    if (held === null) {
+      logger.warn({ reason, queued: queued.length }, 'fetching paused');
+      consumer.pause([{ topic: config.topic }]);
+    } else if (reason === null) {
+      logger.info({ queued: queued.length, positionsAlarm: alarm !== null }, 'fetching resumed');
+      // The positions alarm keeps its own pause: position() resumes when it clears.
+      if (alarm === null) consumer.resume([{ topic: config.topic }]);
+    }
+    held = reason;
+  }
+
   function schedule(): void {
     if (pending.length === 0) return;
-    if (pendingEvents >= config.batchMaxEvents || stopping) {
+    if (pendingEvents >= windowMaxEvents() || stopping) {
       flushNow();
     } else if (timer === undefined) {
       timer = setTimeout(flushNow, config.batchMaxWaitMs);
@@ -227,6 +288,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     pending = [];
     pendingEvents = 0;
     startWrites();
+    updateHold();
   }
 
   function startWrites(): void {
@@ -238,6 +300,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       // earlier slice. Windows start in order, so the head waits and the rest wait behind it.
       if (window.some((p) => partitionsWriting.has(p.slice.partition))) return;
       queued.shift();
+      updateHold();
       writing++;
       for (const p of window) partitionsWriting.set(p.slice.partition, (partitionsWriting.get(p.slice.partition) ?? 0) + 1);
       void writeWindow(window).finally(() => {
@@ -437,7 +500,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
           if (alarm !== null) {
             logger.info({ topic: config.topic, groupId: config.groupId }, 'stored positions belong to the topic again; resuming');
             alarm = null;
-            consumer.resume([{ topic: config.topic }]);
+            // Not while fetching is held for backpressure: updateHold resumes when that ends.
+            if (held === null) consumer.resume([{ topic: config.topic }]);
           }
           logger.info({ partitions, clusterId }, 'assigned partitions; positions checked and sought to');
           return true;
@@ -498,8 +562,9 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       // Where this fetch asked to start: kafkajs sets it on every batch (src/consumer/batch.js) but
       // leaves it out of its types.
       let fetchedFrom = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
-      for (let i = 0; i < batch.messages.length; i += config.batchMaxEvents) {
-        const messages = batch.messages.slice(i, i + config.batchMaxEvents);
+      const maxEvents = windowMaxEvents();
+      for (let i = 0; i < batch.messages.length; i += maxEvents) {
+        const messages = batch.messages.slice(i, i + maxEvents);
         const slice: Slice = {
           partition: batch.partition,
           fetchedFrom,
@@ -547,6 +612,10 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         assigned = [...(payload.memberAssignment[config.topic] ?? [])];
         reposition();
       });
+      // A consumer restarted after a crash starts unpaused: a hold still in force pauses it again.
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        if (held !== null) consumer.pause([{ topic: config.topic }]);
+      });
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         joined = false;
         logger.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
@@ -562,6 +631,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
         eachBatch,
       });
+      consuming = true;
+      updateHold();
       timers.push(setInterval(() => void relayOutboxes(), OUTBOX_RELAY_INTERVAL_MS));
       timers.push(setInterval(() => void recheck(), POSITIONS_CHECK_INTERVAL_MS));
       timers.push(
@@ -575,6 +646,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
 
     async stop() {
       stopping = true;
+      stopListening?.();
       for (const t of timers) clearInterval(t);
       flushNow();
       // disconnect() waits for the eachBatch calls in flight, which wait for their window's commit.

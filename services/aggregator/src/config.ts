@@ -2,6 +2,7 @@ import { commonConfig, int, str, topicName, type CommonConfig } from '../../../s
 import { AppError } from '../../../shared/src/errors.js';
 import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
+import { memoryBudgetMb } from '../../../shared/src/memory-budget.js';
 
 export interface AggregatorConfig extends CommonConfig {
   readonly port: number;
@@ -38,6 +39,16 @@ export interface AggregatorConfig extends CommonConfig {
   readonly faultPoints: ReadonlyMap<FaultPoint, number>;
   /** `AGGREGATOR_HTTP_*`: connection cap and timeouts of the health and metrics port (shared/src/http.ts). */
   readonly http: HttpLimits;
+  /**
+   * `AGGREGATOR_MEMORY_BUDGET_MB`, default 256: live memory (V8 heap in use plus buffers, not the
+   * RSS; shared/src/memory-budget.ts) the replica aims to stay under. At 70 % it warns, at 85 % its
+   * windows shrink to a quarter of AGGREGATOR_BATCH_MAX_EVENTS, at 95 % it stops fetching until
+   * back under 80 %. See the README (Memory budget and backpressure) for what it
+   * holds at rest and under load. Lower it and the
+   * replica slows down earlier (less throughput while a backlog drains); set it under the
+   * container's memory limit minus ~100 MB (code and memory not yet returned to the OS).
+   */
+  readonly memoryBudgetMb: number;
 }
 
 export const FAULT_POINTS = ['after_copy', 'after_commit'] as const;
@@ -74,5 +85,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolMax: int(env, 'AGGREGATOR_DB_POOL_MAX', 4, 2, 100),
     faultPoints: faultPoints(env),
     http: httpLimits(env, 'AGGREGATOR'),
+    memoryBudgetMb: memoryBudgetMb(env, 'AGGREGATOR', 256),
   });
 }

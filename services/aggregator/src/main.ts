@@ -8,6 +8,7 @@ import { createPool, withClient } from '../../../shared/src/db.js';
 import { toError } from '../../../shared/src/errors.js';
 import { createHttpServer } from '../../../shared/src/http.js';
 import { createKafka } from '../../../shared/src/kafka.js';
+import { startMemoryMonitor } from '../../../shared/src/memory-budget.js';
 import { onShutdownSignals } from '../../../shared/src/shutdown.js';
 import { createLogger } from '../../../shared/src/logger.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     applicationName: 'jackpot-aggregator',
     onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost; the next window reconnects'),
   });
+  const memory = startMemoryMonitor({ budgetBytes: config.memoryBudgetMb * 1024 * 1024, logger, meter: telemetry.meter });
   const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: `aggregator-${hostname()}-${process.pid}`, logger });
   const aggregator = createAggregator({
     kafka,
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
     config,
     logger,
     meter: telemetry.meter,
+    memory,
     // kafkajs gave up on the consumer (a non-retriable error): nothing more would be applied, so
     // exit and let the supervisor start a fresh replica, which resumes from Postgres's positions.
     onFatal: (e) => {
@@ -53,12 +56,13 @@ async function main(): Promise<void> {
   });
   await http.listen({ port: config.port, host: '0.0.0.0' });
   await aggregator.start();
-  logger.info({ port: config.port, topic: config.topic, groupId: config.groupId, batchMaxEvents: config.batchMaxEvents, batchMaxWaitMs: config.batchMaxWaitMs }, 'aggregator started');
+  logger.info({ port: config.port, topic: config.topic, groupId: config.groupId, batchMaxEvents: config.batchMaxEvents, batchMaxWaitMs: config.batchMaxWaitMs, memoryBudgetMb: config.memoryBudgetMb }, 'aggregator started');
 
   // Past the deadline the window in flight is abandoned: it was never committed, so the next
   // owner of its partitions applies it. Exit 1 says so.
   onShutdownSignals(logger, { deadlineMs: SHUTDOWN_DEADLINE_MS, failureExitCode: 1 }, async () => {
     await aggregator.stop();
+    memory.stop();
     await http.close();
     await pool.end();
     await telemetry.shutdown();
