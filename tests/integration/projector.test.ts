@@ -70,7 +70,7 @@ async function publish(
 
 async function startProjector(
   t: TestContext,
-  overrides: { resyncMs?: number; sseHeartbeatMs?: number } = {},
+  overrides: { resyncMs?: number; sseHeartbeatMs?: number; sseMaxClients?: number } = {},
 ) {
   const topic = await randomTopic('pool-updates', 3, { 'cleanup.policy': 'compact' });
   const config = {
@@ -83,6 +83,7 @@ async function startProjector(
     // Long by default, so that only the topic (or an unknown pool) can explain a change.
     resyncMs: overrides.resyncMs ?? 60_000,
     sseHeartbeatMs: overrides.sseHeartbeatMs ?? 15_000,
+    sseMaxClients: overrides.sseMaxClients ?? 1_000,
   };
   const projector: Projector = createProjector(config, { logger, telemetry });
   t.after(() => projector.stop());
@@ -445,17 +446,11 @@ void test('a pool update Postgres never committed is replaced by the committed s
   assert.match(metrics, /^projector_updates_corrected_total(\{[^}]*\})? [1-9]/m);
 });
 
-/** Corrections counted so far (the meter is shared by every projector of this file). */
-async function corrections(base: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  return Number(/^projector_updates_corrected_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? '0');
-}
-
 void test('a true update is never moved backwards by the resync', async (t) => {
   const resyncMs = 100;
   const p = await startProjector(t, { resyncMs });
   // One meter for the whole file: count this test's corrections only.
-  const correctedBefore = await corrections(p.base);
+  const correctedBefore = await metricValue(p.base, 'projector_updates_corrected_total');
   const stream = await openStream(`${p.base}/v1/pools/stream`);
   t.after(() => stream.res.destroy());
   const versions = () =>
@@ -496,5 +491,50 @@ void test('a true update is never moved backwards by the resync', async (t) => {
     'versions only go up on the stream',
   );
   assert.equal(seen.at(-1), last.version);
-  assert.equal(await corrections(p.base), correctedBefore, 'nothing was corrected');
+  assert.equal(
+    await metricValue(p.base, 'projector_updates_corrected_total'),
+    correctedBefore,
+    'nothing was corrected',
+  );
 });
+
+void test('SSE: past PROJECTOR_SSE_MAX_CLIENTS a stream is refused with 503, Retry-After and the error body', async (t) => {
+  const p = await startProjector(t, { sseMaxClients: 2 });
+  const refusedBefore = await metricValue(p.base, 'projector_sse_clients_refused_total');
+  const a = await openStream(`${p.base}/v1/pools/stream`);
+  const b = await openStream(`${p.base}/v1/pools/stream`);
+  t.after(() => {
+    a.res.destroy();
+    b.res.destroy();
+  });
+  assert.equal(a.res.statusCode, 200);
+  assert.equal(b.res.statusCode, 200);
+
+  const refused = await fetch(`${p.base}/v1/pools/stream`);
+  assert.equal(refused.status, 503);
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1, 'Retry-After in seconds');
+  assert.match(String(refused.headers.get('content-type')), /^application\/json/);
+  const body = (await refused.json()) as { error: { code: string; message: string } };
+  assert.deepEqual(Object.keys(body), ['error']);
+  assert.equal(body.error.code, 'too_many_streams');
+  assert.equal(typeof body.error.message, 'string');
+  assert.equal(await metricValue(p.base, 'projector_sse_clients_refused_total'), refusedBefore + 1);
+  // Polling is not affected.
+  assert.equal((await fetch(`${p.base}/v1/pools`)).status, 200);
+
+  // A slot freed is a slot taken.
+  a.res.destroy();
+  await a.ended;
+  assert.ok(await eventually(async () => (await sseClients(p.base)) === 1, 5_000));
+  const c = await openStream(`${p.base}/v1/pools/stream`);
+  t.after(() => c.res.destroy());
+  assert.equal(c.res.statusCode, 200);
+});
+
+/** A counter's value summed over its series (the meter is shared by every projector of this file). */
+async function metricValue(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}

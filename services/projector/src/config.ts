@@ -1,4 +1,5 @@
 import { commonConfig, int, str, type CommonConfig, topicName } from '../../../shared/src/config.js';
+import { AppError } from '../../../shared/src/errors.js';
 import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 
@@ -26,19 +27,42 @@ export interface ProjectorConfig extends CommonConfig {
    * balancers, and it lets us notice dead clients. Not an environment variable.
    */
   readonly sseHeartbeatMs: number;
+  /**
+   * `PROJECTOR_SSE_MAX_CLIENTS`, default 1,000: open SSE streams at most; past it a new one gets
+   * 503 with Retry-After. Each stream is a connection, up to ~16 KiB of unsent events (a slow
+   * client gets the latest state per pool instead of every change) and one write per change, so
+   * CPU grows with streams × changes per second. At most PROJECTOR_HTTP_MAX_CONNECTIONS, and
+   * better well under it so that polling displays keep room.
+   */
+  readonly sseMaxClients: number;
+  /**
+   * A stream whose socket has not drained for this long is dropped, 60 s: a display that reads
+   * catches up within seconds; one that has read nothing for a minute is frozen or hostile, and
+   * holds a slot of sseMaxClients. Checked at each heartbeat. Not an environment variable.
+   */
+  readonly sseStallMs: number;
   /** `PROJECTOR_HTTP_*`: connection cap and timeouts (shared/src/http.ts). Every SSE stream holds a connection. */
   readonly http: HttpLimits;
 }
 
 /** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
 export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
-  return Object.freeze({
+  const config: ProjectorConfig = {
     ...commonConfig(env),
     port: int(env, 'PROJECTOR_PORT', 8081, 0, 65535),
     host: str(env, 'PROJECTOR_HOST', '0.0.0.0'),
     topic: topicName(env, 'PROJECTOR_TOPIC', TOPICS.poolUpdates),
     resyncMs: int(env, 'PROJECTOR_RESYNC_MS', 1000, 50, 600_000),
     sseHeartbeatMs: 15_000,
+    sseMaxClients: int(env, 'PROJECTOR_SSE_MAX_CLIENTS', 1000, 1, 1_000_000),
+    sseStallMs: 60_000,
     http: httpLimits(env, 'PROJECTOR'),
-  });
+  };
+  if (config.sseMaxClients > config.http.maxConnections) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `PROJECTOR_SSE_MAX_CLIENTS=${config.sseMaxClients} is invalid: expected at most PROJECTOR_HTTP_MAX_CONNECTIONS (${config.http.maxConnections})`,
+    );
+  }
+  return Object.freeze(config);
 }

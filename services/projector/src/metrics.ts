@@ -22,7 +22,14 @@ export interface ProjectorMetrics {
   readonly updatesCorrected: Counter;
   /** Full re-reads of Postgres, by what triggered them and whether they succeeded. */
   readonly resyncs: Counter<{ trigger: string; outcome: 'ok' | 'error' }>;
+  /** Open SSE streams. */
   readonly sseClients: UpDownCounter;
+  /** Streams refused: `capacity` (PROJECTOR_SSE_MAX_CLIENTS reached). */
+  readonly sseClientsRefused: Counter<{ reason: 'capacity' }>;
+  /** Streams the projector closed: `stalled` (the client read nothing for sseStallMs). */
+  readonly sseClientsDropped: Counter<{ reason: 'stalled' }>;
+  /** Pool events a slow client never got because a newer state of the same pool replaced them. */
+  readonly sseEventsCoalesced: Counter;
   readonly requestDuration: Histogram<{
     'http.request.method': string;
     'http.route': string;
@@ -46,6 +53,18 @@ export function createProjectorMetrics(meter: Meter): ProjectorMetrics {
     }),
     sseClients: meter.createUpDownCounter('projector.sse.clients', {
       description: 'Open Server-Sent Events streams',
+    }),
+    sseClientsRefused: meter.createCounter('projector.sse.clients.refused', {
+      description:
+        'Server-Sent Events streams refused with 503, by reason (capacity: PROJECTOR_SSE_MAX_CLIENTS reached)',
+    }),
+    sseClientsDropped: meter.createCounter('projector.sse.clients.dropped', {
+      description:
+        'Server-Sent Events streams closed by the projector, by reason (stalled: nothing read for a minute)',
+    }),
+    sseEventsCoalesced: meter.createCounter('projector.sse.events.coalesced', {
+      description:
+        'Pool events replaced by a newer state of the same pool before a slow client could take them',
     }),
     requestDuration: meter.createHistogram('http.server.request.duration', {
       description: 'Duration of HTTP requests',

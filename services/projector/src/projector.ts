@@ -53,7 +53,14 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   const executeSql = executeSqlOn(pgPool);
   const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'projector', logger: log });
   const store = createPoolStore();
-  const hub = createSseHub({ store, heartbeatMs: config.sseHeartbeatMs, logger: log, metrics });
+  const hub = createSseHub({
+    store,
+    heartbeatMs: config.sseHeartbeatMs,
+    maxClients: config.sseMaxClients,
+    stallMs: config.sseStallMs,
+    logger: log,
+    metrics,
+  });
   let loaded = false;
   let stopping: Promise<void> | undefined;
 

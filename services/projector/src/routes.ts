@@ -48,6 +48,16 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRoutesOptions
 
   app.get('/v1/pools/stream', (_req, reply) => {
     if (refusedUntilLoaded(reply)) return;
+    const refusal = hub.admit();
+    if (refusal !== null) {
+      void sendError(
+        reply.header('retry-after', String(refusal.retryAfterSeconds)),
+        503,
+        'too_many_streams',
+        refusal.message,
+      );
+      return;
+    }
     reply.hijack();
     hub.open(reply.raw);
   });

@@ -7,6 +7,7 @@ void test('defaults follow the contract', () => {
   assert.equal(c.port, 8081);
   assert.equal(c.topic, 'jackpot.pool-updates.v1');
   assert.equal(c.resyncMs, 1000);
+  assert.equal(c.sseMaxClients, 1000);
   assert.deepEqual(c.kafkaBrokers, ['127.0.0.1:9092']);
   assert.equal(c.databaseUrl, 'postgres://postgres@127.0.0.1:5432/jackpot');
   assert.ok(Object.isFrozen(c));
@@ -17,11 +18,13 @@ void test('settings are read from the environment', () => {
     PROJECTOR_PORT: '0',
     PROJECTOR_RESYNC_MS: '250',
     PROJECTOR_TOPIC: 'test.updates.x1',
+    PROJECTOR_SSE_MAX_CLIENTS: '25',
     KAFKA_BROKERS: 'a:1, b:2',
   });
   assert.equal(c.port, 0);
   assert.equal(c.resyncMs, 250);
   assert.equal(c.topic, 'test.updates.x1');
+  assert.equal(c.sseMaxClients, 25);
   assert.deepEqual(c.kafkaBrokers, ['a:1', 'b:2']);
 });
 
@@ -33,6 +36,9 @@ void test('a bad value stops the service with the variable named', () => {
     [{ PROJECTOR_RESYNC_MS: 'fast' }, 'PROJECTOR_RESYNC_MS'],
     [{ PROJECTOR_TOPIC: 'bad topic' }, 'PROJECTOR_TOPIC'],
     [{ KAFKA_BROKERS: ' , ' }, 'KAFKA_BROKERS'],
+    [{ PROJECTOR_SSE_MAX_CLIENTS: '0' }, 'PROJECTOR_SSE_MAX_CLIENTS'],
+    [{ PROJECTOR_SSE_MAX_CLIENTS: 'many' }, 'PROJECTOR_SSE_MAX_CLIENTS'],
+    [{ PROJECTOR_SSE_MAX_CLIENTS: '600', PROJECTOR_HTTP_MAX_CONNECTIONS: '500' }, 'PROJECTOR_SSE_MAX_CLIENTS'],
   ];
   for (const [env, name] of table) {
     assert.throws(
