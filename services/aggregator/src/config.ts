@@ -46,7 +46,7 @@ export interface AggregatorConfig extends CommonConfig {
    * back under 80 %. See the README (Memory budget and backpressure) for what it
    * holds at rest and under load. Lower it and the
    * replica slows down earlier (less throughput while a backlog drains); set it under the
-   * container's memory limit minus ~100 MB (code and memory not yet returned to the OS).
+   * container's memory limit minus ~150 MB (code and memory not yet returned to the OS).
    */
   readonly memoryBudgetMb: number;
 }

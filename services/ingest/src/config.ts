@@ -87,7 +87,7 @@ export interface IngestConfig extends CommonConfig {
    * `POST /v1/wagers` is answered 503 `overloaded` with Retry-After before its body is read, until
    * back under 80 % (claims are still served). See the README (Memory budget and backpressure) for
    * what it holds at rest and under load. Lower refuses sooner under a flood;
-   * set it under the container's memory limit minus ~100 MB (code, memory not yet returned to the OS).
+   * set it under the container's memory limit minus ~150 MB (code, memory not yet returned to the OS).
    */
   readonly memoryBudgetMb: number;
 }
