@@ -37,32 +37,54 @@ export interface RelayOptions {
 const BATCH = 500;
 const DEFAULT_SEND_TIMEOUT_MS = 10_000;
 
-async function sendWithin(producer: SendPort, record: Parameters<SendPort['send']>[0], ms: number): Promise<void> {
+async function sendWithin(
+  producer: SendPort,
+  record: Parameters<SendPort['send']>[0],
+  ms: number,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       producer.send(record),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new AppError('KAFKA_UNAVAILABLE', `${record.topic}: no acknowledgement within ${ms} ms`, { retryable: true })),
+          () =>
+            reject(
+              new AppError('KAFKA_UNAVAILABLE', `${record.topic}: no acknowledgement within ${ms} ms`, {
+                retryable: true,
+              }),
+            ),
           ms,
         );
       }),
     ]);
   } catch (e) {
     if (e instanceof AppError) throw e;
-    throw new AppError('KAFKA_UNAVAILABLE', `${record.topic}: ${toError(e).message}`, { retryable: true, cause: e });
+    throw new AppError('KAFKA_UNAVAILABLE', `${record.topic}: ${toError(e).message}`, {
+      retryable: true,
+      cause: e,
+    });
   } finally {
     clearTimeout(timer);
   }
 }
 
 /** Publishes every unpublished dead letter; returns how many. */
-export async function relayDeadLetters(pool: pg.Pool, producer: SendPort, topic: string, opts: RelayOptions = {}): Promise<number> {
+export async function relayDeadLetters(
+  pool: pg.Pool,
+  producer: SendPort,
+  topic: string,
+  opts: RelayOptions = {},
+): Promise<number> {
   const timeoutMs = opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
   let total = 0;
   for (;;) {
-    const { rows } = await pool.query<{ id: string; reason: string; kafka_key: Buffer | null; payload: Buffer }>({
+    const { rows } = await pool.query<{
+      id: string;
+      reason: string;
+      kafka_key: Buffer | null;
+      payload: Buffer;
+    }>({
       text: `SELECT id::text AS id, reason, kafka_key, payload FROM jackpot.dead_letters
              WHERE published_at IS NULL ORDER BY id LIMIT $1`,
       values: [BATCH],
@@ -73,7 +95,11 @@ export async function relayDeadLetters(pool: pg.Pool, producer: SendPort, topic:
       {
         topic,
         acks: -1,
-        messages: rows.map((r) => ({ key: r.kafka_key, value: r.payload, headers: { 'x-dlq-reason': r.reason, 'x-dead-letter-id': r.id } })),
+        messages: rows.map((r) => ({
+          key: r.kafka_key,
+          value: r.payload,
+          headers: { 'x-dlq-reason': r.reason, 'x-dead-letter-id': r.id },
+        })),
       },
       timeoutMs,
     );
@@ -99,11 +125,25 @@ export interface Award {
 }
 
 /** Publishes every unpublished win to the awards topic (key poolId); returns how many. */
-export async function relayAwards(pool: pg.Pool, producer: SendPort, topic: string, opts: RelayOptions = {}): Promise<number> {
+export async function relayAwards(
+  pool: pg.Pool,
+  producer: SendPort,
+  topic: string,
+  opts: RelayOptions = {},
+): Promise<number> {
   const timeoutMs = opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
   let total = 0;
   for (;;) {
-    const { rows } = await pool.query<{ win_id: string; pool_id: string; cycle: number; amount_minor: string; kind: 'claim' | 'mystery'; game_id: string; player_id: string; won_at: Date }>({
+    const { rows } = await pool.query<{
+      win_id: string;
+      pool_id: string;
+      cycle: number;
+      amount_minor: string;
+      kind: 'claim' | 'mystery';
+      game_id: string;
+      player_id: string;
+      won_at: Date;
+    }>({
       text: `SELECT win_id::text, pool_id, cycle, amount_minor::text, kind, game_id, player_id, won_at FROM jackpot.wins
              WHERE published_at IS NULL ORDER BY won_at, win_id LIMIT $1`,
       values: [BATCH],
@@ -156,7 +196,10 @@ export interface Relay {
  * The single-flight guard of a relay: one run at a time per process. Without it a burst of wins
  * during a Kafka outage starts one relay per win, each waiting on Kafka.
  */
-export function createRelay(opts: { readonly run: () => Promise<unknown>; readonly onError: (e: Error) => void }): Relay {
+export function createRelay(opts: {
+  readonly run: () => Promise<unknown>;
+  readonly onError: (e: Error) => void;
+}): Relay {
   let driving: Promise<void> | null = null;
   /** Requests made during the run in progress: they wait for the next one. */
   let waiting: Array<() => void> = [];

@@ -49,102 +49,145 @@ function hangingKafka(): SendPort & { readonly sends: number; giveUp(): void } {
 }
 
 function claim(i: number) {
-  const v = validateWinClaim({ claimId: `outage-${i}`, poolId: 'ob:main', gameId: 'ob-game', playerId: `p-${i}` });
+  const v = validateWinClaim({
+    claimId: `outage-${i}`,
+    poolId: 'ob:main',
+    gameId: 'ob-game',
+    playerId: `p-${i}`,
+  });
   assert.ok(v.ok);
   return v.claim;
 }
 
 const unpublishedWins = async (): Promise<string[]> =>
-  (await db.pool.query<{ win_id: string }>('SELECT win_id::text FROM jackpot.wins WHERE published_at IS NULL ORDER BY win_id')).rows.map((r) => r.win_id);
+  (
+    await db.pool.query<{ win_id: string }>(
+      'SELECT win_id::text FROM jackpot.wins WHERE published_at IS NULL ORDER BY win_id',
+    )
+  ).rows.map((r) => r.win_id);
 
-void test('wins keep succeeding on a small pool while every award publication hangs; nothing is lost', { timeout: 120_000 }, async () => {
-  // The gateway's situation in small: a pool of 3 connections, and after each win a relay of the
-  // awards outbox, not awaited by the request (services/ingest/src/main.ts, onWin).
-  const pool = createPool(db.url, { max: 3, applicationName: 'outbox-test' });
-  const kafkaDown = hangingKafka();
-  const relays: Promise<unknown>[] = [];
-  try {
-    const winIds: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const out = await claimPoolWin(pool, claim(i));
-      assert.equal(out.kind, 'won', `win ${i}`);
-      if (out.kind === 'won') winIds.push(out.answer.winId);
-      // Called directly, without the single-flight guard: even then no relay may keep a
-      // connection (or a transaction) while it waits for Kafka.
-      relays.push(relayAwards(pool, kafkaDown, 'unused-topic', { sendTimeoutMs: 60_000 }).catch(() => undefined));
+void test(
+  'wins keep succeeding on a small pool while every award publication hangs; nothing is lost',
+  { timeout: 120_000 },
+  async () => {
+    // The gateway's situation in small: a pool of 3 connections, and after each win a relay of the
+    // awards outbox, not awaited by the request (services/ingest/src/main.ts, onWin).
+    const pool = createPool(db.url, { max: 3, applicationName: 'outbox-test' });
+    const kafkaDown = hangingKafka();
+    const relays: Promise<unknown>[] = [];
+    try {
+      const winIds: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const out = await claimPoolWin(pool, claim(i));
+        assert.equal(out.kind, 'won', `win ${i}`);
+        if (out.kind === 'won') winIds.push(out.answer.winId);
+        // Called directly, without the single-flight guard: even then no relay may keep a
+        // connection (or a transaction) while it waits for Kafka.
+        relays.push(
+          relayAwards(pool, kafkaDown, 'unused-topic', { sendTimeoutMs: 60_000 }).catch(() => undefined),
+        );
+      }
+      assert.ok(
+        await eventually(() => Promise.resolve(kafkaDown.sends === winIds.length), 10_000),
+        'every relay is waiting on Kafka',
+      );
+      assert.equal(pool.waitingCount, 0, 'nobody waits for a connection');
+      assert.equal(pool.idleCount, pool.totalCount, 'no connection is held while Kafka hangs');
+      assert.deepEqual(await unpublishedWins(), [...winIds].sort(), 'every win is still to be published');
+
+      // The send timeout bounds a relay even when Kafka never answers.
+      await assert.rejects(
+        relayAwards(pool, hangingKafka(), 'unused-topic', { sendTimeoutMs: 200 }),
+        (e: Error & { code?: string }) => e.code === 'KAFKA_UNAVAILABLE',
+      );
+
+      // Kafka is back: one relay publishes every award, each once, and marks them.
+      const topic = await randomTopic('awards', 1);
+      const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      assert.equal(await relayAwards(pool, producer, topic), winIds.length);
+      assert.deepEqual(await unpublishedWins(), []);
+      const got = await readTopic(kafka, topic, (m) => m.length >= winIds.length, { settleMs: 300 });
+      const published = got.map((m) => (JSON.parse(m.value?.toString() ?? '{}') as { winId: string }).winId);
+      assert.deepEqual([...published].sort(), [...winIds].sort(), 'every award, once');
+      for (const m of got)
+        assert.equal(
+          m.headers?.['x-win-id']?.toString(),
+          (JSON.parse(m.value?.toString() ?? '{}') as { winId: string }).winId,
+        );
+    } finally {
+      kafkaDown.giveUp();
+      await Promise.allSettled(relays);
+      await pool.end();
     }
-    assert.ok(await eventually(() => Promise.resolve(kafkaDown.sends === winIds.length), 10_000), 'every relay is waiting on Kafka');
-    assert.equal(pool.waitingCount, 0, 'nobody waits for a connection');
-    assert.equal(pool.idleCount, pool.totalCount, 'no connection is held while Kafka hangs');
-    assert.deepEqual(await unpublishedWins(), [...winIds].sort(), 'every win is still to be published');
+  },
+);
 
-    // The send timeout bounds a relay even when Kafka never answers.
-    await assert.rejects(relayAwards(pool, hangingKafka(), 'unused-topic', { sendTimeoutMs: 200 }), (e: Error & { code?: string }) => e.code === 'KAFKA_UNAVAILABLE');
-
-    // Kafka is back: one relay publishes every award, each once, and marks them.
-    const topic = await randomTopic('awards', 1);
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    assert.equal(await relayAwards(pool, producer, topic), winIds.length);
-    assert.deepEqual(await unpublishedWins(), []);
-    const got = await readTopic(kafka, topic, (m) => m.length >= winIds.length, { settleMs: 300 });
-    const published = got.map((m) => (JSON.parse(m.value?.toString() ?? '{}') as { winId: string }).winId);
-    assert.deepEqual([...published].sort(), [...winIds].sort(), 'every award, once');
-    for (const m of got) assert.equal(m.headers?.['x-win-id']?.toString(), (JSON.parse(m.value?.toString() ?? '{}') as { winId: string }).winId);
-  } finally {
-    kafkaDown.giveUp();
-    await Promise.allSettled(relays);
-    await pool.end();
-  }
-});
-
-void test('a dead-letter relay that cannot reach Kafka leaves its rows for the next one and holds no connection', { timeout: 60_000 }, async () => {
-  const pool = createPool(db.url, { max: 2, applicationName: 'outbox-test' });
-  try {
-    const { rows } = await pool.query<{ id: string }>(
-      `INSERT INTO jackpot.dead_letters (reason, message, topic, kafka_partition, kafka_offset, kafka_key, payload)
+void test(
+  'a dead-letter relay that cannot reach Kafka leaves its rows for the next one and holds no connection',
+  { timeout: 60_000 },
+  async () => {
+    const pool = createPool(db.url, { max: 2, applicationName: 'outbox-test' });
+    try {
+      const { rows } = await pool.query<{ id: string }>(
+        `INSERT INTO jackpot.dead_letters (reason, message, topic, kafka_partition, kafka_offset, kafka_key, payload)
        SELECT 'malformed_json', 'test', 'test.wagers', 0, g, convert_to('k' || g, 'UTF8'), convert_to('{bad ' || g, 'UTF8')
          FROM generate_series(1, 3) g
        RETURNING id::text`,
-    );
-    const ids = rows.map((r) => r.id);
-    await assert.rejects(relayDeadLetters(pool, hangingKafka(), 'unused-topic', { sendTimeoutMs: 200 }));
-    assert.equal(pool.idleCount, pool.totalCount, 'no connection held after a failed relay');
+      );
+      const ids = rows.map((r) => r.id);
+      await assert.rejects(relayDeadLetters(pool, hangingKafka(), 'unused-topic', { sendTimeoutMs: 200 }));
+      assert.equal(pool.idleCount, pool.totalCount, 'no connection held after a failed relay');
 
-    const topic = await randomTopic('dlq', 1);
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    assert.equal(await relayDeadLetters(pool, producer, topic), ids.length);
-    const got = await readTopic(kafka, topic, (m) => m.length >= ids.length, { settleMs: 300 });
-    assert.deepEqual(got.map((m) => m.headers?.['x-dead-letter-id']?.toString()).sort(), [...ids].sort());
-    assert.deepEqual(got.map((m) => m.headers?.['x-dlq-reason']?.toString()), ['malformed_json', 'malformed_json', 'malformed_json']);
-    const left = await pool.query('SELECT 1 FROM jackpot.dead_letters WHERE published_at IS NULL');
-    assert.equal(left.rowCount, 0);
-  } finally {
-    await pool.end();
-  }
-});
-
-void test("the gateway's wiring: a burst of wins during an outage keeps one relay waiting on Kafka, not one per win", { timeout: 60_000 }, async () => {
-  const pool = createPool(db.url, { max: 3, applicationName: 'outbox-test' });
-  const kafkaDown = hangingKafka();
-  const relay = createRelay({ run: () => relayAwards(pool, kafkaDown, 'unused-topic', { sendTimeoutMs: 60_000 }), onError: () => undefined });
-  const requests: Promise<void>[] = [];
-  try {
-    for (let i = 0; i < 10; i++) {
-      const out = await claimPoolWin(pool, claim(100 + i));
-      assert.equal(out.kind, 'won');
-      requests.push(relay.request());
+      const topic = await randomTopic('dlq', 1);
+      const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      assert.equal(await relayDeadLetters(pool, producer, topic), ids.length);
+      const got = await readTopic(kafka, topic, (m) => m.length >= ids.length, { settleMs: 300 });
+      assert.deepEqual(got.map((m) => m.headers?.['x-dead-letter-id']?.toString()).sort(), [...ids].sort());
+      assert.deepEqual(
+        got.map((m) => m.headers?.['x-dlq-reason']?.toString()),
+        ['malformed_json', 'malformed_json', 'malformed_json'],
+      );
+      const left = await pool.query('SELECT 1 FROM jackpot.dead_letters WHERE published_at IS NULL');
+      assert.equal(left.rowCount, 0);
+    } finally {
+      await pool.end();
     }
-    assert.ok(await eventually(() => Promise.resolve(kafkaDown.sends === 1), 10_000));
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(kafkaDown.sends, 1, 'one send in flight');
-    assert.equal(pool.idleCount, pool.totalCount);
-  } finally {
-    kafkaDown.giveUp();
-    await Promise.all(requests);
-    await relay.idle();
-    await pool.end();
-  }
-  assert.equal(kafkaDown.sends, 1, 'after a failed run the waiting requests do not start another: the timer retries');
-});
+  },
+);
+
+void test(
+  "the gateway's wiring: a burst of wins during an outage keeps one relay waiting on Kafka, not one per win",
+  { timeout: 60_000 },
+  async () => {
+    const pool = createPool(db.url, { max: 3, applicationName: 'outbox-test' });
+    const kafkaDown = hangingKafka();
+    const relay = createRelay({
+      run: () => relayAwards(pool, kafkaDown, 'unused-topic', { sendTimeoutMs: 60_000 }),
+      onError: () => undefined,
+    });
+    const requests: Promise<void>[] = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const out = await claimPoolWin(pool, claim(100 + i));
+        assert.equal(out.kind, 'won');
+        requests.push(relay.request());
+      }
+      assert.ok(await eventually(() => Promise.resolve(kafkaDown.sends === 1), 10_000));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(kafkaDown.sends, 1, 'one send in flight');
+      assert.equal(pool.idleCount, pool.totalCount);
+    } finally {
+      kafkaDown.giveUp();
+      await Promise.all(requests);
+      await relay.idle();
+      await pool.end();
+    }
+    assert.equal(
+      kafkaDown.sends,
+      1,
+      'after a failed run the waiting requests do not start another: the timer retries',
+    );
+  },
+);
