@@ -2,6 +2,7 @@ import { commonConfig, int, str, type CommonConfig, topicName } from '../../../s
 import { AppError } from '../../../shared/src/errors.js';
 import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
+import { memoryBudgetMb } from '../../../shared/src/memory-budget.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -43,6 +44,13 @@ export interface ProjectorConfig extends CommonConfig {
   readonly sseStallMs: number;
   /** `PROJECTOR_HTTP_*`: connection cap and timeouts (shared/src/http.ts). Every SSE stream holds a connection. */
   readonly http: HttpLimits;
+  /**
+   * `PROJECTOR_MEMORY_BUDGET_MB`, default 128: live memory (V8 heap in use plus buffers, not the
+   * RSS) the projector aims to stay under; it only warns (at 70, 85 and 95 %) and exports the level,
+   * since what it holds is bounded by the number of pools and open connections
+   * (PROJECTOR_HTTP_MAX_CONNECTIONS). A warning means many more pools or streams than planned.
+   */
+  readonly memoryBudgetMb: number;
 }
 
 /** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
@@ -57,6 +65,7 @@ export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
     sseMaxClients: int(env, 'PROJECTOR_SSE_MAX_CLIENTS', 1000, 1, 1_000_000),
     sseStallMs: 60_000,
     http: httpLimits(env, 'PROJECTOR'),
+    memoryBudgetMb: memoryBudgetMb(env, 'PROJECTOR', 128),
   };
   if (config.sseMaxClients > config.http.maxConnections) {
     throw new AppError(

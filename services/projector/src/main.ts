@@ -2,6 +2,7 @@
  * The projector's composition root: `tsx services/projector/src/main.ts`.
  * Reads pool state from Postgres and `jackpot.pool-updates.v1`, serves it on PROJECTOR_PORT.
  */
+import { startMemoryMonitor } from '../../../shared/src/memory-budget.js';
 import { onShutdownSignals } from '../../../shared/src/shutdown.js';
 import { createLogger } from '../../../shared/src/logger.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
@@ -17,11 +18,14 @@ async function main(): Promise<void> {
   const logger = createLogger('projector', config.logLevel);
   const telemetry = startTelemetry('projector');
   const projector = createProjector(config, { logger, telemetry });
+  // Warn and export only: the projector holds one entry per pool and what its connections buffer.
+  const memory = startMemoryMonitor({ budgetBytes: config.memoryBudgetMb * 1024 * 1024, logger, meter: telemetry.meter });
 
   // Nothing in flight here can be lost: the projector only reads. The deadline is for a broker
   // or database that does not answer the goodbye.
   onShutdownSignals(logger, { deadlineMs: SHUTDOWN_DEADLINE_MS, failureExitCode: 0 }, async () => {
     await projector.stop();
+    memory.stop();
     await telemetry.shutdown();
   });
 
