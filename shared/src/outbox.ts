@@ -3,16 +3,18 @@
  * Kafka afterwards and then marked. A crash between publishing and marking publishes a row again
  * (at least once, never lost); each message carries its row's id so a reader can drop the copy.
  *
- * No database connection is held while Kafka is waited on: a relay reads a batch of unpublished
- * rows (one statement, connection released), sends it, then marks it with
- * `UPDATE … WHERE published_at IS NULL` (another statement). A Kafka outage therefore costs no
- * connection: the gateway's pool stays free for wins, which must never wait on Kafka. The price is
- * that two processes relaying at the same moment may both send the same rows (there is no row
- * lock any more to make the second skip them); readers already drop copies by
- * `x-dead-letter-id` / `winId`. Within one process `createRelay` runs one relay at a time.
+ * No database connection is held while Kafka is waited on. A relay claims a batch in one
+ * autocommit statement (sets `relay_lease_until` on unpublished rows whose lease is over,
+ * `FOR UPDATE SKIP LOCKED` so two claimers never take the same row), sends it with a bounded
+ * timeout, then marks it with `UPDATE … WHERE published_at IS NULL`. A Kafka outage therefore
+ * costs no connection: the gateway's pool stays free for wins, which must never wait on Kafka.
+ * Other relays skip leased rows, so two processes relaying at once still send a row once; a relay
+ * whose send fails hands its lease back, and one that dies leaves it to expire (`LEASE_MS`).
+ * Within one process `createRelay` runs one relay at a time.
  */
-import type { Producer } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
 import type pg from 'pg';
+import type { Sql } from './db.js';
 import { AppError, toError } from './errors.js';
 
 export interface OutboxTopics {
@@ -25,9 +27,9 @@ export type SendPort = Pick<Producer, 'send'>;
 
 export interface RelayOptions {
   /**
-   * How long one batch may wait for Kafka before the relay gives up (the rows stay unpublished
-   * for the next run). Default 10 s: kafkajs' own retries (8, from 300 ms, 30 s request timeout)
-   * can run for minutes in an outage, and a relay stuck that long delays every later one. The
+   * How long one batch may wait for Kafka before the relay gives up and hands its rows back for
+   * the next run. Default 10 s: kafkajs' own retries (8, from 300 ms, 30 s request timeout) can
+   * run for minutes in an outage, and a relay stuck that long delays every later one. The
    * abandoned send may still succeed later; its rows are then published twice, which readers
    * tolerate.
    */
@@ -36,6 +38,12 @@ export interface RelayOptions {
 
 const BATCH = 500;
 const DEFAULT_SEND_TIMEOUT_MS = 10_000;
+/**
+ * A claim's lease: the send timeout plus time to mark, with room for a slow database. Only a relay
+ * that died mid-batch lets a lease run out, and its rows then wait this long (the relay timers
+ * run every 5 s), which is the price of holding no lock across the send.
+ */
+const leaseMs = (sendTimeoutMs: number): number => sendTimeoutMs + 20_000;
 
 async function sendWithin(
   producer: SendPort,
@@ -69,47 +77,87 @@ async function sendWithin(
   }
 }
 
+/** One outbox table: how to claim a batch, turn it into messages, and mark or hand it back. */
+interface Outbox<R> {
+  readonly claim: (limit: number, leaseMs: number) => Sql;
+  /** The rows as claimed are in no particular order (RETURNING); this sorts them. */
+  readonly order: (a: R, b: R) => number;
+  readonly id: (row: R) => string;
+  readonly message: (row: R) => Message;
+  readonly markPublished: (ids: string[]) => Sql;
+  readonly release: (ids: string[]) => Sql;
+}
+
+async function relay<R extends object>(
+  pool: pg.Pool,
+  producer: SendPort,
+  topic: string,
+  outbox: Outbox<R>,
+  opts: RelayOptions,
+): Promise<number> {
+  const timeoutMs = opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  let total = 0;
+  for (;;) {
+    const claim = outbox.claim(BATCH, leaseMs(timeoutMs));
+    const rows = (await pool.query<R>(claim.text, claim.values)).rows.sort(outbox.order);
+    if (rows.length === 0) return total;
+    const ids = rows.map(outbox.id);
+    try {
+      await sendWithin(producer, { topic, acks: -1, messages: rows.map(outbox.message) }, timeoutMs);
+    } catch (e) {
+      // Handed back so the next run (the timer) retries at once instead of after the lease.
+      const release = outbox.release(ids);
+      await pool.query(release.text, release.values).catch(() => undefined);
+      throw e;
+    }
+    const mark = outbox.markPublished(ids);
+    await pool.query(mark.text, mark.values);
+    total += rows.length;
+    if (rows.length < BATCH) return total;
+  }
+}
+
+interface DeadLetterRow {
+  id: string;
+  reason: string;
+  kafka_key: Buffer | null;
+  payload: Buffer;
+}
+
+const DEAD_LETTERS: Outbox<DeadLetterRow> = {
+  claim: (limit, lease) => ({
+    text: `UPDATE jackpot.dead_letters d SET relay_lease_until = now() + make_interval(secs => $2)
+            WHERE d.id IN (SELECT id FROM jackpot.dead_letters
+                            WHERE published_at IS NULL AND (relay_lease_until IS NULL OR relay_lease_until < now())
+                            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING d.id::text AS id, d.reason, d.kafka_key, d.payload`,
+    values: [limit, lease / 1000],
+  }),
+  order: (a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1),
+  id: (r) => r.id,
+  message: (r) => ({
+    key: r.kafka_key,
+    value: r.payload,
+    headers: { 'x-dlq-reason': r.reason, 'x-dead-letter-id': r.id },
+  }),
+  markPublished: (ids) => ({
+    text: 'UPDATE jackpot.dead_letters SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL',
+    values: [ids],
+  }),
+  release: (ids) => ({
+    text: 'UPDATE jackpot.dead_letters SET relay_lease_until = NULL WHERE id = ANY($1::bigint[]) AND published_at IS NULL',
+    values: [ids],
+  }),
+};
+
 /** Publishes every unpublished dead letter; returns how many. */
-export async function relayDeadLetters(
+export function relayDeadLetters(
   pool: pg.Pool,
   producer: SendPort,
   topic: string,
   opts: RelayOptions = {},
 ): Promise<number> {
-  const timeoutMs = opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
-  let total = 0;
-  for (;;) {
-    const { rows } = await pool.query<{
-      id: string;
-      reason: string;
-      kafka_key: Buffer | null;
-      payload: Buffer;
-    }>({
-      text: `SELECT id::text AS id, reason, kafka_key, payload FROM jackpot.dead_letters
-             WHERE published_at IS NULL ORDER BY id LIMIT $1`,
-      values: [BATCH],
-    });
-    if (rows.length === 0) return total;
-    await sendWithin(
-      producer,
-      {
-        topic,
-        acks: -1,
-        messages: rows.map((r) => ({
-          key: r.kafka_key,
-          value: r.payload,
-          headers: { 'x-dlq-reason': r.reason, 'x-dead-letter-id': r.id },
-        })),
-      },
-      timeoutMs,
-    );
-    await pool.query({
-      text: 'UPDATE jackpot.dead_letters SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL',
-      values: [rows.map((r) => r.id)],
-    });
-    total += rows.length;
-    if (rows.length < BATCH) return total;
-  }
+  return relay(pool, producer, topic, DEAD_LETTERS, opts);
 }
 
 /** The contract's award message. */
@@ -124,59 +172,62 @@ export interface Award {
   readonly wonAt: string;
 }
 
+interface WinRow {
+  win_id: string;
+  pool_id: string;
+  cycle: number;
+  amount_minor: string;
+  kind: 'claim' | 'mystery';
+  game_id: string;
+  player_id: string;
+  won_at: Date;
+}
+
+const WINS: Outbox<WinRow> = {
+  claim: (limit, lease) => ({
+    text: `UPDATE jackpot.wins w SET relay_lease_until = now() + make_interval(secs => $2)
+            WHERE w.win_id IN (SELECT win_id FROM jackpot.wins
+                                WHERE published_at IS NULL AND (relay_lease_until IS NULL OR relay_lease_until < now())
+                                ORDER BY won_at, win_id LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING w.win_id::text AS win_id, w.pool_id, w.cycle, w.amount_minor::text AS amount_minor, w.kind,
+                     w.game_id, w.player_id, w.won_at`,
+    values: [limit, lease / 1000],
+  }),
+  // won_at, then win_id as Postgres orders uuids (their bytes, i.e. their hex text).
+  order: (a, b) =>
+    a.won_at.getTime() - b.won_at.getTime() || (a.win_id < b.win_id ? -1 : a.win_id > b.win_id ? 1 : 0),
+  id: (r) => r.win_id,
+  message: (r) => {
+    const award: Award = {
+      winId: r.win_id,
+      poolId: r.pool_id,
+      cycle: r.cycle,
+      amountMinor: Number(r.amount_minor),
+      kind: r.kind,
+      gameId: r.game_id,
+      playerId: r.player_id,
+      wonAt: r.won_at.toISOString(),
+    };
+    return { key: r.pool_id, value: JSON.stringify(award), headers: { 'x-win-id': r.win_id } };
+  },
+  markPublished: (ids) => ({
+    text: 'UPDATE jackpot.wins SET published_at = now() WHERE win_id = ANY($1::uuid[]) AND published_at IS NULL',
+    values: [ids],
+  }),
+  release: (ids) => ({
+    text: 'UPDATE jackpot.wins SET relay_lease_until = NULL WHERE win_id = ANY($1::uuid[]) AND published_at IS NULL',
+    values: [ids],
+  }),
+};
+
 /** Publishes every unpublished win to the awards topic (key poolId); returns how many. */
-export async function relayAwards(
+export function relayAwards(
   pool: pg.Pool,
   producer: SendPort,
   topic: string,
   opts: RelayOptions = {},
 ): Promise<number> {
-  const timeoutMs = opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
-  let total = 0;
-  for (;;) {
-    const { rows } = await pool.query<{
-      win_id: string;
-      pool_id: string;
-      cycle: number;
-      amount_minor: string;
-      kind: 'claim' | 'mystery';
-      game_id: string;
-      player_id: string;
-      won_at: Date;
-    }>({
-      text: `SELECT win_id::text, pool_id, cycle, amount_minor::text, kind, game_id, player_id, won_at FROM jackpot.wins
-             WHERE published_at IS NULL ORDER BY won_at, win_id LIMIT $1`,
-      values: [BATCH],
-    });
-    if (rows.length === 0) return total;
-    await sendWithin(
-      producer,
-      {
-        topic,
-        acks: -1,
-        messages: rows.map((r) => {
-          const award: Award = {
-            winId: r.win_id,
-            poolId: r.pool_id,
-            cycle: r.cycle,
-            amountMinor: Number(r.amount_minor),
-            kind: r.kind,
-            gameId: r.game_id,
-            playerId: r.player_id,
-            wonAt: r.won_at.toISOString(),
-          };
-          return { key: r.pool_id, value: JSON.stringify(award), headers: { 'x-win-id': r.win_id } };
-        }),
-      },
-      timeoutMs,
-    );
-    await pool.query({
-      text: 'UPDATE jackpot.wins SET published_at = now() WHERE win_id = ANY($1::uuid[]) AND published_at IS NULL',
-      values: [rows.map((r) => r.win_id)],
-    });
-    total += rows.length;
-    if (rows.length < BATCH) return total;
-  }
+  return relay(pool, producer, topic, WINS, opts);
 }
 
 export interface Relay {

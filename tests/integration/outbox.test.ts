@@ -59,6 +59,10 @@ function claim(i: number) {
   return v.claim;
 }
 
+const leasedWins = async (): Promise<number> =>
+  (await db.pool.query('SELECT 1 FROM jackpot.wins WHERE published_at IS NULL AND relay_lease_until > now()'))
+    .rowCount ?? 0;
+
 const unpublishedWins = async (): Promise<string[]> =>
   (
     await db.pool.query<{ win_id: string }>(
@@ -88,12 +92,18 @@ void test(
         );
       }
       assert.ok(
-        await eventually(() => Promise.resolve(kafkaDown.sends === winIds.length), 10_000),
-        'every relay is waiting on Kafka',
+        await eventually(async () => (await leasedWins()) === winIds.length, 10_000),
+        'every award is claimed by a relay waiting on Kafka',
       );
+      assert.ok(kafkaDown.sends >= 1);
       assert.equal(pool.waitingCount, 0, 'nobody waits for a connection');
       assert.equal(pool.idleCount, pool.totalCount, 'no connection is held while Kafka hangs');
       assert.deepEqual(await unpublishedWins(), [...winIds].sort(), 'every win is still to be published');
+
+      // kafkajs gives up at last: the relays fail and hand their claims back for the next run.
+      kafkaDown.giveUp();
+      await Promise.allSettled(relays);
+      assert.equal(await leasedWins(), 0, 'claims handed back');
 
       // The send timeout bounds a relay even when Kafka never answers.
       await assert.rejects(
@@ -189,5 +199,58 @@ void test(
       1,
       'after a failed run the waiting requests do not start another: the timer retries',
     );
+  },
+);
+
+void test(
+  "two processes relaying at the same moment send each award once; a dead relay's claim runs out",
+  { timeout: 60_000 },
+  async () => {
+    // Two gateways (or a gateway and an aggregator): two pools, one topic.
+    const poolA = createPool(db.url, { max: 2, applicationName: 'outbox-test-a' });
+    const poolB = createPool(db.url, { max: 2, applicationName: 'outbox-test-b' });
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await claimPoolWin(db.pool, claim(200 + i))).kind, 'won');
+      const expected = await unpublishedWins();
+      const topic = await randomTopic('awards-race', 1);
+      const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+
+      // A has claimed the awards and is waiting for Kafka when B runs.
+      let openGate: () => void = () => undefined;
+      const gate = new Promise<void>((r) => (openGate = r));
+      const slowKafka: SendPort = { send: async (record) => (await gate, producer.send(record)) };
+      const a = relayAwards(poolA, slowKafka, topic);
+      assert.ok(
+        await eventually(async () => (await leasedWins()) === expected.length, 10_000),
+        'A claimed them',
+      );
+      assert.equal(await relayAwards(poolB, producer, topic), 0, 'B skips what A claimed');
+      openGate();
+      assert.equal(await a, expected.length);
+
+      // A relay that died after its claim: the row waits for the lease to run out, then goes.
+      assert.equal((await claimPoolWin(db.pool, claim(300))).kind, 'won');
+      const [orphan] = await unpublishedWins();
+      assert.ok(orphan !== undefined);
+      await db.pool.query(
+        `UPDATE jackpot.wins SET relay_lease_until = now() + interval '1 hour' WHERE win_id = $1`,
+        [orphan],
+      );
+      assert.equal(await relayAwards(poolB, producer, topic), 0, 'still claimed');
+      await db.pool.query(
+        `UPDATE jackpot.wins SET relay_lease_until = now() - interval '1 second' WHERE win_id = $1`,
+        [orphan],
+      );
+      assert.equal(await relayAwards(poolB, producer, topic), 1, 'claim ran out');
+
+      const got = await readTopic(kafka, topic, (m) => m.length >= expected.length + 1, { settleMs: 500 });
+      const published = got.map((m) => m.headers?.['x-win-id']?.toString() ?? '');
+      assert.deepEqual([...published].sort(), [...expected, orphan].sort(), 'each award exactly once');
+      assert.deepEqual(await unpublishedWins(), []);
+    } finally {
+      await poolA.end();
+      await poolB.end();
+    }
   },
 );
