@@ -14,7 +14,7 @@
 import { shuffled, type Rng } from '../../loadgen/src/random.js';
 import type { OwnInfra } from './cluster.js';
 import type { Journal } from './journal.js';
-import type { Supervisor } from './services.js';
+import type { ServiceProcess, Supervisor } from './services.js';
 import type { Stream } from './stream.js';
 
 export type HeavyFault =
@@ -179,18 +179,35 @@ async function injectHeavy(ctx: FaultContext, f: HeavyFault): Promise<void> {
       return;
     }
     case 'zombie': {
-      const ready = supervisor.replicas().filter((p) => !p.paused && p.ready);
-      const victim = ready[rng.below(Math.max(1, ready.length))];
+      // Its partitions must have somewhere to go: wait (20 s) for a second ready replica (dead ones
+      // are being replaced), or start one for the occasion.
+      const ready = () => supervisor.replicas().filter((p) => !p.paused && p.ready);
+      const until = Date.now() + 20_000;
+      while (ready().length < 2 && Date.now() < until && !ctx.aborted()) await new Promise((r) => setTimeout(r, 250));
+      let helper: ServiceProcess | null = null;
+      if (ready().length < 2 && ready().length > 0) {
+        helper = await supervisor.startExtraReplica(null);
+        journal.say(`${helper.name} started to take the zombie's partitions`);
+        const helperUntil = Date.now() + 30_000;
+        while (!helper.ready && helper.exit === null && Date.now() < helperUntil) await new Promise((r) => setTimeout(r, 250));
+      }
+      const candidates = ready().filter((p) => p !== helper);
+      const victim = candidates[rng.below(Math.max(1, candidates.length))];
       if (victim === undefined) {
         journal.say('(zombie skipped: no replica ready)');
         return;
       }
       const ms = ctx.sessionTimeoutMs + f.extraMs;
-      journal.fault('sigstop', `${victim.name} (pid ${victim.pid}) for ${(ms / 1000).toFixed(1)} s, past its ${ctx.sessionTimeoutMs / 1000} s session; ${ready.length - 1} other replica(s) ready to take its partitions`);
+      journal.fault(
+        'sigstop',
+        `${victim.name} (pid ${victim.pid}) for ${(ms / 1000).toFixed(1)} s, past its ${ctx.sessionTimeoutMs / 1000} s session; ` +
+          `${ready().length - 1} other replica(s) ready to take its partitions`,
+      );
       supervisor.pause(victim);
       await wait(ms, { get done() { return ctx.aborted(); } });
       supervisor.resume(victim);
       journal.say(`SIGCONT ${victim.name}: the zombie wakes up after its partitions moved`);
+      if (helper !== null && helper.exit === null) await supervisor.stop(helper);
       return;
     }
     case 'kafka-restart': {

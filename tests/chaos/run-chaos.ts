@@ -14,7 +14,7 @@
  *
  * Everything it starts is stopped at the end, on failure and on Ctrl-C (a second Ctrl-C kills at once).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { STACK_DIR } from '../../infra/kafka.js';
@@ -291,12 +291,15 @@ async function main(): Promise<number> {
         say('stream: running on until every kind of heavy fault has been injected once');
       }
     }, 200);
+    let progressPending = false;
     const progress = setInterval(() => {
       const s = stream;
       const sup = supervisor;
       const pool = db;
       const adm = admin;
-      if (s === undefined || sup === undefined || pool === undefined || adm === undefined) return;
+      // The lag query hangs while the broker is down; one at a time.
+      if (s === undefined || sup === undefined || pool === undefined || adm === undefined || progressPending) return;
+      progressPending = true;
       const acked = [...s.record.wagers.values()].filter((w) => w.acked).length;
       const replicas = sup.replicas().map((p) => `${p.name}${p.paused ? ' (stopped)' : p.ready ? '' : ' (starting)'}`);
       void lag(pool, adm, topics.wagers, `chaos-${runId}`)
@@ -306,7 +309,10 @@ async function main(): Promise<number> {
             `progress: sent ${n(s.record.messages.kafka)} via Kafka, ${n(s.record.messages.http)} via the gateway; ` +
               `${n(acked)} of ${n(s.record.wagers.size)} wagers acked, ${n(s.inFlight())} in flight; lag ${behind}; replicas ${replicas.join(', ') || 'none'}`,
           ),
-        );
+        )
+        .finally(() => {
+          progressPending = false;
+        });
     }, 10_000);
     const ctx = {
       journal,
@@ -397,7 +403,18 @@ async function main(): Promise<number> {
     failures.push(...wins.problems);
     failures.push(...stream.record.gateway.mismatches.map((m) => `gateway: ${m}`));
     if (!projectorCheck.ok) failures.push(`the projector disagrees with pool_totals: ${projectorCheck.diff}`);
-    if (reconcile.code !== 0) failures.push(`npm run reconcile exited ${reconcile.code}:\n${reconcile.output}`);
+    if (reconcile.code !== 0) {
+      // Its table has a line per cycle (hundreds with a busy mystery pool): the file keeps it, the
+      // summary the mismatches.
+      const file = join(logDir, 'reconcile.txt');
+      writeFileSync(file, `${reconcile.output}\n`);
+      const mismatches = reconcile.output.split('\n').filter((l) => l.startsWith('MISMATCH'));
+      failures.push(
+        `npm run reconcile exited ${reconcile.code} (its output: ${file}):\n${[...mismatches.slice(0, 12), ...(mismatches.length > 12 ? [`… ${mismatches.length - 12} more`] : []), reconcile.output.split('\n').at(-1) ?? '']
+          .map((l) => `      ${l}`)
+          .join('\n')}`,
+      );
+    }
     if (ctx.missedFaultPoints.length > 0)
       warnings.push(`planned fault point kills that did not happen: ${ctx.missedFaultPoints.join(', ')} (the replica ended otherwise or never reached the point)`);
     if (ledger.unconfirmed > 0) warnings.push(`${ledger.unconfirmed} wager(s) never acknowledged, so not held to "exactly once" (only to "at most once")`);

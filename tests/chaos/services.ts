@@ -73,7 +73,7 @@ export interface Supervisor {
    * One more replica beyond the target, with the given AGGREGATOR_FAULT_POINTS: when it dies it is
    * not replaced (the others are the target).
    */
-  startExtraReplica(faultPoints: string): Promise<ServiceProcess>;
+  startExtraReplica(faultPoints: string | null): Promise<ServiceProcess>;
   /** SIGTERM one replica; resolves with how it ended. */
   stop(proc: ServiceProcess): Promise<ExitRecord>;
   /** Live replicas (started, not exited, not being stopped), paused ones included. */
@@ -264,9 +264,10 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     return proc;
   }
 
-  async function startReplica(faultPoints?: string): Promise<ServiceProcess> {
+  /** `faultPoints` undefined: the background share decides. */
+  async function startReplica(faultPoints?: string | null): Promise<ServiceProcess> {
     const port = await freePort();
-    const withFaults = faultPoints ?? (opts.rng.float() < opts.faultPointShare ? opts.faultPoints : null);
+    const withFaults = faultPoints !== undefined ? faultPoints : opts.rng.float() < opts.faultPointShare ? opts.faultPoints : null;
     return spawnService('aggregator', `agg-${++replicaSeq}`, port, withFaults);
   }
 
