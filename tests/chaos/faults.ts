@@ -244,17 +244,21 @@ async function injectHeavy(ctx: FaultContext, f: HeavyFault): Promise<void> {
       return;
     }
     case 'fault-point': {
-      const proc = await supervisor.startExtraReplica(`${f.point}:${PLANNED_FAULT_POINT_PROBABILITY}`);
-      journal.fault(`fault-point`, `${proc.name} (pid ${proc.pid}) started to SIGKILL itself at ${f.point} (probability ${PLANNED_FAULT_POINT_PROBABILITY} a window)`);
-      // 60 s: it is ready in ~5 s and takes partitions in the next rebalance; then a few windows.
-      const exit = await Promise.race([proc.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
-      if (exit === null) {
-        journal.say(`${proc.name} did not reach ${f.point} within 60 s; stopping it (does this aggregator read AGGREGATOR_FAULT_POINTS?)`);
-        ctx.missedFaultPoints.push(f.point);
-        await supervisor.stop(proc);
-      } else if (exit.cause !== 'fault point') {
-        ctx.missedFaultPoints.push(f.point);
+      // Up to three replicas: one may die of another fault (a killed connection) before its point.
+      for (let attempt = 1; attempt <= 3 && !ctx.aborted(); attempt++) {
+        const proc = await supervisor.startExtraReplica(`${f.point}:${PLANNED_FAULT_POINT_PROBABILITY}`);
+        journal.fault(`fault-point`, `${proc.name} (pid ${proc.pid}) started to SIGKILL itself at ${f.point} (probability ${PLANNED_FAULT_POINT_PROBABILITY} a window)`);
+        // 60 s: it is ready in ~5 s and takes partitions in the next rebalance; then a few windows.
+        const exit = await Promise.race([proc.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+        if (exit?.cause === 'fault point') return;
+        if (exit === null) {
+          journal.say(`${proc.name} did not reach ${f.point} within 60 s; stopping it (does this aggregator read AGGREGATOR_FAULT_POINTS?)`);
+          await supervisor.stop(proc);
+          break;
+        }
+        journal.say(`${proc.name} ended before ${f.point} (${exit.cause})${attempt < 3 ? '; another one' : ''}`);
       }
+      ctx.missedFaultPoints.push(f.point);
       return;
     }
   }
