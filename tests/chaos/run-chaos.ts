@@ -466,7 +466,8 @@ async function main(): Promise<number> {
       `  reconcile           ${reconcile.code === 0 ? reconcile.output.split('\n').at(-1)?.trim() ?? 'clean' : `FAILED (exit ${reconcile.code})`}`,
       `  services            ${readiness.join(', ')} after the faults`,
       `  projector           ${projectorCheck.ok ? `= pool_totals (${projectorCheck.pools} pools: amount, cycle, version)` : 'DISAGREES'}`,
-      `  send errors retried ${errors || 'none'}`,
+      `  client retries      ${n(stream.retries().kafka)} Kafka sends, ${n(stream.retries().http)} gateway requests (${n(stream.retries().throttled)} throttled)`,
+      `  unacknowledged      ${errors || 'none'}${errors === '' ? '' : ' (the valid wagers among them re-sent at the end)'}`,
     );
     if (ledger.examples.length > 0) out.push('', 'wrong rows, one of each:', ...ledger.examples.map((e) => `  ${e}`));
     if (warnings.length > 0) out.push('', 'warnings:', ...warnings.map((w) => `  - ${w}`));

@@ -67,6 +67,8 @@ export interface Stream {
   /** Re-sends every wager none of whose copies was acknowledged until each is; resolves with how many there were. */
   confirmAll(timeoutMs: number): Promise<{ resent: number; stillUnconfirmed: number }>;
   inFlight(): number;
+  /** Attempts the senders repeated (broker or gateway unavailable), and 429s waited out. */
+  retries(): { kafka: number; http: number; throttled: number };
   close(): Promise<void>;
 }
 
@@ -371,6 +373,7 @@ export function createStream(opts: StreamOptions): Stream {
     },
 
     inFlight: () => counts.kafka + counts.http,
+    retries: () => ({ kafka: kafkaSender.stats().retries, http: httpSender.stats().retries, throttled: httpSender.stats().throttled }),
 
     async close() {
       await Promise.allSettled([kafkaSender.close(), httpSender.close(), extra.disconnect()]);
