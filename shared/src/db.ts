@@ -47,12 +47,22 @@ export function createPool(
 export async function withClient<T>(pool: pg.Pool, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // The pool listens for errors only on idle clients. A checked-out client whose connection dies
+  // (pg_terminate_backend, a Postgres restart) emits 'error' as well as failing its queries, and
+  // with no listener that event ends the process: every aggregator replica died that way in the
+  // chaos suite. The failed query is what the caller sees (and retries); the event only marks
+  // the client as not to be reused.
+  const onError = (e: Error): void => {
+    broken = e;
+  };
+  client.on('error', onError);
   try {
     return await cb(client);
   } catch (e) {
-    broken = isRetryableDbError(e) ? toError(e) : undefined;
+    broken ??= isRetryableDbError(e) ? toError(e) : undefined;
     throw e;
   } finally {
+    client.removeListener('error', onError);
     // A client whose connection failed must not go back into the pool.
     client.release(broken);
   }
