@@ -603,7 +603,10 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
 
   return {
     async start() {
-      await ensureLedgerPartitions();
+      // A replica started while Postgres restarts waits for it (~16 s of backoff) rather than exit.
+      await retryDb(ensureLedgerPartitions, {
+        onRetry: (e, attempt) => logger.warn({ err: e.message, attempt }, 'database not reachable at start; retrying'),
+      });
       await producer.connect();
       await admin.connect();
       await consumer.connect();
