@@ -85,8 +85,8 @@ function hexValue(s: string, i: number): number {
 }
 
 /**
- * The same refusals as the text encoder's `escapeText`: NUL cannot be stored in a Postgres text,
- * and a lone UTF-16 surrogate has no UTF-8 form (Buffer would silently write U+FFFD).
+ * Refuses what Postgres text cannot hold rather than let COPY fail or the data change: NUL, and a
+ * lone UTF-16 surrogate, which has no UTF-8 form (Buffer would silently write U+FFFD).
  */
 function checkText(text: string): void {
   for (let i = 0; i < text.length; i++) {

@@ -30,7 +30,6 @@ import {
   type ParseResult,
   type PoolLifecycleState,
   type PoolParams,
-  type PoolState,
   type ReasonCode,
 } from '../../../shared/src/domain/index.js';
 import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type PoolUpdate, type WinRecord } from '../../../shared/src/pool-store.js';
@@ -233,15 +232,13 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     const locked = await lockPools(client, { jackpotIds });
     phase('lock_pools');
     const poolsByJackpot = new Map<string, PoolParams[]>();
-    const states = new Map<string, PoolState>();
+    const states = new Map<string, PoolLifecycleState>();
     for (const lp of locked.values()) {
       const list = poolsByJackpot.get(lp.jackpotId) ?? [];
       list.push({
         poolId: lp.poolId,
         jackpotId: lp.jackpotId,
         tier: lp.tier,
-        contributionPpm: lp.state.params.contributionPpm,
-        reservePpm: lp.state.params.reservePpm,
         nextParams: lp.nextParams,
       });
       poolsByJackpot.set(lp.jackpotId, list);
@@ -268,7 +265,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     const wins: WinRecord[] = plan.wins.map((w) => ({ ...w, winId: newWinId(), claimId: null }));
     mysteryWins = wins.length;
     const after = new Map<string, PoolLifecycleState>();
-    for (const [poolId, st] of plan.states) if (locked.has(poolId)) after.set(poolId, st as PoolLifecycleState);
+    for (const [poolId, st] of plan.states) if (locked.has(poolId)) after.set(poolId, st);
     poolUpdates = await savePoolChanges(client, { before: locked, after, deltas: plan.deltas, closes: plan.closes, openings: plan.openings, wins });
     phase('pools');
   }

@@ -18,12 +18,6 @@ export interface PoolParams {
   readonly jackpotId: string;
   readonly tier: string;
   /**
-   * The current cycle's shares. Used only for a state without `params` (the shape before the
-   * lifecycle); a state's `params` win.
-   */
-  readonly contributionPpm: number;
-  readonly reservePpm: number;
-  /**
    * The pool's parameters as configured now (`jackpot.pools`): a cycle that starts in this batch
    * (after a mystery hit) runs on them. Required for a pool whose current cycle is a mystery cycle
    * (`planBatch` throws otherwise); unused for the others.
@@ -42,30 +36,10 @@ export interface GameLink {
 }
 
 /**
- * A pool as committed: the cycle being filled and what it holds, in micro-units. The lifecycle
- * fields are optional only so that callers written before them keep compiling; their defaults
- * describe a plain pool (no held overflow, no trigger, the link's shares, no ceiling). A caller
- * with ceilings or mystery pools must set all three.
+ * A pool as committed: the cycle being filled, what it holds (micro-units) and the cycle's frozen
+ * parameters (`jackpot.pool_totals`). The state `planBatch` takes for every pool a wager reaches,
+ * and leaves for every pool it reached.
  */
-export interface PoolState {
-  readonly poolId: string;
-  readonly cycle: number;
-  /** Current amount: seed + carry-in + contributions booked to this cycle. */
-  readonly amountMicro: bigint;
-  readonly reserveMicro: bigint;
-  /** Default 0n. */
-  readonly nextCarryMicro?: bigint;
-  /** Default null. Micro-units (a whole number of minor units). */
-  readonly triggerMicro?: bigint | null;
-  /**
-   * The current cycle's frozen parameters (`jackpot.pool_totals`). Default: the link's
-   * `contributionPpm` and `reservePpm`, no ceiling, not a mystery pool, and `seedMicro` 0n (the
-   * planner never reads the current cycle's seed).
-   */
-  readonly params?: CycleParams;
-}
-
-/** A pool's complete state: what `planBatch` leaves for every pool it reached. */
 export interface PoolLifecycleState extends LifecycleState {
   readonly poolId: string;
 }
@@ -82,7 +56,7 @@ export interface BatchInput {
   /** By gameId. */
   readonly links: ReadonlyMap<string, GameLink>;
   /** By poolId; must hold every pool of every link a wager reaches, or `planBatch` throws. */
-  readonly states: ReadonlyMap<string, PoolState>;
+  readonly states: ReadonlyMap<string, PoolLifecycleState>;
   /**
    * EventIds already in the ledger (from an earlier batch, e.g. redelivered after a crash).
    * Wagers with these ids are reported as duplicates and change nothing.
@@ -196,11 +170,8 @@ export interface BatchPlan {
   readonly closes: (CycleClose & { readonly poolId: string })[];
   /** The cycles started by those wins, in the order of `wins`. */
   readonly openings: (CycleOpening & { readonly poolId: string })[];
-  /**
-   * Every input state; the pools the batch reached are replaced by their complete state after it
-   * (a `PoolLifecycleState`, with every lifecycle field set). The input map is not modified.
-   */
-  readonly states: Map<string, PoolState>;
+  /** Every input state; the pools the batch reached are replaced by their state after it. The input map is not modified. */
+  readonly states: Map<string, PoolLifecycleState>;
 }
 
 /** Code-unit order, the same on every machine (unlike `localeCompare`). */
@@ -220,32 +191,14 @@ interface MutableDelta {
   reserveMicro: bigint;
 }
 
-/** A state as given, completed with the documented defaults and checked (loading bugs throw). */
-function complete(state: PoolState, pool: PoolParams): PoolLifecycleState {
-  const params: CycleParams = state.params ?? {
-    seedMicro: 0n,
-    contributionPpm: pool.contributionPpm,
-    reservePpm: pool.reservePpm,
-    ceilingMicro: null,
-    overflow: null,
-    mustHitByMicro: null,
-  };
-  checkCycleParams(params);
-  const triggerMicro = state.triggerMicro ?? null;
-  if ((triggerMicro === null) !== (params.mustHitByMicro === null)) {
+/** Checks a loaded state (a loading bug throws): valid parameters, and a trigger exactly in a mystery cycle. */
+function checkState(state: PoolLifecycleState): void {
+  checkCycleParams(state.params);
+  if ((state.triggerMicro === null) !== (state.params.mustHitByMicro === null)) {
     throw new Error(
       `pool ${JSON.stringify(state.poolId)}: a trigger is loaded exactly when the cycle's parameters have mustHitByMicro`,
     );
   }
-  return {
-    poolId: state.poolId,
-    cycle: state.cycle,
-    amountMicro: state.amountMicro,
-    reserveMicro: state.reserveMicro,
-    nextCarryMicro: state.nextCarryMicro ?? 0n,
-    triggerMicro,
-    params,
-  };
 }
 
 /** A pool the batch has reached: its state, updated in place wager by wager. */
@@ -331,13 +284,13 @@ export function planBatch(input: BatchInput): BatchPlan {
     for (const pool of pools) {
       let w = working.get(pool.poolId);
       if (w === undefined) {
-        const given = states.get(pool.poolId);
-        if (given === undefined) {
+        const before = states.get(pool.poolId);
+        if (before === undefined) {
           throw new Error(
             `no state loaded for pool ${JSON.stringify(pool.poolId)} of game ${JSON.stringify(wager.gameId)}`,
           );
         }
-        const before = complete(given, pool);
+        checkState(before);
         if (pool.nextParams !== undefined) checkCycleParams(pool.nextParams);
         w = {
           poolId: pool.poolId,
@@ -471,22 +424,4 @@ export function planBatch(input: BatchInput): BatchPlan {
     .flatMap((byCycle) => [...byCycle.values()])
     .sort((a, b) => compareStrings(a.poolId, b.poolId) || a.cycle - b.cycle);
   return { rows, deltas: sortedDeltas, rejected, duplicates, wins, closes, openings, states };
-}
-
-/** Keeps the first item of each eventId, in order; later copies go to `duplicates`, in order. */
-export function dedupeByEventId<T extends { readonly wager: Pick<Wager, 'eventId'> }>(
-  items: readonly T[],
-): { unique: T[]; duplicates: T[] } {
-  const seen = new Set<string>();
-  const unique: T[] = [];
-  const duplicates: T[] = [];
-  for (const item of items) {
-    if (seen.has(item.wager.eventId)) {
-      duplicates.push(item);
-    } else {
-      seen.add(item.wager.eventId);
-      unique.push(item);
-    }
-  }
-  return { unique, duplicates };
 }

@@ -57,35 +57,3 @@ export function microToString(micro: bigint): string {
   const abs = micro < 0n ? -micro : micro;
   return `${sign}${abs / MICRO_PER_MINOR}.${(abs % MICRO_PER_MINOR).toString().padStart(6, '0')}`;
 }
-
-export interface PpmProblem {
-  readonly field: 'contributionPpm' | 'reservePpm';
-  readonly message: string;
-}
-
-/**
- * Checks a pool's shares: each an integer from 0 to 1,000,000, together at most 1,000,000 (a pool
- * cannot take more than the whole wager). Returns every problem, empty when valid, so the admin API
- * can answer 400 with all of them at once.
- */
-export function checkPoolShares(contributionPpm: unknown, reservePpm: unknown): PpmProblem[] {
-  const problems: PpmProblem[] = [];
-  const valid = (v: unknown): v is number =>
-    typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= PPM_MAX;
-  if (!valid(contributionPpm)) {
-    problems.push({
-      field: 'contributionPpm',
-      message: `contributionPpm must be an integer from 0 to ${PPM_MAX}`,
-    });
-  }
-  if (!valid(reservePpm)) {
-    problems.push({ field: 'reservePpm', message: `reservePpm must be an integer from 0 to ${PPM_MAX}` });
-  }
-  if (valid(contributionPpm) && valid(reservePpm) && contributionPpm + reservePpm > PPM_MAX) {
-    problems.push({
-      field: 'reservePpm',
-      message: `contributionPpm + reservePpm must be at most ${PPM_MAX}, got ${contributionPpm + reservePpm}`,
-    });
-  }
-  return problems;
-}

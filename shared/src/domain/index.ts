@@ -27,7 +27,8 @@
  *   mystery hit over its trigger, and held overflow.
  * - **Rate** (fx): the value of 1 minor unit of a wager's currency in micro-units of its jackpot's.
  * - **Window**: a micro-batch of wagers written to Postgres in one transaction; it closes when it
- *   holds `maxEvents` or its oldest wager has waited `maxWaitMs`.
+ *   holds `AGGREGATOR_BATCH_MAX_EVENTS` wagers or its oldest has waited
+ *   `AGGREGATOR_BATCH_MAX_WAIT_MS` (the aggregator's timer, `services/aggregator/src/aggregator.ts`).
  */
 
 export * from './batch.js';
@@ -39,6 +40,4 @@ export * from './lifecycle.js';
 export * from './partitions.js';
 export * from './positions.js';
 export * from './token-bucket.js';
-export * from './tsv.js';
 export * from './wager.js';
-export * from './window.js';

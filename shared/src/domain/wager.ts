@@ -35,10 +35,6 @@ export const REASON_CODES = [
 
 export type ReasonCode = (typeof REASON_CODES)[number];
 
-export function isReasonCode(value: unknown): value is ReasonCode {
-  return typeof value === 'string' && (REASON_CODES as readonly string[]).includes(value);
-}
-
 /** A wager that passed every check that needs no configuration. */
 export interface Wager {
   /** Lower-cased UUID, so a retry that changed the letter case is still the same wager. */

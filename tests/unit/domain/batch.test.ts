@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
-  dedupeByEventId,
   planBatch,
   type BatchInput,
   type BatchPlan,
@@ -14,7 +13,6 @@ import {
   type LedgerRow,
   type PoolLifecycleState,
   type PoolParams,
-  type PoolState,
   type Wager,
 } from '../../../shared/src/domain/index.js';
 
@@ -33,21 +31,27 @@ function wager(n: number, over: Partial<Wager> = {}): Wager {
   };
 }
 
-const grand: PoolParams = {
+/** A pool of these tests with the shares of its current cycle (which its state carries). */
+interface SharedPool extends PoolParams {
+  readonly contributionPpm: number;
+  readonly reservePpm: number;
+}
+
+const grand: SharedPool = {
   poolId: 'j1:grand',
   jackpotId: 'j1',
   tier: 'grand',
   contributionPpm: 5_000,
   reservePpm: 1_000,
 };
-const mini: PoolParams = {
+const mini: SharedPool = {
   poolId: 'j1:mini',
   jackpotId: 'j1',
   tier: 'mini',
   contributionPpm: 10_000,
   reservePpm: 0,
 };
-const usdMajor: PoolParams = {
+const usdMajor: SharedPool = {
   poolId: 'j2:major',
   jackpotId: 'j2',
   tier: 'major',
@@ -63,17 +67,9 @@ const links = new Map<string, GameLink>([
   ['u1', { gameId: 'u1', jackpotId: 'j2', currency: 'USD', pools: [usdMajor] }],
 ]);
 
-function initialStates(): Map<string, PoolState> {
-  return new Map<string, PoolState>([
-    ['j1:grand', { poolId: 'j1:grand', cycle: 3, amountMicro: 1_000_000_000n, reserveMicro: 5n }],
-    ['j1:mini', { poolId: 'j1:mini', cycle: 1, amountMicro: 10_000_000n, reserveMicro: 0n }],
-    ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n }],
-  ]);
-}
-
-/** What a state without lifecycle fields stands for: the link's shares, nothing else. */
+/** A plain cycle on the pool's shares: no held overflow, no trigger, no ceiling, not a mystery pool. */
 const plainCycle = (
-  p: PoolParams,
+  p: SharedPool,
 ): Pick<PoolLifecycleState, 'nextCarryMicro' | 'triggerMicro' | 'params'> => ({
   nextCarryMicro: 0n,
   triggerMicro: null,
@@ -86,6 +82,14 @@ const plainCycle = (
     mustHitByMicro: null,
   },
 });
+
+function initialStates(): Map<string, PoolLifecycleState> {
+  return new Map<string, PoolLifecycleState>([
+    ['j1:grand', { poolId: 'j1:grand', cycle: 3, amountMicro: 1_000_000_000n, reserveMicro: 5n, ...plainCycle(grand) }],
+    ['j1:mini', { poolId: 'j1:mini', cycle: 1, amountMicro: 10_000_000n, reserveMicro: 0n, ...plainCycle(mini) }],
+    ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n, ...plainCycle(usdMajor) }],
+  ]);
+}
 
 const batch = (ws: Wager[]): BatchWager[] => ws.map((w, ref) => ({ wager: w, ref }));
 
@@ -193,8 +197,8 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
   assert.deepEqual(plan.duplicates, [3]);
   assert.deepEqual(
     plan.states,
-    new Map<string, PoolState>([
-      // reached pools come back complete, with the documented defaults of a plain pool
+    new Map<string, PoolLifecycleState>([
+      // reached pools come back with their new amounts, the others as they were
       [
         'j1:grand',
         {
@@ -209,7 +213,7 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
         'j1:mini',
         { poolId: 'j1:mini', cycle: 1, amountMicro: 13_500_000n, reserveMicro: 0n, ...plainCycle(mini) },
       ],
-      ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n }],
+      ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n, ...plainCycle(usdMajor) }],
     ]),
   );
   // the caller's map and states are untouched
@@ -308,19 +312,6 @@ void test('a reached pool without loaded state is a bug and throws', () => {
   );
 });
 
-void test('dedupeByEventId keeps the first of each, in order', () => {
-  const items = batch([wager(1), wager(2), wager(1), wager(3), wager(2)]);
-  const { unique, duplicates } = dedupeByEventId(items);
-  assert.deepEqual(
-    unique.map((i) => i.ref),
-    [0, 1, 3],
-  );
-  assert.deepEqual(
-    duplicates.map((i) => i.ref),
-    [2, 4],
-  );
-});
-
 // ---------------------------------------------------------------- lifecycle and currencies
 
 const M = 1_000_000n;
@@ -339,7 +330,7 @@ function cycleParams(over: Partial<CycleParams> = {}): CycleParams {
 
 /** One game `g` on jackpot `c` (EUR) with the given pools; each pool's nextParams as given. */
 function lifecycleWorld(
-  pools: { id: string; params: CycleParams; next?: CycleParams; state: Partial<PoolState> }[],
+  pools: { id: string; params: CycleParams; next?: CycleParams; state: Partial<PoolLifecycleState> }[],
 ): Pick<BatchInput, 'links' | 'states'> {
   const link: GameLink = {
     gameId: 'g',
@@ -349,12 +340,10 @@ function lifecycleWorld(
       poolId: p.id,
       jackpotId: 'c',
       tier: p.id.slice(2),
-      contributionPpm: 0, // unused: every state carries its params
-      reservePpm: 0,
       ...(p.next === undefined ? {} : { nextParams: p.next }),
     })),
   };
-  const states = new Map<string, PoolState>(
+  const states = new Map<string, PoolLifecycleState>(
     pools.map((p) => [
       p.id,
       {
@@ -664,7 +653,7 @@ void test('loading bugs throw before any amount decides: missing next params, dr
 
 interface World {
   links: Map<string, GameLink>;
-  states: Map<string, PoolState>;
+  states: Map<string, PoolLifecycleState>;
   wagers: BatchWager[];
 }
 
@@ -703,12 +692,12 @@ const worlds: fc.Arbitrary<World> = fc
   })
   .map(({ jackpots, cycles, seeds, wagers }) => {
     const links = new Map<string, GameLink>();
-    const states = new Map<string, PoolState>();
+    const states = new Map<string, PoolLifecycleState>();
     let g = 0;
     let s = 0;
     jackpots.forEach((j, ji) => {
       const jackpotId = `j${ji}`;
-      const pools = j.pools.map((p): PoolParams => ({
+      const pools = j.pools.map((p): SharedPool => ({
         poolId: `${jackpotId}:${p.tier}`,
         jackpotId,
         tier: p.tier,
@@ -721,6 +710,7 @@ const worlds: fc.Arbitrary<World> = fc
           cycle: cycles[s] ?? 1,
           amountMicro: seeds[s] ?? 0n,
           reserveMicro: 0n,
+          ...plainCycle(p),
         });
         s++;
       }
@@ -792,8 +782,11 @@ void test('property: nothing lost or invented; every wager accounted for exactly
         assert.equal(w.currency, link.currency);
         assert.ok(!appliedIds.has(w.eventId), 'an eventId is applied at most once');
         appliedIds.add(w.eventId);
-        for (const p of link.pools)
-          expectedMicro += BigInt(w.amountMinor) * BigInt(p.contributionPpm + p.reservePpm);
+        for (const p of link.pools) {
+          const params = world.states.get(p.poolId)?.params;
+          assert.ok(params);
+          expectedMicro += BigInt(w.amountMinor) * BigInt(params.contributionPpm + params.reservePpm);
+        }
         expectedRows += link.pools.length;
       }
       assert.equal(plan.rows.length, expectedRows);

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
-  checkPoolShares,
   contributionMicro,
   displayMinor,
   fractionMicro,
@@ -71,31 +70,6 @@ void test('microToString: six decimals in minor units', () => {
     [1_000_000_000_000_005n, '1000000000.000005'],
   ];
   for (const [micro, text] of table) assert.equal(microToString(micro), text);
-});
-
-void test('checkPoolShares: bounds of each share and of their sum', () => {
-  const table: [unknown, unknown, string[]][] = [
-    [0, 0, []],
-    [10_000, 2_000, []],
-    [1_000_000, 0, []],
-    [0, 1_000_000, []],
-    [600_000, 400_000, []],
-    [600_000, 400_001, ['reservePpm']],
-    [1_000_001, 0, ['contributionPpm']],
-    [-1, 0, ['contributionPpm']],
-    [0.5, 1.5, ['contributionPpm', 'reservePpm']],
-    ['10000', 0, ['contributionPpm']],
-    [10_000, null, ['reservePpm']],
-  ];
-  for (const [c, r, fields] of table) {
-    const problems = checkPoolShares(c, r);
-    assert.deepEqual(
-      problems.map((p) => p.field),
-      fields,
-      `${String(c)} + ${String(r)}`,
-    );
-    for (const p of problems) assert.match(p.message, new RegExp(p.field));
-  }
 });
 
 void test('property: display and carry recompose the amount exactly', () => {

@@ -828,7 +828,7 @@ function run(stream: Stream): unknown[] {
         assert.equal(r.reason, src.known ? 'currency_mismatch' : 'unknown_game');
         if (src.known) assert.equal(src.currency, 'GBP');
       }
-      for (const [id, s] of plan.states) states.set(id, s as PoolLifecycleState);
+      for (const [id, s] of plan.states) states.set(id, s);
       transcript.push(['batch', plan]);
     }
     check();
