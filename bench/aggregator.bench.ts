@@ -48,7 +48,6 @@ import pg from 'pg';
 import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS, int, list } from '../shared/src/config.js';
 import { createPool, withClient } from '../shared/src/db.js';
 import {
-  ledgerPartitionsAhead,
   parseWager,
   validateJackpotConfig,
   type JackpotConfig,
@@ -62,7 +61,7 @@ import { createTopic } from '../infra/topics.js';
 import { createTraffic, type TrafficEvent } from '../loadgen/src/traffic.js';
 import { createAggregator } from '../services/aggregator/src/aggregator.js';
 import { loadConfig } from '../services/aggregator/src/config.js';
-import * as aggregatorSql from '../services/aggregator/src/sql.js';
+import { ensureDayPartitions } from '../shared/src/retention.js';
 import { demoJackpots } from '../loadgen/src/demo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -420,8 +419,7 @@ async function runNaive(
   n: number,
   timeoutS: number,
 ): Promise<NaiveRun> {
-  for (const p of ledgerPartitionsAhead(Date.now(), 1, 7))
-    await db.pool.query(aggregatorSql.createLedgerPartition(p.fromIso));
+  await ensureDayPartitions(db.pool, Date.now());
   const games = new Set(config.games);
   const pools = config.pools.map((p) => ({
     poolId: p.poolId,

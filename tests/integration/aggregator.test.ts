@@ -56,6 +56,7 @@ async function setup(partitions = 6) {
         partitionsConsumedConcurrently: partitions,
         sessionTimeoutMs: FAST_GROUP.sessionTimeout ?? 6000,
         faultPoints: new Map(),
+        retentionDays: { contributions: 0, applied_events: 30, dead_letters: 30 },
       },
       logger,
       meter: metrics.getMeter('test'),

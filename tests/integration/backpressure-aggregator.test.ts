@@ -59,6 +59,7 @@ async function start(partitions: number, usedMb: () => number) {
       partitionsConsumedConcurrently: partitions,
       sessionTimeoutMs: FAST_GROUP.sessionTimeout ?? 6000,
       faultPoints: new Map(),
+        retentionDays: { contributions: 0, applied_events: 30, dead_letters: 30 },
     },
     logger,
     meter: metrics.getMeter('backpressure-test'),

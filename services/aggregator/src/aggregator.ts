@@ -17,17 +17,17 @@
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Meter } from '@opentelemetry/api';
-import { retryDb, sleep, withClient, withTransaction } from '../../../shared/src/db.js';
-import { ledgerPartitionsAhead, parseWager } from '../../../shared/src/domain/index.js';
+import { retryDb, sleep, withTransaction } from '../../../shared/src/db.js';
+import { parseWager } from '../../../shared/src/domain/index.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
 import { checkPositions, describeProblems, readTopicSource } from '../../../shared/src/positions.js';
+import { dropExpiredPartitions, ensureDayPartitions } from '../../../shared/src/retention.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import { createRelay, relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { AggregatorConfig, FaultPoint } from './config.js';
 import { applyWindow, type Slice, type WindowInput, type WindowOutcome, type WindowPhase } from './sink.js';
-import * as sql from './sql.js';
 
 export interface AggregatorDeps {
   readonly kafka: Kafka;
@@ -44,6 +44,7 @@ export interface AggregatorDeps {
     | 'partitionsConsumedConcurrently'
     | 'sessionTimeoutMs'
     | 'faultPoints'
+    | 'retentionDays'
   >;
   readonly logger: Logger;
   readonly meter: Meter;
@@ -465,16 +466,15 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     return relaying;
   }
 
-  async function ensureLedgerPartitions(): Promise<void> {
-    for (const p of ledgerPartitionsAhead(clock(), 1, 7)) {
-      try {
-        await withClient(pool, (c) => c.query(sql.createLedgerPartition(p.fromIso)));
-      } catch (e) {
-        // Two replicas creating the same partition at once: the loser sees 42P07 or 23505.
-        const code = (e as { code?: string }).code;
-        if (code !== '42P07' && code !== '23505') throw e;
-      }
-    }
+  async function ensurePartitions(): Promise<void> {
+    await ensureDayPartitions(pool, clock());
+  }
+
+  /** Hourly with the partitions: days past their retention go (one replica at a time). */
+  async function housekeeping(): Promise<void> {
+    await ensurePartitions();
+    const dropped = await dropExpiredPartitions(pool, config.retentionDays);
+    if (dropped.length > 0) logger.info({ dropped }, 'partitions past their retention dropped');
   }
 
   /**
@@ -604,7 +604,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   return {
     async start() {
       // A replica started while Postgres restarts waits for it (~16 s of backoff) rather than exit.
-      await retryDb(ensureLedgerPartitions, {
+      await retryDb(ensurePartitions, {
         onRetry: (e, attempt) => logger.warn({ err: e.message, attempt }, 'database not reachable at start; retrying'),
       });
       await producer.connect();
@@ -640,7 +640,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       timers.push(setInterval(() => void recheck(), POSITIONS_CHECK_INTERVAL_MS));
       timers.push(
         setInterval(() => {
-          ensureLedgerPartitions().catch((e: unknown) => logger.error({ err: toError(e).message }, 'could not create ledger partitions'));
+          housekeeping().catch((e: unknown) => logger.error({ err: toError(e).message }, 'partition housekeeping failed; next try in an hour'));
         }, PARTITION_CHECK_INTERVAL_MS),
       );
       for (const t of timers) t.unref();

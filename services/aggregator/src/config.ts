@@ -2,6 +2,7 @@ import { commonConfig, int, str, topicName, type CommonConfig } from '../../../s
 import { AppError } from '../../../shared/src/errors.js';
 import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
+import type { RetentionDays } from '../../../shared/src/retention.js';
 import { memoryBudgetMb } from '../../../shared/src/memory-budget.js';
 
 export interface AggregatorConfig extends CommonConfig {
@@ -37,6 +38,18 @@ export interface AggregatorConfig extends CommonConfig {
    * production.
    */
   readonly faultPoints: ReadonlyMap<FaultPoint, number>;
+  /**
+   * Days of daily partitions kept; older days are dropped whole, hourly (shared/src/retention.ts).
+   * - `applied_events`, RETENTION_DUPLICATE_CHECK_DAYS (30): a wager re-sent this many days after
+   *   it was first applied is still counted once; later it would count again. Game servers retry
+   *   within minutes; 30 days also covers a replay of a topic's whole default retention (7 days).
+   *   Each day kept costs one more index probe per claimed id.
+   * - `dead_letters`, RETENTION_DEAD_LETTERS_DAYS (30): time to look at and re-drive bad input.
+   * - `contributions`, RETENTION_LEDGER_DAYS (0: keep forever): the ledger is the audit trail of
+   *   money; when set, dropped days are summed per pool and cycle into jackpot.ledger_rollups
+   *   first, so reconcile still holds, but the per-wager rows are gone (export them before).
+   */
+  readonly retentionDays: RetentionDays;
   /** `AGGREGATOR_HTTP_*`: connection cap and timeouts of the health and metrics port (shared/src/http.ts). */
   readonly http: HttpLimits;
   /**
@@ -84,6 +97,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionTimeoutMs: int(env, 'AGGREGATOR_SESSION_TIMEOUT_MS', 10_000, 3_000, 300_000),
     dbPoolMax: int(env, 'AGGREGATOR_DB_POOL_MAX', 4, 2, 100),
     faultPoints: faultPoints(env),
+    retentionDays: {
+      applied_events: int(env, 'RETENTION_DUPLICATE_CHECK_DAYS', 30, 2, 3650),
+      dead_letters: int(env, 'RETENTION_DEAD_LETTERS_DAYS', 30, 0, 3650),
+      contributions: int(env, 'RETENTION_LEDGER_DAYS', 0, 0, 36500),
+    },
     http: httpLimits(env, 'AGGREGATOR'),
     memoryBudgetMb: memoryBudgetMb(env, 'AGGREGATOR', 256),
   });

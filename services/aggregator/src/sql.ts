@@ -40,10 +40,21 @@ export const gameLinksAndRates = (gameIds: readonly string[], currencies: readon
  * batch or a concurrent replica): usually none, so almost nothing travels back. Inserted sorted:
  * see the lock order. The ids are validated lower-case UUIDs (no comma, no quote), sent as one
  * comma-separated text: a 10,000-element array literal cost pg's serializer more than the join.
+ *
+ * applied_events is partitioned by the day of the claim (retention drops whole days, see
+ * migration 0007), and a primary key can only be unique within a day: ids claimed on earlier days
+ * still kept are looked up first, and today's insert collides with a concurrent claim of the same
+ * id today. (Two windows claiming one id at the same moment across midnight could both win; they
+ * would have to hold the same id under two Kafka keys, since one key's partition is applied by one
+ * window at a time.)
  */
 export const claimEvents = (eventIds: readonly string[]): Sql => ({
   text: `WITH ids AS (SELECT id FROM unnest(string_to_array($1::text, ',')::uuid[]) AS id),
-              claimed AS (INSERT INTO jackpot.applied_events (event_id) SELECT id FROM ids ORDER BY id
+              today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day),
+              earlier AS (SELECT e.event_id FROM jackpot.applied_events e, today
+                          WHERE e.event_id IN (SELECT id FROM ids) AND e.claimed_on < today.day),
+              claimed AS (INSERT INTO jackpot.applied_events (event_id, claimed_on)
+                          SELECT id, today.day FROM ids, today WHERE id NOT IN (SELECT event_id FROM earlier) ORDER BY id
                           ON CONFLICT DO NOTHING RETURNING event_id)
          SELECT id::text AS event_id FROM ids WHERE id NOT IN (SELECT event_id FROM claimed)`,
   values: [eventIds.join(',')],
@@ -80,20 +91,9 @@ export const saveDeadLettersAndPositions = (
            SELECT reason, message, event_id, $2, partition, "offset", key, payload
            FROM unnest($5::text[], $6::text[], $7::uuid[], $8::int[], $9::bigint[], $10::bytea[], $11::bytea[])
                 AS d(reason, message, event_id, partition, "offset", key, payload)
-           ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING)
+           ON CONFLICT DO NOTHING)
          UPDATE jackpot.consumer_offsets o SET next_offset = p.next_offset, updated_at = now()
          FROM unnest($3::int[], $4::bigint[]) AS p(partition, next_offset)
          WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = p.partition`,
   values: [groupId, topic, partitions, nextOffsets, d.reasons, d.messages, d.eventIds, d.partitions, d.offsets, d.keys, d.payloads],
-});
-
-/**
- * The daily ledger partition starting on `dayIso` (`YYYY-MM-DD`, a UTC day), unless it exists.
- * Creating a partition takes ownership of jackpot.contributions, which the services' role must not
- * have, so a SECURITY DEFINER function of the migrations (infra/migrations/0005_roles.sql) does it,
- * computing the name and bounds itself.
- */
-export const createLedgerPartition = (dayIso: string): Sql => ({
-  text: 'SELECT jackpot.create_ledger_partition($1::date)',
-  values: [dayIso],
 });

@@ -9,13 +9,17 @@ import { DEFAULT_DATABASE_URL } from '../../../shared/src/config.js';
 import { microToString } from '../../../shared/src/domain/contribution.js';
 import { reconcile, type CycleRecord, type PoolRecord } from '../../../shared/src/domain/reconcile.js';
 
+/** The ledger's rows, and the sums of the days dropped by retention (migration 0007). */
+const LEDGER = `(SELECT pool_id, cycle, contribution_micro::numeric c, overflow_micro::numeric o, reserve_micro::numeric r FROM jackpot.contributions
+  UNION ALL SELECT pool_id, cycle, contribution_micro, overflow_micro, reserve_micro FROM jackpot.ledger_rollups) ledger`;
+
 const POOLS_SQL = `
 SELECT t.pool_id, t.cycle, t.amount_micro::text, t.reserve_micro::text, t.next_carry_micro::text, t.seed_micro::text,
        t.carried_in_micro::text, t.cycle_contribution_micro::text, t.contribution_micro_total::text, t.reserve_micro_total::text,
        coalesce(l.c, 0)::text AS ledger_c, coalesce(l.o, 0)::text AS ledger_o, coalesce(l.r, 0)::text AS ledger_r,
        coalesce(tp.s, 0)::text AS topups, coalesce(w.s, 0)::text AS won
 FROM jackpot.pool_totals t
-LEFT JOIN (SELECT pool_id, sum(contribution_micro) c, sum(overflow_micro) o, sum(reserve_micro) r FROM jackpot.contributions GROUP BY pool_id) l USING (pool_id)
+LEFT JOIN (SELECT pool_id, sum(c) c, sum(o) o, sum(r) r FROM ${LEDGER} GROUP BY pool_id) l USING (pool_id)
 LEFT JOIN (SELECT pool_id, sum(amount_micro) s FROM jackpot.topups GROUP BY pool_id) tp USING (pool_id)
 LEFT JOIN (SELECT pool_id, sum(amount_minor::numeric * 1000000) s FROM jackpot.wins GROUP BY pool_id) w USING (pool_id)
 ORDER BY t.pool_id`;
@@ -26,7 +30,7 @@ SELECT coalesce(pc.pool_id, l.pool_id) AS pool_id, coalesce(pc.cycle, l.cycle) A
        pc.ended_at IS NOT NULL AS closed, pc.payout_micro::text AS payout, pc.carried_out_micro::text AS carried_out,
        (w.amount_minor::numeric * 1000000)::text AS won
 FROM jackpot.pool_cycles pc
-FULL JOIN (SELECT pool_id, cycle, sum(contribution_micro) c FROM jackpot.contributions GROUP BY pool_id, cycle) l
+FULL JOIN (SELECT pool_id, cycle, sum(c) c FROM ${LEDGER} GROUP BY pool_id, cycle) l
   ON l.pool_id = pc.pool_id AND l.cycle = pc.cycle
 LEFT JOIN jackpot.wins w ON w.pool_id = coalesce(pc.pool_id, l.pool_id) AND w.cycle = coalesce(pc.cycle, l.cycle)
 ORDER BY 1, 2`;
