@@ -146,7 +146,7 @@ export interface EnsureTopicsOptions {
   readonly log?: Log;
 }
 
-export function wagerPartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+function wagerPartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return int(env, 'WAGER_PARTITIONS', 12, 1, 10_000);
 }
 

@@ -101,7 +101,7 @@ const gameIds = (prefix: string, n: number): string[] =>
   Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
 
 /** The probe jackpot's ids are loadgen's defaults (`runLoad`'s probe settings). */
-export const PROBE_JACKPOT_ID = 'probe';
+const PROBE_JACKPOT_ID = 'probe';
 
 export function demoJackpots(): JackpotPut[] {
   return [
@@ -207,7 +207,7 @@ export function mergeExpectations(
   return out;
 }
 
-export function mergeDeadLetters(reports: readonly Pick<LoadReport, 'expected'>[]): Map<string, number> {
+function mergeDeadLetters(reports: readonly Pick<LoadReport, 'expected'>[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const r of reports)
     for (const [reason, n] of Object.entries(r.expected.deadLetters))

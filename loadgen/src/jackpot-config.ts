@@ -33,7 +33,7 @@ export interface JackpotConfig {
  * aggregator books the old share and so must the expectation. A pool with no pool_totals row yet
  * uses its configured share.
  */
-export function selectJackpotConfig(): Sql {
+function selectJackpotConfig(): Sql {
   return {
     text: `SELECT g.game_id, j.jackpot_id, j.currency, p.pool_id,
                   COALESCE(pt.contribution_ppm, p.contribution_ppm) AS contribution_ppm,
@@ -55,7 +55,7 @@ interface Row {
   reserve_ppm: number | null;
 }
 
-export function jackpotConfigFromRows(rows: readonly Row[]): JackpotConfig {
+function jackpotConfigFromRows(rows: readonly Row[]): JackpotConfig {
   const games = new Map<
     string,
     { gameId: string; jackpotId: string; currency: string; pools: PoolShare[] }

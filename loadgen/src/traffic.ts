@@ -96,8 +96,8 @@ export interface Traffic {
   readonly distinct: number;
 }
 
-export const MIN_AMOUNT_MINOR = 1;
-export const MAX_AMOUNT_MINOR = 1_000_000_000;
+const MIN_AMOUNT_MINOR = 1;
+const MAX_AMOUNT_MINOR = 1_000_000_000;
 
 /** Currencies for `currency_mismatch`: valid ISO 4217 codes, so only the mismatch is wrong. */
 const OTHER_CURRENCIES = ['EUR', 'USD', 'GBP', 'SEK', 'NOK', 'CHF', 'JPY', 'CAD'] as const;

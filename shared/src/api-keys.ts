@@ -39,7 +39,7 @@ const NAME = /^[\p{L}\p{N}\p{P}\p{S} ]{1,100}$/u;
 const KEY = /^jk_(game|admin)_[A-Za-z0-9_-]{43}$/;
 export const KEY_ID_PATTERN = /^key_[0-9a-f]{16}$/;
 /** More would be a sign the key should be unscoped; a long list is also a long row read per lookup. */
-export const MAX_SCOPE_JACKPOTS = 100;
+const MAX_SCOPE_JACKPOTS = 100;
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');

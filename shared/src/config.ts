@@ -35,7 +35,7 @@ export function list(env: Env, name: string, fallback: string): string[] {
   return items;
 }
 
-export function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
   const v = str(env, name, fallback);
   if (!(allowed as readonly string[]).includes(v)) fail(name, v, `one of ${allowed.join(', ')}`);
   return v as T;

@@ -53,7 +53,7 @@ export interface HttpLimits {
   readonly keepAliveTimeoutMs: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
+const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
   maxConnections: 5_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,

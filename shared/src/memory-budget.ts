@@ -44,7 +44,7 @@ export interface MemoryMonitorOptions {
   readonly read?: () => number;
 }
 
-export const MEMORY_SAMPLE_INTERVAL_MS = 1_000;
+const MEMORY_SAMPLE_INTERVAL_MS = 1_000;
 
 function liveBytes(): number {
   const m = process.memoryUsage();

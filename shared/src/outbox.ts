@@ -17,11 +17,6 @@ import type pg from 'pg';
 import type { Sql } from './db.js';
 import { AppError, toError } from './errors.js';
 
-export interface OutboxTopics {
-  readonly dlqTopic: string;
-  readonly awardsTopic: string;
-}
-
 /** The one thing a relay needs from a Kafka producer. */
 export type SendPort = Pick<Producer, 'send'>;
 
@@ -161,7 +156,7 @@ export function relayDeadLetters(
 }
 
 /** The contract's award message. */
-export interface Award {
+interface Award {
   readonly winId: string;
   readonly poolId: string;
   readonly cycle: number;

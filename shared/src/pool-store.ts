@@ -340,7 +340,7 @@ export async function recordOpening(client: PoolClient, poolId: string, o: Cycle
 }
 
 /** `recordOpening` for many cycles, in one statement. */
-export async function recordOpenings(
+async function recordOpenings(
   client: PoolClient,
   openings: readonly (CycleOpening & { readonly poolId: string })[],
   reason: 'initial-seed' | 'reseed',

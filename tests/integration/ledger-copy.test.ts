@@ -8,12 +8,49 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { LedgerRow } from '../../shared/src/domain/index.js';
-import { ledgerCopyChunks, timestampMicros } from '../../services/aggregator/src/ledger-copy.js';
+import type { LedgerRow, Wager } from '../../shared/src/domain/index.js';
+import { createLedgerEncoder, timestampMicros } from '../../services/aggregator/src/ledger-copy.js';
 import * as sql from '../../services/aggregator/src/sql.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 const db = await createTestDatabase();
+
+/** `LedgerRow`s as binary COPY data through the aggregator's encoder; an empty list gives header and trailer. */
+function ledgerCopyChunks(rows: readonly LedgerRow[], chunkBytes?: number): Buffer[] {
+  const encoder = createLedgerEncoder(chunkBytes);
+  let wager: Wager | undefined;
+  for (const r of rows) {
+    if (
+      wager === undefined ||
+      r.eventId !== wager.eventId ||
+      r.occurredAt !== wager.occurredAt ||
+      r.gameId !== wager.gameId ||
+      r.playerId !== wager.playerId ||
+      r.wagerCurrency !== wager.currency ||
+      r.wagerMinor !== wager.amountMinor
+    ) {
+      wager = {
+        eventId: r.eventId,
+        occurredAt: r.occurredAt,
+        occurredAtMs: 0, // not encoded: occurred_at comes from the text, to the microsecond
+        gameId: r.gameId,
+        playerId: r.playerId,
+        currency: r.wagerCurrency,
+        amountMinor: r.wagerMinor,
+      };
+    }
+    encoder.row(
+      wager,
+      r.fxRateMicro,
+      r.poolId,
+      r.cycle,
+      r.contributionMicro,
+      r.overflowMicro,
+      r.reserveMicro,
+    );
+  }
+  return encoder.finish();
+}
 
 const TIMESTAMPS = [
   '2026-11-29T01:00:00Z',

@@ -13,7 +13,7 @@
  * and UUIDs are trivially the same; `occurred_at` goes through `timestampMicros`, which rounds a
  * fraction of a second to microseconds exactly as Postgres's own parser does.
  */
-import type { LedgerRow, LedgerRowSink, Wager } from '../../../shared/src/domain/index.js';
+import type { LedgerRowSink, Wager } from '../../../shared/src/domain/index.js';
 import { parseTimestampMs } from '../../../shared/src/domain/index.js';
 
 /** Columns per row, in the order of `sql.COPY_LEDGER`. */
@@ -250,41 +250,4 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
       return chunks;
     },
   };
-}
-
-/** `LedgerRow`s as binary COPY data (see `createLedgerEncoder`); an empty list gives header and trailer. */
-export function ledgerCopyChunks(rows: readonly LedgerRow[], chunkBytes = CHUNK_BYTES): Buffer[] {
-  const encoder = createLedgerEncoder(chunkBytes);
-  let wager: Wager | undefined;
-  for (const r of rows) {
-    if (
-      wager === undefined ||
-      r.eventId !== wager.eventId ||
-      r.occurredAt !== wager.occurredAt ||
-      r.gameId !== wager.gameId ||
-      r.playerId !== wager.playerId ||
-      r.wagerCurrency !== wager.currency ||
-      r.wagerMinor !== wager.amountMinor
-    ) {
-      wager = {
-        eventId: r.eventId,
-        occurredAt: r.occurredAt,
-        occurredAtMs: 0, // not encoded: occurred_at comes from the text, to the microsecond
-        gameId: r.gameId,
-        playerId: r.playerId,
-        currency: r.wagerCurrency,
-        amountMinor: r.wagerMinor,
-      };
-    }
-    encoder.row(
-      wager,
-      r.fxRateMicro,
-      r.poolId,
-      r.cycle,
-      r.contributionMicro,
-      r.overflowMicro,
-      r.reserveMicro,
-    );
-  }
-  return encoder.finish();
 }

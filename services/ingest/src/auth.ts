@@ -25,7 +25,7 @@ import type { AuthConfig } from './config.js';
 import { createRateLimiter } from './rate-limiter.js';
 
 /** The contract: a revoked key is refused within 5 s. */
-export const MAX_TRUSTED_KEY_TTL_MS = 5_000;
+const MAX_TRUSTED_KEY_TTL_MS = 5_000;
 /**
  * An unknown key stays unknown (keys are 256 random bits, created only by `keys create`), so the
  * only cost of remembering it longer is memory; a minute bounds that, with at most this many.

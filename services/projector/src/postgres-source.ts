@@ -18,7 +18,7 @@ export function executeSqlOn(pool: pg.Pool): ExecuteSql {
     );
 }
 
-export function rowToView(row: PoolTotalsRow): PoolView {
+function rowToView(row: PoolTotalsRow): PoolView {
   const version = Number(row.version);
   if (!Number.isSafeInteger(version))
     throw new RangeError(`pool ${row.pool_id}: version ${row.version} is beyond 2^53`);

@@ -56,7 +56,7 @@ const RETRY_MS = 1000;
  */
 const REFUSED_RETRY_AFTER_S = 5;
 
-export function formatPoolEvent(entry: PoolEntry): string {
+function formatPoolEvent(entry: PoolEntry): string {
   return `id: ${entry.view.poolId}@${entry.view.version}\nevent: pool\ndata: ${entry.json}\n\n`;
 }
 

@@ -225,7 +225,7 @@ const NO_RATES: FxRates = new Map();
  * - The same eventId twice: the first applied copy counts, later copies are `duplicates`. A rejected
  *   wager does not claim its eventId, so a later copy is judged on its own, as it would be had it
  *   arrived in a later batch.
- * - Each applied wager goes through `contribute` (lifecycle.ts, in its in-place form) for each pool of its jackpot, in
+ * - Each applied wager goes through `contributeInPlace` (lifecycle.ts) for each pool of its jackpot, in
  *   poolId order: the ceiling rule, then the mystery trigger. A hit closes the cycle, opens the
  *   next one on the pool's `nextParams`, and the next wager in the batch is booked to it.
  *

@@ -10,45 +10,15 @@ export const MICRO_PER_MINOR = 1_000_000n;
 /** 100 % in parts per million. */
 export const PPM_MAX = 1_000_000;
 
-function checkAmount(amountMinor: number): void {
-  if (!Number.isSafeInteger(amountMinor) || amountMinor < 0) {
-    throw new RangeError(`amountMinor must be a non-negative safe integer, got ${amountMinor}`);
-  }
-}
-
-function checkPpm(name: string, ppm: number): void {
-  if (!Number.isInteger(ppm) || ppm < 0 || ppm > PPM_MAX) {
-    throw new RangeError(`${name} must be an integer from 0 to ${PPM_MAX}, got ${ppm}`);
-  }
-}
-
-/** The visible share of a wager, in micro-units. Throws RangeError on inputs no wager can have. */
-export function contributionMicro(amountMinor: number, contributionPpm: number): bigint {
-  checkAmount(amountMinor);
-  checkPpm('contributionPpm', contributionPpm);
-  return BigInt(amountMinor) * BigInt(contributionPpm);
-}
-
-/** The hidden share that funds the next reset, in micro-units. */
-export function reserveMicro(amountMinor: number, reservePpm: number): bigint {
-  checkAmount(amountMinor);
-  checkPpm('reservePpm', reservePpm);
-  return BigInt(amountMinor) * BigInt(reservePpm);
-}
-
 /**
  * Whole minor units to display: floor(micro / 1e6). Pool amounts are never negative, but this is a
  * true floor for negative values too (BigInt `/` truncates toward zero, so -1 micro would otherwise
- * display as 0 instead of -1), which keeps `displayMinor(a) * 1e6 + fractionMicro(a) === a`.
+ * display as 0 instead of -1), so the fraction that carries, `a - displayMinor(a) * 1e6`, is
+ * always in 0..999,999.
  */
 export function displayMinor(micro: bigint): bigint {
   const q = micro / MICRO_PER_MINOR;
   return micro % MICRO_PER_MINOR < 0n ? q - 1n : q;
-}
-
-/** The fraction that carries over: always in 0..999,999. */
-export function fractionMicro(micro: bigint): bigint {
-  return micro - displayMinor(micro) * MICRO_PER_MINOR;
 }
 
 /** Exact decimal in minor units with six fraction digits, for logs and reports: 1234567n → "1.234567". */

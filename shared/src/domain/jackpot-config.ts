@@ -14,7 +14,7 @@
 import { describeValue } from './wager.js';
 
 export type OverflowPolicy = 'reserve' | 'next-cycle';
-export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['reserve', 'next-cycle'];
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['reserve', 'next-cycle'];
 
 export interface PoolConfig {
   /** `${jackpotId}:${tier}`. */
@@ -62,8 +62,8 @@ export type JackpotConfigResult =
   | { readonly ok: false; readonly details: readonly ConfigIssue[] };
 
 export const JACKPOT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-export const TIER_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
-export const GAME_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const TIER_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
+const GAME_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 const PPM_MAX = 1_000_000;
 /**

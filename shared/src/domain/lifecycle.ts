@@ -302,20 +302,21 @@ export function claimWin<S extends LifecycleState>(
   return { ...openNextCycle(state, next, carryMicro, drawTriggerMinor), close };
 }
 
-/** One wager's effect on one pool. */
-export interface ContributionStep<S extends LifecycleState> extends ContributionSplit {
-  /** After the wager, and after the win and the next cycle's start if it hit the trigger. */
-  readonly state: S;
+/** One wager's effect on one pool (whose state `contributeInPlace` has updated). */
+export interface ContributionStep extends ContributionSplit {
   /** The cycle the contribution is booked to (the paid one, when it hit). */
   readonly cycle: number;
   /** Set when this wager hit the mystery trigger: the paid cycle's close and the next one's start. */
   readonly hit: { readonly close: CycleClose; readonly opening: CycleOpening } | null;
 }
 
+/** A pool's state while a batch is planned: the fields of `LifecycleState`, updated in place. */
+export type WorkingState = { -readonly [K in keyof LifecycleState]: LifecycleState[K] };
+
 /**
- * Applies one wager's shares to a pool, in this order: the contribution is split at the ceiling
- * (`splitContribution`), the reserve share and any `reserve` overflow go to the reserve, any
- * `next-cycle` overflow is held; then, in a mystery cycle, if the amount is now at or above the
+ * Applies one wager's shares to a pool's working state, in place, in this order: the contribution
+ * is split at the ceiling (`splitContribution`), the reserve share and any `reserve` overflow go
+ * to the reserve, any `next-cycle` overflow is held; then, in a mystery cycle, if the amount is now at or above the
  * trigger, this wager wins: the payout is exactly the trigger, the rest of the amount is carried
  * out, and the next cycle opens on `next` (`openNextCycle`). The winning wager's reserve share
  * and overflow therefore count before the new seed is funded, and its `next-cycle` overflow is
@@ -326,46 +327,13 @@ export interface ContributionStep<S extends LifecycleState> extends Contribution
  * wager to reach the pool wins (even one that contributes 0), so a mystery pool always pays. A
  * wager wins a pool at most once: the new cycle's trigger is judged from the next wager on.
  *
+ * The batch planner runs it for every wager and pool: building a new state object per call (an
+ * object spread with overrides) cost V8 several microseconds each, most of a window's planning
+ * time.
+ *
  * Throws when the cycle is a mystery cycle and `next` is null (a loading bug), or when the state
- * and its parameters disagree about being a mystery cycle.
- */
-export function contribute<S extends LifecycleState>(
-  state: S,
-  contributionMicro: bigint,
-  reserveShareMicro: bigint,
-  next: CycleParams | null,
-  drawTriggerMinor: DrawTriggerMinor | null,
-): ContributionStep<S> {
-  const work: WorkingState = {
-    cycle: state.cycle,
-    amountMicro: state.amountMicro,
-    reserveMicro: state.reserveMicro,
-    nextCarryMicro: state.nextCarryMicro,
-    triggerMicro: state.triggerMicro,
-    params: state.params,
-  };
-  const step = contributeInPlace(work, contributionMicro, reserveShareMicro, next, drawTriggerMinor);
-  return {
-    toPoolMicro: step.toPoolMicro,
-    overflowMicro: step.overflowMicro,
-    overflowTo: step.overflowTo,
-    state: { ...state, ...work },
-    cycle: step.cycle,
-    hit: step.hit,
-  };
-}
-
-/** A pool's state while a batch is planned: the fields of `LifecycleState`, updated in place. */
-export type WorkingState = { -readonly [K in keyof LifecycleState]: LifecycleState[K] };
-
-/** `ContributionStep` without the state, which `contributeInPlace` has updated instead. */
-export type InPlaceStep = Omit<ContributionStep<LifecycleState>, 'state'>;
-
-/**
- * `contribute`, the same rules, but on a working state that it updates in place. The batch planner
- * runs it for every wager and pool: building a new state object per call (an object spread
- * with overrides) cost V8 several microseconds each, most of a window's planning time. After a
- * throw the working state is half-updated; the planner then abandons the whole plan.
+ * and its parameters disagree about being a mystery cycle. After a throw the working state is
+ * half-updated; the planner then abandons the whole plan.
  */
 export function contributeInPlace(
   state: WorkingState,
@@ -373,7 +341,7 @@ export function contributeInPlace(
   reserveShareMicro: bigint,
   next: CycleParams | null,
   drawTriggerMinor: DrawTriggerMinor | null,
-): InPlaceStep {
+): ContributionStep {
   if ((state.triggerMicro === null) !== (state.params.mustHitByMicro === null)) {
     throw new Error(
       `cycle ${state.cycle}: a trigger is set exactly when the cycle's parameters have mustHitByMicro`,

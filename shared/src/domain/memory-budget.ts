@@ -17,7 +17,7 @@
 export type PressureLevel = 'ok' | 'warn' | 'shed' | 'critical';
 
 /** In rising order; a level's index is its gauge value (0 to 3). */
-export const PRESSURE_LEVELS: readonly PressureLevel[] = ['ok', 'warn', 'shed', 'critical'];
+const PRESSURE_LEVELS: readonly PressureLevel[] = ['ok', 'warn', 'shed', 'critical'];
 
 export interface PressureThresholds {
   /** Fractions of the budget at which each level starts, rising. */
@@ -28,15 +28,10 @@ export interface PressureThresholds {
   readonly margin: number;
 }
 
-export const DEFAULT_PRESSURE_THRESHOLDS: PressureThresholds = Object.freeze({ warn: 0.7, shed: 0.85, critical: 0.95, margin: 0.05 });
+const DEFAULT_PRESSURE_THRESHOLDS: PressureThresholds = Object.freeze({ warn: 0.7, shed: 0.85, critical: 0.95, margin: 0.05 });
 
 export function pressureRank(level: PressureLevel): number {
   return PRESSURE_LEVELS.indexOf(level);
-}
-
-/** True when `level` is at least `floor` (`atLeast('critical', 'shed')`). */
-export function atLeast(level: PressureLevel, floor: PressureLevel): boolean {
-  return pressureRank(level) >= pressureRank(floor);
 }
 
 function threshold(level: PressureLevel, t: PressureThresholds): number {

@@ -53,13 +53,13 @@ export type ParseResult =
   | { readonly ok: true; readonly wager: Wager }
   | { readonly ok: false; readonly reason: ReasonCode; readonly message: string };
 
-export const MIN_AMOUNT_MINOR = 1;
-export const MAX_AMOUNT_MINOR = 1_000_000_000;
+const MIN_AMOUNT_MINOR = 1;
+const MAX_AMOUNT_MINOR = 1_000_000_000;
 /**
  * 1 h of clock skew between a game server and us. Further ahead is rejected because the ledger is
  * partitioned by day and partitions are created only a few days ahead.
  */
-export const MAX_FUTURE_SKEW_MS = MS_PER_HOUR;
+const MAX_FUTURE_SKEW_MS = MS_PER_HOUR;
 
 const IDENTIFIER = /^[A-Za-z0-9._:-]{1,64}$/;
 const CURRENCY = /^[A-Z]{3}$/;
@@ -70,7 +70,7 @@ const CURRENCY = /^[A-Z]{3}$/;
 // the comments (tests/unit/domain/wager.test.ts compares them on random inputs).
 
 /** `/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/` */
-export function isUuid(text: string): boolean {
+function isUuid(text: string): boolean {
   if (text.length !== 36) return false;
   for (let i = 0; i < 36; i++) {
     const c = text.charCodeAt(i);

@@ -5,7 +5,7 @@ import {
   checkCycleParams,
   claimPayout,
   claimWin,
-  contribute,
+  contributeInPlace,
   cycleParamsFromConfig,
   drawTriggerMicro,
   fxRateKey,
@@ -17,12 +17,33 @@ import {
   type BatchWager,
   type CycleClose,
   type CycleOpening,
+  type ContributionStep,
   type CycleParams,
   type DrawTriggerMinor,
   type GameLink,
   type LifecycleState,
   type PoolLifecycleState,
 } from '../../../shared/src/domain/index.js';
+
+/** `contributeInPlace` on a copy: the state after the wager, the caller's left as it was. */
+function contribute<S extends LifecycleState>(
+  state: S,
+  contributionMicro: bigint,
+  reserveShareMicro: bigint,
+  next: CycleParams | null,
+  drawTriggerMinor: DrawTriggerMinor | null,
+): ContributionStep & { readonly state: S } {
+  const work = {
+    cycle: state.cycle,
+    amountMicro: state.amountMicro,
+    reserveMicro: state.reserveMicro,
+    nextCarryMicro: state.nextCarryMicro,
+    triggerMicro: state.triggerMicro,
+    params: state.params,
+  };
+  const step = contributeInPlace(work, contributionMicro, reserveShareMicro, next, drawTriggerMinor);
+  return { ...step, state: { ...state, ...work } };
+}
 
 /** Micro-units per minor unit, to write amounts as `12n * M`. */
 const M = 1_000_000n;

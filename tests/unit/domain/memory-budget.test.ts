@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { atLeast, nextPressureLevel, type PressureLevel } from '../../../shared/src/domain/memory-budget.js';
+import { nextPressureLevel, type PressureLevel } from '../../../shared/src/domain/memory-budget.js';
 
 const MB = 1024 * 1024;
 const BUDGET = 100 * MB;
@@ -61,11 +61,4 @@ void test('a negative sample counts as zero; a budget that is not positive is re
   assert.throws(() => nextPressureLevel('ok', 1, 0), RangeError);
   assert.throws(() => nextPressureLevel('ok', 1, Number.NaN), RangeError);
   assert.throws(() => nextPressureLevel('ok', 1, BUDGET, { warn: 0.9, shed: 0.8, critical: 0.95, margin: 0.05 }), RangeError);
-});
-
-void test('atLeast orders the levels', () => {
-  assert.equal(atLeast('shed', 'shed'), true);
-  assert.equal(atLeast('critical', 'shed'), true);
-  assert.equal(atLeast('warn', 'shed'), false);
-  assert.equal(atLeast('ok', 'ok'), true);
 });
