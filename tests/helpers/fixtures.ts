@@ -1,7 +1,8 @@
 /**
- * Known inputs and an independent expectation for pipeline tests: jackpot configuration written
- * straight to the tables, wagers with duplicates and bad ones mixed in, and the pool totals they
- * must produce computed here with plain BigInt (never with the code under test).
+ * Known inputs and an independent expectation for pipeline tests: jackpot configuration stored the
+ * way the admin API stores it (validator and jackpot store), wagers with duplicates and bad ones
+ * mixed in, and the pool totals they must produce computed here with plain BigInt (never with the
+ * code under test).
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
