@@ -24,12 +24,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createConnection } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DEFAULT_KAFKA_BROKERS, kafkaSecurity, list, type KafkaSecurity } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { runIfMain } from '../shared/src/run-main.js';
+import { REPO_ROOT } from './paths.js';
 
 /**
  * The pinned broker version: the newest release whose consumer-group, rebalance, idempotent
@@ -41,7 +42,7 @@ import { runIfMain } from '../shared/src/run-main.js';
  */
 export const PINNED_KAFKA_VERSION = '4.4.0';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { REPO_ROOT };
 export const STACK_DIR = join(REPO_ROOT, '.stack');
 export const PIDS_DIR = join(STACK_DIR, 'pids');
 export const LOGS_DIR = join(STACK_DIR, 'logs');

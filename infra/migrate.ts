@@ -6,12 +6,12 @@
  * Usage: `npm run migrate` (DATABASE_URL, creating the database when missing).
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL } from '../shared/src/config.js';
 import { runIfMain } from '../shared/src/run-main.js';
+import { MIGRATIONS_DIR } from './paths.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const LOCK_KEY = 7_351_906_001; // any constant; shared by every runner of this project
 
 export interface Migration {
@@ -26,7 +26,7 @@ export async function loadMigrations(): Promise<Migration[]> {
     files.map(async (file, i) => {
       const id = Number(file.slice(0, 4));
       if (id !== i + 1) throw new Error(`migration ${file} is out of sequence: expected number ${i + 1}`);
-      return { id, name: file, sql: await readFile(MIGRATIONS_DIR + file, 'utf8') };
+      return { id, name: file, sql: await readFile(join(MIGRATIONS_DIR, file), 'utf8') };
     }),
   );
 }
