@@ -59,7 +59,9 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
         : !Number.isInteger(holder) || !pidAlive(holder);
     if (orphan) rmSync(LOCK_DIR, { recursive: true, force: true });
     else if (Date.now() > until)
-      throw new Error(`build: ${LOCK_DIR} held by pid ${holder} for ${LOCK_WAIT_MS / 1000} s; remove it if that process is stuck`);
+      throw new Error(
+        `build: ${LOCK_DIR} held by pid ${holder} for ${LOCK_WAIT_MS / 1000} s; remove it if that process is stuck`,
+      );
     else await new Promise((r) => setTimeout(r, 100));
   }
   try {

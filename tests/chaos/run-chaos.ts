@@ -17,6 +17,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
+import { ensureBuilt } from '../../infra/build.js';
 import { STACK_DIR } from '../../infra/kafka.js';
 import { contractTopics, createTopic } from '../../infra/topics.js';
 import { createApiKey } from '../../shared/src/api-keys.js';
@@ -206,7 +207,7 @@ async function main(): Promise<number> {
   try {
     // ---- infrastructure of our own
     say(`infra: Kafka on ${infra.brokers.join(',')}, Postgres ${infra.databaseUrl} (fresh database); logs in ${logDir}`);
-    await infra.up();
+    await Promise.all([infra.up(), ensureBuilt()]);
     checkpoint();
     const kafka = createKafka({ brokers: infra.brokers, clientId: 'chaos-suite' });
     admin = kafka.admin();

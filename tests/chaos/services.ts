@@ -1,5 +1,6 @@
 /**
- * The services as real processes (the same `main.ts` an operator runs), supervised the way an
+ * The services as real processes (their build, `node dist/services/<name>/src/main.js`, as the
+ * stack and the image run them; the caller builds first: infra/build.ts), supervised the way an
  * orchestrator would: a replica that dies is replaced after a moment, a gateway or projector that
  * dies is restarted on its port. Every exit is classified (ours: killed or stopped; the
  * aggregator's own fault points; anything else is a crash) and kept for the summary.
@@ -8,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { compiledPath } from '../../infra/build.js';
 import { REPO_ROOT, tailFile } from '../../infra/kafka.js';
 import type { Rng } from '../../loadgen/src/random.js';
 import type { Journal } from './journal.js';
@@ -94,9 +96,9 @@ export interface Supervisor {
 }
 
 const MAIN: Record<ServiceKind, string> = {
-  aggregator: 'services/aggregator/src/main.ts',
-  ingest: 'services/ingest/src/main.ts',
-  projector: 'services/projector/src/main.ts',
+  aggregator: compiledPath('services/aggregator/src/main.ts'),
+  ingest: compiledPath('services/ingest/src/main.ts'),
+  projector: compiledPath('services/projector/src/main.ts'),
 };
 const PORT_ENV: Record<ServiceKind, string> = {
   aggregator: 'AGGREGATOR_PORT',
@@ -176,7 +178,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     writeSync(fd, `\n=== chaos: starting ${name} at +${journal.seconds().toFixed(1)} s${faultPoints === null ? '' : ` with AGGREGATOR_FAULT_POINTS=${faultPoints}`}\n`);
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, ['--import', 'tsx', MAIN[kind]], {
+      child = spawn(process.execPath, [MAIN[kind]], {
         cwd: REPO_ROOT,
         env: {
           ...process.env,
