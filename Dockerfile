@@ -1,13 +1,28 @@
 # One image for every service; SERVICE picks which one runs (docker-compose.yml sets it).
+# Two stages: the build stage compiles the TypeScript (npm run build: services/, shared/ and
+# infra/ into dist/); the runtime image holds only the production dependencies, dist/ and the SQL
+# migrations, and runs plain node: no tsx, no TypeScript, no compile at start.
+
+FROM node:20-slim AS build
+WORKDIR /app
+# Dependencies first, so a source change does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY shared shared
+COPY services services
+COPY infra infra
+RUN npm run build
+
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production
-# Dependencies first, so a source change does not reinstall them. tsx is a runtime dependency:
-# the services run from TypeScript sources, the same way as `npm run stack:up`.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-COPY . .
+COPY --from=build /app/dist dist
+# infra/migrate.js reads the migrations from the sources (infra/paths.ts): the build does not copy them.
+COPY infra/migrations infra/migrations
 USER node
 ENV SERVICE=ingest
 # exec replaces the shell: node becomes PID 1 and gets the SIGTERM of `docker stop` itself.
-CMD ["sh", "-c", "exec node --import tsx services/$SERVICE/src/main.ts"]
+CMD ["sh", "-c", "exec node dist/services/$SERVICE/src/main.js"]
