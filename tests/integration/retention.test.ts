@@ -29,30 +29,42 @@ const claim = async (ids: string[]): Promise<string[]> => (await db.pool.query<{
 
 await ensureDayPartitions(db.pool, Date.now());
 // A new database's legacy partitions (migration 0007) are empty and end in 2000: the first run drops them.
-assert.deepEqual(await dropExpiredPartitions(db.pool, { applied_events: 30, dead_letters: 30, contributions: 0 }), ['applied_events_legacy', 'dead_letters_legacy']);
+assert.deepEqual(await dropExpiredPartitions(db.pool, { applied_events: 7, dead_letters: 30, contributions: 0 }), ['applied_events_legacy', 'dead_letters_legacy']);
 await seedJackpot(db.pool, { jackpotId: 'ret', currency: 'EUR', pools: [{ tier: 'main', seedMinor: 100, contributionPpm: 25_000, reservePpm: 5_000 }], games: ['ret-game'] });
 await positionPartitions(db.pool, { groupId: 'g', topic: 't', clusterId: 'c', partitions: [0] });
 
-void test('partitions exist from yesterday to a week ahead for the ledger, the duplicate check and the dead letters', async () => {
+const weekOf = (iso: string): string => {
+  const d = new Date(`${iso}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+  return d.toISOString().slice(0, 10).replaceAll('-', '');
+};
+
+void test('partitions exist from yesterday to a week ahead: daily for the ledger and the dead letters, weekly for the duplicate check', async () => {
   for (const parent of ['contributions', 'applied_events', 'dead_letters']) {
     const names = await partitions(parent);
-    for (let d = -1; d <= 7; d++) assert.ok(names.includes(`${parent}_${isoDay(-d * DAY_MS).replaceAll('-', '')}`), `${parent} day ${d}`);
+    for (let d = -1; d <= 7; d++) {
+      const day = isoDay(-d * DAY_MS);
+      const name = `${parent}_${parent === 'applied_events' ? weekOf(day) : day.replaceAll('-', '')}`;
+      assert.ok(names.includes(name), `${parent} day ${d}: ${name}`);
+    }
     assert.ok(names.includes(`${parent}_default`), `${parent} has a default partition`);
   }
 });
 
-void test('an id claimed days ago is still a duplicate within the window, and forgotten once its day is dropped', async () => {
-  const day = isoDay(3 * DAY_MS);
+void test('an id claimed weeks ago is still a duplicate within the window, and forgotten once its week is dropped', async () => {
+  const day = isoDay(14 * DAY_MS);
+  const week = weekOf(day);
   await db.pool.query("SELECT jackpot.create_day_partition('applied_events', $1::date)", [day]);
   const old = randomUUID();
-  await db.pool.query('INSERT INTO jackpot.applied_events (event_id, claimed_on) VALUES ($1, $2::date)', [old, day]);
+  await db.pool.query("INSERT INTO jackpot.applied_events (event_id, claimed_week) VALUES ($1, date_trunc('week', $2::date)::date)", [old, day]);
   const fresh = randomUUID();
-  assert.deepEqual(await claim([old, fresh].sort()), [old], 'the id claimed 3 days ago counts as claimed');
-  assert.deepEqual(await claim([fresh]), [fresh], "and today's claim too");
+  assert.deepEqual(await claim([old, fresh].sort()), [old], 'the id claimed 2 weeks ago counts as claimed');
+  assert.deepEqual(await claim([fresh]), [fresh], "and this week's claim too");
 
-  assert.deepEqual(await dropExpiredPartitions(db.pool, { applied_events: 4, dead_letters: 0, contributions: 0 }), [], 'kept 4 days: nothing to drop');
-  const dropped = await dropExpiredPartitions(db.pool, { applied_events: 2, dead_letters: 0, contributions: 0 });
-  assert.deepEqual(dropped, [`applied_events_${day.replaceAll('-', '')}`]);
+  // Its week ended between 7 and 13 days ago: kept with 20 days, dropped with 3.
+  assert.deepEqual(await dropExpiredPartitions(db.pool, { applied_events: 20, dead_letters: 0, contributions: 0 }), [], 'kept 20 days: nothing to drop');
+  const dropped = await dropExpiredPartitions(db.pool, { applied_events: 3, dead_letters: 0, contributions: 0 });
+  assert.deepEqual(dropped, [`applied_events_${week}`]);
   assert.deepEqual(await claim([old]), [], 'past the window the id is claimable again');
   await assert.rejects(db.pool.query("SELECT jackpot.drop_expired_partitions('applied_events', 0)"), /keep_days must be at least 1/);
 });

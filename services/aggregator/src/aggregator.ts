@@ -603,7 +603,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
 
   return {
     async start() {
-      // A replica started while Postgres restarts waits for it (~16 s of backoff) rather than exit.
+      // A replica started while Postgres restarts waits for it (8 attempts, 6-11 s) rather than exit.
       await retryDb(ensurePartitions, {
         onRetry: (e, attempt) => logger.warn({ err: e.message, attempt }, 'database not reachable at start; retrying'),
       });

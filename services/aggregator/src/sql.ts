@@ -41,20 +41,21 @@ export const gameLinksAndRates = (gameIds: readonly string[], currencies: readon
  * see the lock order. The ids are validated lower-case UUIDs (no comma, no quote), sent as one
  * comma-separated text: a 10,000-element array literal cost pg's serializer more than the join.
  *
- * applied_events is partitioned by the day of the claim (retention drops whole days, see
- * migration 0007), and a primary key can only be unique within a day: ids claimed on earlier days
- * still kept are looked up first, and today's insert collides with a concurrent claim of the same
- * id today. (Two windows claiming one id at the same moment across midnight could both win; they
- * would have to hold the same id under two Kafka keys, since one key's partition is applied by one
- * window at a time.)
+ * applied_events is partitioned by the week of the claim (retention drops whole weeks, see
+ * migration 0007), and a primary key is only unique within a partition: ids claimed in earlier
+ * weeks still kept are looked up first (one index probe per week kept), and this week's insert
+ * collides with a concurrent claim of the same id this week. (Two windows claiming one id at the
+ * same moment across midnight between Sunday and Monday UTC could both win; they would have to
+ * hold the same id under two Kafka keys, since one key's partition is applied by one window at a
+ * time.)
  */
 export const claimEvents = (eventIds: readonly string[]): Sql => ({
   text: `WITH ids AS (SELECT id FROM unnest(string_to_array($1::text, ',')::uuid[]) AS id),
-              today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day),
-              earlier AS (SELECT e.event_id FROM jackpot.applied_events e, today
-                          WHERE e.event_id IN (SELECT id FROM ids) AND e.claimed_on < today.day),
-              claimed AS (INSERT INTO jackpot.applied_events (event_id, claimed_on)
-                          SELECT id, today.day FROM ids, today WHERE id NOT IN (SELECT event_id FROM earlier) ORDER BY id
+              this AS (SELECT date_trunc('week', now() AT TIME ZONE 'UTC')::date AS week),
+              earlier AS (SELECT e.event_id FROM jackpot.applied_events e, this
+                          WHERE e.event_id IN (SELECT id FROM ids) AND e.claimed_week < this.week),
+              claimed AS (INSERT INTO jackpot.applied_events (event_id, claimed_week)
+                          SELECT id, this.week FROM ids, this WHERE id NOT IN (SELECT event_id FROM earlier) ORDER BY id
                           ON CONFLICT DO NOTHING RETURNING event_id)
          SELECT id::text AS event_id FROM ids WHERE id NOT IN (SELECT event_id FROM claimed)`,
   values: [eventIds.join(',')],
