@@ -17,8 +17,8 @@ export default tseslint.config(
     },
   },
   {
-    // The jackpot math stays pure: no I/O, no clients, no clocks read behind the caller's back.
-    files: ['shared/src/domain/**/*.ts'],
+    // The jackpot math and the wire messages stay pure: no I/O, no clients, no clocks read behind the caller's back.
+    files: ['shared/src/domain/**/*.ts', 'shared/src/messages/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -48,14 +48,14 @@ import pg from 'pg';
 import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS, int, list } from '../shared/src/config.js';
 import { createPool, withClient } from '../shared/src/db.js';
 import {
-  parseWager,
   validateJackpotConfig,
   type JackpotConfig,
 } from '../shared/src/domain/index.js';
 import { putJackpot } from '../shared/src/jackpot-store.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { createLogger } from '../shared/src/logger.js';
-import { createWagerProducer, encodeWager, type WagerProducer } from '../shared/src/producer.js';
+import { createWagerProducer, type WagerProducer } from '../shared/src/producer.js';
+import { parseWager, wagerRecord } from '../shared/src/messages/wager.js';
 import { migrate } from '../infra/migrate.js';
 import { createTopic } from '../infra/topics.js';
 import { createTraffic, type TrafficEvent } from '../loadgen/src/traffic.js';
@@ -168,7 +168,7 @@ function toEvent(e: TrafficEvent, expected: Expected, config: JackpotConfig): Ev
       );
     }
   }
-  return { key: w.playerId, value: encodeWager(w) };
+  return wagerRecord(w);
 }
 
 /** Same partitioner input as the load generator (key = playerId), sharded over producers by key so each key keeps its order. */

@@ -15,7 +15,10 @@
 import type { Message, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Sql } from './db.js';
+import type { ReasonCode } from './domain/wager.js';
 import { AppError, toError } from './errors.js';
+import { awardRecord, type AwardKind } from './messages/award.js';
+import { deadLetterRecord } from './messages/dead-letter.js';
 
 /** The one thing a relay needs from a Kafka producer. */
 export type SendPort = Pick<Producer, 'send'>;
@@ -114,7 +117,8 @@ async function relay<R extends object>(
 
 interface DeadLetterRow {
   id: string;
-  reason: string;
+  /** Only the aggregator writes dead letters, and only with reason codes. */
+  reason: ReasonCode;
   kafka_key: Buffer | null;
   payload: Buffer;
 }
@@ -130,11 +134,7 @@ const DEAD_LETTERS: Outbox<DeadLetterRow> = {
   }),
   order: (a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1),
   id: (r) => r.id,
-  message: (r) => ({
-    key: r.kafka_key,
-    value: r.payload,
-    headers: { 'x-dlq-reason': r.reason, 'x-dead-letter-id': r.id },
-  }),
+  message: (r) => deadLetterRecord({ id: r.id, reason: r.reason, key: r.kafka_key, payload: r.payload }),
   markPublished: (ids) => ({
     text: 'UPDATE jackpot.dead_letters SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL',
     values: [ids],
@@ -155,24 +155,12 @@ export function relayDeadLetters(
   return relay(pool, producer, topic, DEAD_LETTERS, opts);
 }
 
-/** The contract's award message. */
-interface Award {
-  readonly winId: string;
-  readonly poolId: string;
-  readonly cycle: number;
-  readonly amountMinor: number;
-  readonly kind: 'claim' | 'mystery';
-  readonly gameId: string;
-  readonly playerId: string;
-  readonly wonAt: string;
-}
-
 interface WinRow {
   win_id: string;
   pool_id: string;
   cycle: number;
   amount_minor: string;
-  kind: 'claim' | 'mystery';
+  kind: AwardKind;
   game_id: string;
   player_id: string;
   won_at: Date;
@@ -192,19 +180,17 @@ const WINS: Outbox<WinRow> = {
   order: (a, b) =>
     a.won_at.getTime() - b.won_at.getTime() || (a.win_id < b.win_id ? -1 : a.win_id > b.win_id ? 1 : 0),
   id: (r) => r.win_id,
-  message: (r) => {
-    const award: Award = {
+  message: (r) =>
+    awardRecord({
       winId: r.win_id,
       poolId: r.pool_id,
       cycle: r.cycle,
-      amountMinor: Number(r.amount_minor),
+      amountMinor: BigInt(r.amount_minor),
       kind: r.kind,
       gameId: r.game_id,
       playerId: r.player_id,
       wonAt: r.won_at.toISOString(),
-    };
-    return { key: r.pool_id, value: JSON.stringify(award), headers: { 'x-win-id': r.win_id } };
-  },
+    }),
   markPublished: (ids) => ({
     text: 'UPDATE jackpot.wins SET published_at = now() WHERE win_id = ANY($1::uuid[]) AND published_at IS NULL',
     values: [ids],

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { CycleClose, CycleOpening, CycleParams, Overflow, PoolDelta, PoolLifecycleState } from './domain/index.js';
 import { MICRO_PER_MINOR } from './domain/index.js';
+import type { PoolUpdateMessage } from './messages/pool-update.js';
 
 export interface LockedPool {
   readonly poolId: string;
@@ -24,16 +25,6 @@ export interface LockedPool {
   readonly cycleWagers: number;
   /** The pool's parameters as configured now: the next cycle runs on them. */
   readonly nextParams: CycleParams;
-}
-
-/** The contract's pool-update message. */
-export interface PoolUpdate {
-  readonly poolId: string;
-  readonly jackpotId: string;
-  readonly cycle: number;
-  readonly amountMinor: number;
-  readonly version: number;
-  readonly updatedAt: string;
 }
 
 export interface WinRecord {
@@ -190,7 +181,7 @@ function byPool<T extends { readonly poolId: string }>(items: readonly T[]): Map
  * fixed number of statements whatever the number of pools and mystery hits (a busy mystery pool
  * hits dozens of times in one window, each hit opening and closing a cycle).
  */
-export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Promise<PoolUpdate[]> {
+export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Promise<PoolUpdateMessage[]> {
   const touched = [...new Set([...ch.deltas.map((d) => d.poolId), ...ch.openings.map((o) => o.poolId)])].sort();
   if (touched.length === 0) return [];
   const deltasOf = byPool(ch.deltas);
@@ -328,7 +319,7 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
     poolId: r.pool_id,
     jackpotId: r.jackpot_id,
     cycle: r.cycle,
-    amountMinor: Number(r.amount_minor),
+    amountMinor: BigInt(r.amount_minor),
     version: Number(r.version),
     updatedAt: r.updated_at.toISOString(),
   }));

@@ -20,16 +20,7 @@ import { CompressionTypes, Partitioners, type Kafka, type Producer, type RetryOp
 import { AppError, toError } from './errors.js';
 import { TOPICS } from './kafka.js';
 import type { Logger } from './logger.js';
-
-/** A wager as the contract writes it on `jackpot.wagers.v1` (JSON, UTF-8, key = playerId). */
-export interface WagerMessage {
-  readonly eventId: string;
-  readonly occurredAt: string;
-  readonly gameId: string;
-  readonly playerId: string;
-  readonly currency: string;
-  readonly amountMinor: number;
-}
+import { encodeWager, type WagerMessage } from './messages/wager.js';
 
 export interface ProducerOptions {
   readonly kafka: Kafka;
@@ -88,21 +79,6 @@ export const DEFAULT_LINGER_MS = 5;
 export const DEFAULT_MAX_BUFFERED_MESSAGES = 20_000;
 export const DEFAULT_PRODUCER_RETRY: RetryOptions = { retries: 5 };
 const MAX_RECONNECT_DELAY_MS = 10_000;
-
-/** The contract's fields only, in the contract's order: extra properties of the caller's object never leak. */
-export function encodeWager(wager: WagerMessage): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      eventId: wager.eventId,
-      occurredAt: wager.occurredAt,
-      gameId: wager.gameId,
-      playerId: wager.playerId,
-      currency: wager.currency,
-      amountMinor: wager.amountMinor,
-    }),
-    'utf8',
-  );
-}
 
 interface Pending {
   readonly key: string | null;

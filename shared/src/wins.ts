@@ -16,7 +16,8 @@ import type pg from 'pg';
 import { withTransaction } from './db.js';
 import { claimWin, MICRO_PER_MINOR, type PoolLifecycleState } from './domain/index.js';
 import type { WinClaim } from './domain/win-claim.js';
-import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type PoolUpdate } from './pool-store.js';
+import { lockPools, newWinId, savePoolChanges, secureDrawMinor } from './pool-store.js';
+import type { PoolUpdateMessage } from './messages/pool-update.js';
 
 export interface WinAnswer {
   readonly winId: string;
@@ -27,7 +28,7 @@ export interface WinAnswer {
 }
 
 export type ClaimOutcome =
-  | { readonly kind: 'won'; readonly answer: WinAnswer; readonly update: PoolUpdate | null }
+  | { readonly kind: 'won'; readonly answer: WinAnswer; readonly update: PoolUpdateMessage | null }
   | { readonly kind: 'replayed'; readonly answer: WinAnswer }
   | { readonly kind: 'claim_id_reused'; readonly poolId: string }
   | { readonly kind: 'pool_not_found' }

@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { toError } from '../../shared/src/errors.js';
-import { createWagerProducer, type WagerMessage, type WagerProducer } from '../../shared/src/producer.js';
+import type { WagerMessage } from '../../shared/src/messages/wager.js';
+import { createWagerProducer, type WagerProducer } from '../../shared/src/producer.js';
 import { createHttpSender } from '../../loadgen/src/http-sender.js';
 import { createKafkaSender } from '../../loadgen/src/kafka-sender.js';
 import { createPacer } from '../../loadgen/src/pacer.js';

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
 import { createApiKey } from '../../shared/src/api-keys.js';
 import { reconcile } from '../../shared/src/domain/reconcile.js';
+import { decodeAward } from '../../shared/src/messages/award.js';
 import { createWagerProducer } from '../../shared/src/producer.js';
 import { loadRecords } from '../../services/cli/src/reconcile.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -132,7 +133,13 @@ void test('claims and mystery hits during a heavy stream: every cycle reconciles
   await eventually(() => Promise.resolve(awards.length >= wins.rows.length), 30_000);
   await new Promise((r) => setTimeout(r, 1_000)); // a copy would arrive right behind
   await consumer.disconnect();
-  const published = awards.map((m) => (JSON.parse(m.value?.toString() ?? '{}') as { winId: string }).winId).sort();
+  const published = awards
+    .map((m) => {
+      const d = decodeAward(m.value);
+      assert.ok(d.ok, d.ok ? '' : d.reason);
+      return d.message.winId;
+    })
+    .sort();
   assert.deepEqual(published, wins.rows.map((w) => w.win_id).sort(), 'every award published exactly once');
 
   // No trigger visible: the read API serves exactly the contract's fields, the admin API no trigger.

@@ -3,6 +3,8 @@ import { after, test } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { createLogger } from '../../shared/src/logger.js';
+import { decodeDeadLetter } from '../../shared/src/messages/dead-letter.js';
+import { decodePoolUpdate, type PoolUpdateMessage } from '../../shared/src/messages/pool-update.js';
 import { withTransaction } from '../../shared/src/db.js';
 import { putFxRate } from '../../shared/src/meters.js';
 import { checkPositions, rebasePositions } from '../../shared/src/positions.js';
@@ -113,14 +115,21 @@ void test('a mixed stream gives exact pool totals, one ledger row per wager and 
   }
   const dlq = await readTopic(kafka, t.dlqTopic, (got) => got.length >= reasons.length);
   assert.equal(dlq.length, reasons.length, 'every dead letter on the topic');
-  assert.deepEqual(new Set(dlq.map((m) => m.headers?.['x-dlq-reason']?.toString())), new Set(reasons));
-  const malformed = dlq.find((m) => m.headers?.['x-dlq-reason']?.toString() === 'malformed_json');
-  assert.equal(malformed?.value?.toString(), '{"eventId": nope', 'original bytes kept');
+  const letters = dlq.map((m) => {
+    const d = decodeDeadLetter(m);
+    assert.ok(d.ok, d.ok ? '' : d.reason);
+    return d.message;
+  });
+  assert.deepEqual(new Set(letters.map((d) => d.reason)), new Set(reasons));
+  const malformed = letters.find((d) => d.reason === 'malformed_json');
+  assert.equal(malformed?.payload.toString(), '{"eventId": nope', 'original bytes kept');
 
   const latest = (got: readonly KafkaMessage[]) => {
-    const last = new Map<string, { version: number; amountMinor: number; cycle: number }>();
+    const last = new Map<string, PoolUpdateMessage>();
     for (const m of got) {
-      const u = JSON.parse(m.value?.toString() ?? '{}') as { poolId: string; version: number; amountMinor: number; cycle: number };
+      const d = decodePoolUpdate(m.value);
+      assert.ok(d.ok, d.ok ? '' : d.reason);
+      const u = d.message;
       if ((last.get(u.poolId)?.version ?? 0) < u.version) last.set(u.poolId, u);
     }
     return last;
@@ -129,7 +138,7 @@ void test('a mixed stream gives exact pool totals, one ledger row per wager and 
     (await db.pool.query<{ pool_id: string; version: string }>('SELECT pool_id, version::text FROM jackpot.pool_totals')).rows.map((r) => [r.pool_id, Number(r.version)]),
   );
   const last = latest(await readTopic(kafka, t.poolUpdatesTopic, (got) => [...latest(got)].every(([id, u]) => u.version === versions.get(id)) && latest(got).size === versions.size));
-  for (const [poolId, micro] of expected) assert.equal(last.get(poolId)?.amountMinor, Number(micro / 1_000_000n), `published amount of ${poolId}`);
+  for (const [poolId, micro] of expected) assert.equal(last.get(poolId)?.amountMinor, micro / 1_000_000n, `published amount of ${poolId}`);
   await aggregator.stop();
 });
 

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import type { Producer } from 'kafkajs';
 import { createPool } from '../../shared/src/db.js';
 import { validateWinClaim } from '../../shared/src/domain/win-claim.js';
+import { decodeAward, WIN_ID_HEADER } from '../../shared/src/messages/award.js';
+import { decodeDeadLetter } from '../../shared/src/messages/dead-letter.js';
 import { createRelay, relayAwards, relayDeadLetters, type SendPort } from '../../shared/src/outbox.js';
 import { claimPoolWin } from '../../shared/src/wins.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -118,13 +120,13 @@ void test(
       assert.equal(await relayAwards(pool, producer, topic), winIds.length);
       assert.deepEqual(await unpublishedWins(), []);
       const got = await readTopic(kafka, topic, (m) => m.length >= winIds.length, { settleMs: 300 });
-      const published = got.map((m) => (JSON.parse(m.value?.toString() ?? '{}') as { winId: string }).winId);
+      const published = got.map((m) => {
+        const d = decodeAward(m.value);
+        assert.ok(d.ok, d.ok ? '' : d.reason);
+        assert.equal(m.headers?.[WIN_ID_HEADER]?.toString(), d.message.winId);
+        return d.message.winId;
+      });
       assert.deepEqual([...published].sort(), [...winIds].sort(), 'every award, once');
-      for (const m of got)
-        assert.equal(
-          m.headers?.['x-win-id']?.toString(),
-          (JSON.parse(m.value?.toString() ?? '{}') as { winId: string }).winId,
-        );
     } finally {
       kafkaDown.giveUp();
       await Promise.allSettled(relays);
@@ -154,9 +156,14 @@ void test(
       await producer.connect();
       assert.equal(await relayDeadLetters(pool, producer, topic), ids.length);
       const got = await readTopic(kafka, topic, (m) => m.length >= ids.length, { settleMs: 300 });
-      assert.deepEqual(got.map((m) => m.headers?.['x-dead-letter-id']?.toString()).sort(), [...ids].sort());
+      const letters = got.map((m) => {
+        const d = decodeDeadLetter(m);
+        assert.ok(d.ok, d.ok ? '' : d.reason);
+        return d.message;
+      });
+      assert.deepEqual(letters.map((d) => d.id).sort(), [...ids].sort());
       assert.deepEqual(
-        got.map((m) => m.headers?.['x-dlq-reason']?.toString()),
+        letters.map((d) => d.reason),
         ['malformed_json', 'malformed_json', 'malformed_json'],
       );
       const left = await pool.query('SELECT 1 FROM jackpot.dead_letters WHERE published_at IS NULL');

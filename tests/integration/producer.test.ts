@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { Kafka } from 'kafkajs';
 import { AppError } from '../../shared/src/errors.js';
-import { createWagerProducer, type WagerMessage } from '../../shared/src/producer.js';
+import type { WagerMessage } from '../../shared/src/messages/wager.js';
+import { createWagerProducer } from '../../shared/src/producer.js';
 import { kafkaForTests, randomTopic, readTopic } from '../helpers/kafka.js';
 
 const TEST_TIMEOUT = 60_000;

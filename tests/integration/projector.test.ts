@@ -7,6 +7,7 @@ import { get, type IncomingMessage } from 'node:http';
 import { after, test, type TestContext } from 'node:test';
 import type { Producer } from 'kafkajs';
 import { createLogger } from '../../shared/src/logger.js';
+import { poolUpdateRecord } from '../../shared/src/messages/pool-update.js';
 import { startTelemetry } from '../../shared/src/telemetry.js';
 import { loadProjectorConfig } from '../../services/projector/src/config.js';
 import { createProjector, type Projector } from '../../services/projector/src/projector.js';
@@ -61,8 +62,7 @@ async function publish(
     topic,
     acks: -1,
     messages: updates.map((u) => ({
-      key: u.poolId,
-      value: JSON.stringify(u),
+      ...poolUpdateRecord({ ...u, amountMinor: BigInt(u.amountMinor) }),
       ...(partition === undefined ? {} : { partition }),
     })),
   });

@@ -6,12 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Partitioners, type Kafka, type ProducerRecord } from 'kafkajs';
 import { AppError } from '../../shared/src/errors.js';
-import {
-  createWagerProducer,
-  encodeWager,
-  type ProducerOptions,
-  type WagerMessage,
-} from '../../shared/src/producer.js';
+import { encodeWager, type WagerMessage } from '../../shared/src/messages/wager.js';
+import { createWagerProducer, type ProducerOptions } from '../../shared/src/producer.js';
 
 interface Deferred {
   readonly record: ProducerRecord;

@@ -18,7 +18,8 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Meter } from '@opentelemetry/api';
 import { retryDb, sleep, withTransaction } from '../../../shared/src/db.js';
-import { parseWager } from '../../../shared/src/domain/index.js';
+import { parseWager } from '../../../shared/src/messages/wager.js';
+import { poolUpdateRecord } from '../../../shared/src/messages/pool-update.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
 import { checkPositions, describeProblems, readTopicSource } from '../../../shared/src/positions.js';
 import { dropExpiredPartitions, ensureDayPartitions } from '../../../shared/src/retention.js';
@@ -440,7 +441,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
           .send({
             topic: config.poolUpdatesTopic,
             acks: -1,
-            messages: outcome.poolUpdates.map((u) => ({ key: u.poolId, value: JSON.stringify(u) })),
+            messages: outcome.poolUpdates.map(poolUpdateRecord),
           })
           .catch((e: unknown) => logger.warn({ err: toError(e).message }, 'pool updates not published; projectors resync from Postgres')),
       );

@@ -21,23 +21,21 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import {
   fxRateKey,
-  parseWager,
   planBatch,
   type BatchPlan,
   type BatchWager,
   type DrawTriggerMinor,
   type GameLink,
-  type ParseResult,
   type PoolLifecycleState,
   type PoolParams,
   type ReasonCode,
 } from '../../../shared/src/domain/index.js';
-import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type PoolUpdate, type WinRecord } from '../../../shared/src/pool-store.js';
+import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type WinRecord } from '../../../shared/src/pool-store.js';
+import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
+import { parseWager, type WagerParseResult } from '../../../shared/src/messages/wager.js';
 import { createLedgerEncoder } from './ledger-copy.js';
 import { AppError } from '../../../shared/src/errors.js';
 import * as sql from './sql.js';
-
-export type { PoolUpdate };
 
 export interface InMessage {
   readonly offset: string;
@@ -47,7 +45,7 @@ export interface InMessage {
    * `parseWager(value, …)` done ahead, when the message arrived: parsing then overlaps the
    * transaction of the window before. Parsed inside the transaction when absent.
    */
-  readonly parsed?: ParseResult;
+  readonly parsed?: WagerParseResult;
 }
 
 /** One partition's messages in this window, in offset order. */
@@ -72,7 +70,7 @@ export interface WindowOutcome {
   readonly rejected: ReadonlyMap<ReasonCode, number>;
   readonly ledgerRows: number;
   readonly mysteryWins: number;
-  readonly poolUpdates: readonly PoolUpdate[];
+  readonly poolUpdates: readonly PoolUpdateMessage[];
   /** New positions, to commit to Kafka after the database. */
   readonly positions: readonly { partition: number; nextOffset: string }[];
   /** Partitions whose messages start after the stored position: not applied; seek back to it. */
@@ -217,7 +215,7 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   let duplicates = 0;
   let ledgerRows = 0;
   let mysteryWins = 0;
-  let poolUpdates: PoolUpdate[] = [];
+  let poolUpdates: PoolUpdateMessage[] = [];
   if (screen !== undefined) {
     // 5. Claims.
     const seen = new Set(

@@ -19,7 +19,7 @@ import { validateJackpotConfig } from '../../../shared/src/domain/jackpot-config
 import { isValidFxRateMicro, MAX_FX_RATE_MICRO } from '../../../shared/src/domain/fx.js';
 import { validateWinClaim } from '../../../shared/src/domain/win-claim.js';
 import { listFxRates, putFxRate, readMeters } from '../../../shared/src/meters.js';
-import type { PoolUpdate } from '../../../shared/src/pool-store.js';
+import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
 import { claimPoolWin } from '../../../shared/src/wins.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
 import { createHttpServer, sendError, type HttpLimits } from '../../../shared/src/http.js';
@@ -76,7 +76,7 @@ export interface IngestAppDeps {
    * Told after a claimed win is committed, to publish the pool's new state and the award (outbox
    * relay). Best effort and not awaited by the request: Postgres already holds the win.
    */
-  readonly onWin?: (update: PoolUpdate | null) => void;
+  readonly onWin?: (update: PoolUpdateMessage | null) => void;
   /**
    * The process's memory pressure (shared/src/memory-budget.ts): from `shed`, wagers are refused
    * with 503 `overloaded` before their body is read. Claims are always served.

@@ -19,6 +19,7 @@ import { createLogger } from '../../../shared/src/logger.js';
 import { createRelay, relayAwards } from '../../../shared/src/outbox.js';
 import { startMemoryMonitor } from '../../../shared/src/memory-budget.js';
 import { createWagerProducer } from '../../../shared/src/producer.js';
+import { poolUpdateRecord } from '../../../shared/src/messages/pool-update.js';
 import { startTelemetry } from '../../../shared/src/telemetry.js';
 import { createIngestApp } from './app.js';
 import { loadIngestConfig } from './config.js';
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     onWin: (update) => {
       if (update !== null) {
         events
-          .send({ topic: config.poolUpdatesTopic, acks: -1, messages: [{ key: update.poolId, value: JSON.stringify(update) }] })
+          .send({ topic: config.poolUpdatesTopic, acks: -1, messages: [poolUpdateRecord(update)] })
           .catch((e: unknown) => logger.warn({ err: toError(e).message }, 'pool update not published; projectors resync from Postgres'));
       }
       void relayAwardsNow();

@@ -8,7 +8,7 @@
  * - **Version**: a per-pool counter that the aggregator (and a win) bumps in the same
  *   transaction as every change of the pool's row. It grows strictly, so the higher version is
  *   the newer state whatever order Kafka and Postgres deliver them in.
- * - **Update**: one new state of a pool, from the `jackpot.pool-updates.v1` topic (no tier or
+ * - **Snapshot**: one state of a pool, from the `jackpot.pool-updates.v1` topic (no tier or
  *   currency) or from a row of `jackpot.pool_totals` (all fields).
  * - **View**: what the read API serves for a pool; the contract's fields of `GET /v1/pools`.
  * - **Resync**: a read of every pool from Postgres, the authority. Its rows go through
@@ -16,6 +16,8 @@
  *   its version, so a wrong message (a bug, or a forged one) is served until the next resync at
  *   most, never until restart.
  */
+
+import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
 
 export interface PoolView {
   readonly poolId: string;
@@ -31,18 +33,13 @@ export interface PoolView {
 }
 
 /**
- * A new state of one pool. Messages on the topic carry no tier or currency (they never change
- * for a pool); rows from Postgres carry both, and only they can introduce a pool.
+ * One state of a pool, from either source: a message of the topic (a `PoolUpdateMessage`, which
+ * carries no tier or currency: they never change for a pool) or a row of `jackpot.pool_totals`
+ * (all fields; only rows can introduce a pool).
  */
-export interface PoolUpdate {
-  readonly poolId: string;
-  readonly jackpotId: string;
+export interface PoolSnapshot extends PoolUpdateMessage {
   readonly tier?: string;
   readonly currency?: string;
-  readonly amountMinor: bigint;
-  readonly cycle: number;
-  readonly version: number;
-  readonly updatedAt: string;
 }
 
 export type ApplyOutcome =
@@ -58,7 +55,7 @@ export type ApplyOutcome =
  * The one rule every source goes through: a pool's view only moves to a strictly higher version.
  * `current` is the view held for `update.poolId`, if any.
  */
-export function applyUpdate(current: PoolView | undefined, update: PoolUpdate): ApplyOutcome {
+export function applyUpdate(current: PoolView | undefined, update: PoolSnapshot): ApplyOutcome {
   if (current !== undefined && current.poolId !== update.poolId) {
     throw new RangeError(`applyUpdate: view of ${current.poolId} given for an update of ${update.poolId}`);
   }

@@ -21,9 +21,9 @@ import type { Logger } from '../../../shared/src/logger.js';
 import type { Telemetry } from '../../../shared/src/telemetry.js';
 import type { ProjectorConfig } from './config.js';
 import { createProjectorMetrics, type UpdateSource } from './metrics.js';
-import { parsePoolUpdate } from './pool-json.js';
 import { executeSqlOn, loadPools } from './postgres-source.js';
-import { poolsToRemove, type ApplyOutcome, type PoolUpdate, type PoolView } from './projection.js';
+import { poolsToRemove, type ApplyOutcome, type PoolSnapshot, type PoolView } from './projection.js';
+import { decodePoolUpdate } from '../../../shared/src/messages/pool-update.js';
 import { createResyncer, type ResyncTrigger } from './resync.js';
 import { createSseHub } from './sse.js';
 import { createPoolStore, type PoolStore } from './store.js';
@@ -64,7 +64,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   let loaded = false;
   let stopping: Promise<void> | undefined;
 
-  const apply = (update: PoolUpdate, source: UpdateSource): ApplyOutcome => {
+  const apply = (update: PoolSnapshot, source: UpdateSource): ApplyOutcome => {
     const outcome = store.apply(update);
     if (outcome.kind === 'applied') metrics.updatesApplied.add(1, { source });
     else
@@ -151,14 +151,14 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
       // A null value is a tombstone; nothing in the pipeline writes one, and no pool goes away
       // through the topic (only through Postgres, which the resync reads).
       if (value === null) return;
-      const parsed = parsePoolUpdate(value.toString('utf8'));
+      const parsed = decodePoolUpdate(value);
       if (!parsed.ok) {
         metrics.updatesIgnored.add(1, { source: 'kafka', reason: 'invalid' });
         log.warn({ partition, reason: parsed.reason }, 'unreadable pool update; re-reading Postgres instead');
         resyncer.request('invalid_update');
         return;
       }
-      if (apply(parsed.update, 'kafka').kind === 'unknown-pool') resyncer.request('unknown_pool');
+      if (apply(parsed.message, 'kafka').kind === 'unknown-pool') resyncer.request('unknown_pool');
     },
     onRejoin: () => resyncer.request('rejoin'),
   });

@@ -11,7 +11,7 @@ import {
   comparePoolIds,
   resyncPool,
   type ApplyOutcome,
-  type PoolUpdate,
+  type PoolSnapshot,
   type PoolView,
   type ResyncOutcome,
 } from './projection.js';
@@ -30,7 +30,7 @@ export type ChangeListener = (entry: PoolEntry) => void;
 
 export interface PoolStore {
   /** Applies an update through the version check; listeners hear of it when it applied. */
-  apply(update: PoolUpdate): ApplyOutcome;
+  apply(update: PoolSnapshot): ApplyOutcome;
   /** Taken just before a read of Postgres is sent: tells `resync` which views arrived after it. */
   readMark(): number;
   /**

@@ -5,7 +5,7 @@ import {
   comparePoolIds,
   poolsToRemove,
   resyncPool,
-  type PoolUpdate,
+  type PoolSnapshot,
   type PoolView,
 } from '../../../../services/projector/src/projection.js';
 
@@ -21,7 +21,7 @@ const held: PoolView = {
 };
 
 /** A topic message: no tier, no currency. */
-function message(over: Partial<PoolUpdate>): PoolUpdate {
+function message(over: Partial<PoolSnapshot>): PoolSnapshot {
   return {
     poolId: 'demo:grand',
     jackpotId: 'demo',
@@ -34,7 +34,7 @@ function message(over: Partial<PoolUpdate>): PoolUpdate {
 }
 
 void test('applyUpdate: only a strictly higher version moves a pool', () => {
-  const table: Array<[string, PoolView | undefined, PoolUpdate, string, Partial<PoolView>?]> = [
+  const table: Array<[string, PoolView | undefined, PoolSnapshot, string, Partial<PoolView>?]> = [
     [
       'next version applies',
       held,
