@@ -22,6 +22,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist dist
 # infra/migrate.js reads the migrations from the sources (infra/paths.ts): the build does not copy them.
 COPY infra/migrations infra/migrations
+# The projector's live page (GET /) is a static file read from the sources the same way.
+COPY services/projector/page services/projector/page
 USER node
 ENV SERVICE=ingest
 # exec replaces the shell: node becomes PID 1 and gets the SIGTERM of `docker stop` itself.

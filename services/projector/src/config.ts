@@ -17,6 +17,13 @@ export interface ProjectorConfig extends CommonConfig {
    */
   readonly topic: string;
   /**
+   * `AGGREGATOR_TOPIC` (default `jackpot.wagers.v1`) and `AGGREGATOR_GROUP_ID` (default
+   * `jackpot-aggregator`), the aggregators' own variables: the live page's lag is the wagers on
+   * that topic past that group's stored positions. Only read for the chart.
+   */
+  readonly wagerTopic: string;
+  readonly aggregatorGroupId: string;
+  /**
    * `PROJECTOR_RESYNC_MS`, default 1000: how often every pool is re-read from Postgres. This bounds
    * how far behind the served state can be when an update never reaches the topic (an aggregator
    * that died between its commit and its publish), and it is how new pools appear. The contract
@@ -60,6 +67,8 @@ export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
     port: int(env, 'PROJECTOR_PORT', 8081, 0, 65535),
     host: str(env, 'PROJECTOR_HOST', '0.0.0.0'),
     topic: topicName(env, 'PROJECTOR_TOPIC', TOPICS.poolUpdates),
+    wagerTopic: topicName(env, 'AGGREGATOR_TOPIC', TOPICS.wagers),
+    aggregatorGroupId: str(env, 'AGGREGATOR_GROUP_ID', 'jackpot-aggregator'),
     resyncMs: int(env, 'PROJECTOR_RESYNC_MS', 1000, 50, 600_000),
     sseHeartbeatMs: 15_000,
     sseMaxClients: int(env, 'PROJECTOR_SSE_MAX_CLIENTS', 1000, 1, 1_000_000),

@@ -29,6 +29,8 @@ import { createSseHub } from './sse.js';
 import { createPoolStore, type PoolStore } from './store.js';
 import { serveListBeforeFastify } from './fast-list.js';
 import { registerPoolRoutes } from './routes.js';
+import { createPageData } from './page-data.js';
+import { registerPageRoutes } from './page-routes.js';
 import { createUpdateConsumer, uniqueGroupId } from './update-consumer.js';
 
 export interface ProjectorDeps {
@@ -47,8 +49,9 @@ export interface Projector {
 export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): Projector {
   const log = deps.logger;
   const metrics = createProjectorMetrics(deps.telemetry.meter);
-  // Two connections: one resync at a time, plus headroom for a slow one at shutdown.
-  const pgPool = createPool(config.databaseUrl, { max: 2, applicationName: 'projector', onIdleError: (e) => log.warn({ err: e.message }, 'idle database connection lost') });
+  // Three connections: one resync at a time, the live page's reads (a wins read and a counters
+  // sample at most at once, both cached), and headroom for a slow one at shutdown.
+  const pgPool = createPool(config.databaseUrl, { max: 3, applicationName: 'projector', onIdleError: (e) => log.warn({ err: e.message }, 'idle database connection lost') });
   pgPool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
   const executeSql = executeSqlOn(pgPool);
   const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'projector', logger: log });
@@ -172,6 +175,14 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   });
   const notServingReason = (): string | null => (loaded ? null : 'initial load from Postgres not done');
   registerPoolRoutes(app, { store, hub, metrics, notServingReason });
+  const pageData = createPageData({
+    executeSql,
+    kafka,
+    aggregatorGroupId: config.aggregatorGroupId,
+    wagerTopic: config.wagerTopic,
+    logger: log,
+  });
+  registerPageRoutes(app, { data: pageData, logger: log });
   if (!serveListBeforeFastify(app.server, { store, metrics, notServingReason })) {
     log.warn('HTTP server has an unexpected request listener; GET /v1/pools goes through Fastify');
   }
@@ -194,6 +205,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
       });
       loaded = true;
       resyncer.start();
+      pageData.start();
       log.info(
         { port, pools: store.ids().length, topic: config.topic, resyncMs: config.resyncMs },
         'projector ready',
@@ -211,6 +223,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
         };
         await step('sse', () => hub.closeAll());
         await step('resync', () => resyncer.stop());
+        await step('page-data', () => pageData.stop());
         await step('consumer', () => consumer.stop());
         await step('http', () => app.close());
         await step('postgres', () => pgPool.end());
