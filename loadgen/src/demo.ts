@@ -49,7 +49,7 @@ import { AppError, toError } from '../../shared/src/errors.js';
 import { createKafka, TOPICS } from '../../shared/src/kafka.js';
 import { runReconcile } from '../../services/cli/src/reconcile.js';
 import type { Percentiles } from './histogram.js';
-import { readJackpotConfig, type JackpotConfig } from './jackpot-config.js';
+import { readGameShares, type GameShares } from './jackpot-config.js';
 import { runLoad, type LoadProgress, type LoadReport } from './run.js';
 
 // ---- settings -------------------------------------------------------------------------------------
@@ -160,7 +160,8 @@ export function gamesToLink(
 
 // ---- snapshots and comparisons (pure) -------------------------------------------------------------------
 
-export interface PoolMeters {
+/** One row of `jackpot.pool_totals` as the demo compares it (not the admin API's meters). */
+export interface PoolTotals {
   readonly poolId: string;
   readonly jackpotId: string;
   readonly currency: string;
@@ -178,7 +179,7 @@ export interface PoolMeters {
 export interface Snapshot {
   /** Postgres' clock when the snapshot was taken. */
   readonly at: Date;
-  readonly pools: ReadonlyMap<string, PoolMeters>;
+  readonly pools: ReadonlyMap<string, PoolTotals>;
   readonly deadLetters: ReadonlyMap<string, number>;
   /** Mystery wins per pool, ever. */
   readonly mysteryWins: ReadonlyMap<string, { count: number; minor: bigint }>;
@@ -734,9 +735,9 @@ async function main(): Promise<number> {
     out.line(`   api keys: admin ${adminKey.keyId}, game ${gameKey.keyId} (demo-*-${stamp})`);
     for (const spec of specs) out.line(`   ${await configureJackpot(db, ingestUrl, adminKey.key, spec)}`);
     const jackpotIds = specs.map((s) => s.jackpotId);
-    const stored = await readJackpotConfig(common.databaseUrl);
+    const stored = await readGameShares(common.databaseUrl);
     // Only the demo's games: other jackpots in this database are someone else's.
-    const config: JackpotConfig = { games: stored.games.filter((g) => jackpotIds.includes(g.jackpotId)) };
+    const config: GameShares = { games: stored.games.filter((g) => jackpotIds.includes(g.jackpotId)) };
     timings.push(['configuration', seconds(mark)]);
 
     // ---- 3. the snapshot, once the aggregators are idle (a backlog from before would count as ours)

@@ -9,7 +9,8 @@
 import { AppError } from '../../shared/src/errors.js';
 import { createAgent, httpRequest, networkErrorCode, type HttpResponse } from './http-client.js';
 import { backoffMs, sleep, type Outcome, type Sender } from './sender.js';
-import type { TrafficEvent, WagerMessage } from './traffic.js';
+import type { WagerMessage } from '../../shared/src/messages/wager.js';
+import type { TrafficEvent } from './traffic.js';
 
 export interface HttpSenderOptions {
   /** The gateway's base URL, e.g. `http://127.0.0.1:8080`. */

@@ -22,7 +22,11 @@ export interface GameConfig {
   readonly pools: readonly PoolShare[];
 }
 
-export interface JackpotConfig {
+/**
+ * What the load generator reads back to predict the ledger: every linked game with its jackpot's
+ * pools and the shares booked now. Not a jackpot's configuration (the domain's `JackpotConfig`).
+ */
+export interface GameShares {
   readonly games: readonly GameConfig[];
 }
 
@@ -33,7 +37,7 @@ export interface JackpotConfig {
  * aggregator books the old share and so must the expectation. A pool with no pool_totals row yet
  * uses its configured share.
  */
-function selectJackpotConfig(): Sql {
+function selectGameShares(): Sql {
   return {
     text: `SELECT g.game_id, j.jackpot_id, j.currency, p.pool_id,
                   COALESCE(pt.contribution_ppm, p.contribution_ppm) AS contribution_ppm,
@@ -55,7 +59,7 @@ interface Row {
   reserve_ppm: number | null;
 }
 
-function jackpotConfigFromRows(rows: readonly Row[]): JackpotConfig {
+function gameSharesFromRows(rows: readonly Row[]): GameShares {
   const games = new Map<
     string,
     { gameId: string; jackpotId: string; currency: string; pools: PoolShare[] }
@@ -78,7 +82,7 @@ function jackpotConfigFromRows(rows: readonly Row[]): JackpotConfig {
 }
 
 /** Reads the configuration with one short-lived connection. */
-export async function readJackpotConfig(databaseUrl: string): Promise<JackpotConfig> {
+export async function readGameShares(databaseUrl: string): Promise<GameShares> {
   const client = new pg.Client({
     connectionString: databaseUrl,
     application_name: 'jackpot-loadgen',
@@ -86,9 +90,9 @@ export async function readJackpotConfig(databaseUrl: string): Promise<JackpotCon
   });
   await client.connect();
   try {
-    const sql = selectJackpotConfig();
+    const sql = selectGameShares();
     const result = await client.query<Row>(sql.text, sql.values === undefined ? [] : [...sql.values]);
-    return jackpotConfigFromRows(result.rows);
+    return gameSharesFromRows(result.rows);
   } finally {
     await client.end();
   }

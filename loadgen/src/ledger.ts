@@ -11,8 +11,9 @@
  * while there are any, a reconciliation can only check the expectation as a lower bound.
  */
 import { writeFile } from 'node:fs/promises';
-import type { GameConfig, JackpotConfig } from './jackpot-config.js';
-import type { InvalidReason, TrafficEvent, WagerMessage } from './traffic.js';
+import type { GameConfig, GameShares } from './jackpot-config.js';
+import type { WagerMessage } from '../../shared/src/messages/wager.js';
+import type { InvalidReason, TrafficEvent } from './traffic.js';
 
 /** Separate number spaces of `origin`: the main traffic and the latency probe count their wagers apart. */
 export type Stream = 'traffic' | 'probe';
@@ -91,7 +92,7 @@ function bump<K extends string>(counts: Partial<Record<K, number>>, key: K, by =
   counts[key] = (counts[key] ?? 0) + by;
 }
 
-export function createLedger(config: JackpotConfig): Ledger {
+export function createLedger(config: GameShares): Ledger {
   const games = new Map<string, GameConfig>(config.games.map((g) => [g.gameId, g]));
   const pools = new Map<string, PoolExpectation>();
   for (const game of config.games) {

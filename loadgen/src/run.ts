@@ -14,7 +14,7 @@ import type { Logger } from '../../shared/src/logger.js';
 import { createHistogram, type Percentiles } from './histogram.js';
 import { createHttpSender } from './http-sender.js';
 import { createAgent } from './http-client.js';
-import { readJackpotConfig, type GameConfig, type JackpotConfig } from './jackpot-config.js';
+import { readGameShares, type GameConfig, type GameShares } from './jackpot-config.js';
 import { createKafkaSender } from './kafka-sender.js';
 import { createLedger, poolsToJson, writeRecord, type PoolExpectationJson } from './ledger.js';
 import { createPacer } from './pacer.js';
@@ -66,7 +66,7 @@ export interface LoadOptions {
   /** `false` skips latency probes. Default on. */
   readonly probe?: boolean | ProbeSettings;
   /** The jackpot configuration; default: read from Postgres. */
-  readonly config?: JackpotConfig;
+  readonly config?: GameShares;
   readonly databaseUrl?: string;
   readonly kafkaBrokers?: readonly string[];
   /** Default `jackpot.wagers.v1`. */
@@ -221,12 +221,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     options.projectorUrl ?? `http://127.0.0.1:${int(env, 'PROJECTOR_PORT', 8081, 1, 65535)}`;
 
   // --- the configuration: which games to wager on, and what each wager is worth to which pool
-  let config: JackpotConfig;
+  let config: GameShares;
   if (options.config !== undefined) {
     config = options.config;
   } else {
     try {
-      config = await readJackpotConfig(databaseUrl);
+      config = await readGameShares(databaseUrl);
     } catch (e) {
       throw new AppError(
         'CONFIG_INVALID',

@@ -13,17 +13,8 @@
  *   pipeline must give it.
  */
 import type { ReasonCode } from '../../shared/src/domain/wager.js';
+import type { WagerMessage } from '../../shared/src/messages/wager.js';
 import { createRng, createZipf, shuffled, uuidV4, type Rng } from './random.js';
-
-/** A wager as the contract writes it (JSON on `jackpot.wagers.v1`, items of `POST /v1/wagers`). */
-export interface WagerMessage {
-  readonly eventId: string;
-  readonly occurredAt: string;
-  readonly gameId: string;
-  readonly playerId: string;
-  readonly currency: string;
-  readonly amountMinor: number;
-}
 
 /** The kinds of bad input the generator makes, each with the reason code the pipeline must give. */
 export const INVALID_REASONS = [

@@ -49,7 +49,7 @@ export interface Wager {
   readonly amountMinor: number;
 }
 
-export type ParseResult =
+export type WagerParseResult =
   | { readonly ok: true; readonly wager: Wager }
   | { readonly ok: false; readonly reason: ReasonCode; readonly message: string };
 
@@ -99,7 +99,7 @@ function twoDigitsAt(text: string, i: number): number {
 // stripped (the decoder's default), which is harmless.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function fail(reason: ReasonCode, message: string): ParseResult {
+function fail(reason: ReasonCode, message: string): WagerParseResult {
   return { ok: false, reason, message };
 }
 
@@ -207,7 +207,7 @@ function field(obj: Fields, name: string): unknown {
 function stringField(
   obj: Fields,
   name: string,
-): { ok: true; value: string } | { ok: false; result: ParseResult } {
+): { ok: true; value: string } | { ok: false; result: WagerParseResult } {
   const value = field(obj, name);
   if (value === undefined) return { ok: false, result: fail('missing_field', `${name} is missing`) };
   if (typeof value !== 'string') {
@@ -221,7 +221,7 @@ function stringField(
  * Fields are checked in a fixed order and the first problem is reported. `null` counts as a
  * present value of the wrong type, not as a missing field.
  */
-export function validateWager(value: unknown, nowMs: number): ParseResult {
+export function validateWager(value: unknown, nowMs: number): WagerParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail('not_an_object', `a wager must be a JSON object, got ${describeValue(value)}`);
   }
@@ -311,7 +311,7 @@ export function validateWager(value: unknown, nowMs: number): ParseResult {
  * Decodes and checks a Kafka message value. `null` (a tombstone) and zero bytes are
  * `empty_payload`; bytes that are not UTF-8 are `invalid_utf8`; then `validateWager`.
  */
-export function parseWager(payload: Uint8Array | null, nowMs: number): ParseResult {
+export function parseWager(payload: Uint8Array | null, nowMs: number): WagerParseResult {
   if (payload === null || payload.length === 0) return fail('empty_payload', 'the message has no payload');
   let text: string;
   try {

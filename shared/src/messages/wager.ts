@@ -8,7 +8,7 @@
  * bad wager is, and the reason code it is dead-lettered with, is a rule of the domain, shared by
  * the gateway's validation of HTTP bodies. Its result is a wager or a reason code, never a throw.
  */
-export { parseWager, type ParseResult as WagerParseResult } from '../domain/wager.js';
+export { parseWager, type WagerParseResult } from '../domain/wager.js';
 
 /** The `v1` of the topic's name: a change a reader of v1 cannot read is a new module and topic. */
 export const WAGER_SCHEMA_VERSION = 1;

@@ -6,7 +6,7 @@ import {
   parseWager,
   REASON_CODES,
   validateWager,
-  type ParseResult,
+  type WagerParseResult,
   type ReasonCode,
   type Wager,
 } from '../../../shared/src/domain/index.js';
@@ -34,7 +34,7 @@ function without(name: keyof typeof BASE): Record<string, unknown> {
   return copy;
 }
 
-function accepted(result: ParseResult): Wager {
+function accepted(result: WagerParseResult): Wager {
   if (!result.ok) assert.fail(`expected ok, got ${result.reason}: ${result.message}`);
   return result.wager;
 }

@@ -14,11 +14,11 @@ import {
   moneyText,
   reconcileSummary,
   verdict,
-  type PoolMeters,
+  type PoolTotals,
   type Snapshot,
 } from '../../../loadgen/src/demo.js';
 
-function meters(poolId: string, m: Partial<PoolMeters> = {}): PoolMeters {
+function meters(poolId: string, m: Partial<PoolTotals> = {}): PoolTotals {
   return {
     poolId,
     jackpotId: poolId.split(':')[0] ?? '',
@@ -36,7 +36,7 @@ function meters(poolId: string, m: Partial<PoolMeters> = {}): PoolMeters {
   };
 }
 
-function snapshot(pools: PoolMeters[], mystery: Record<string, number> = {}): Snapshot {
+function snapshot(pools: PoolTotals[], mystery: Record<string, number> = {}): Snapshot {
   return {
     at: new Date(0),
     pools: new Map(pools.map((p) => [p.poolId, p])),

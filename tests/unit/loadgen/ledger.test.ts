@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { JackpotConfig } from '../../../loadgen/src/jackpot-config.js';
+import type { GameShares } from '../../../loadgen/src/jackpot-config.js';
 import { createLedger, poolsToJson } from '../../../loadgen/src/ledger.js';
-import { createTraffic, type TrafficEvent, type WagerMessage } from '../../../loadgen/src/traffic.js';
+import type { WagerMessage } from '../../../shared/src/messages/wager.js';
+import { createTraffic, type TrafficEvent } from '../../../loadgen/src/traffic.js';
 
-const config: JackpotConfig = {
+const config: GameShares = {
   games: [
     {
       gameId: 'g1',

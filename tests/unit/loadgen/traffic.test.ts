@@ -7,8 +7,8 @@ import {
   INVALID_REASONS,
   type GameSpec,
   type TrafficEvent,
-  type WagerMessage,
 } from '../../../loadgen/src/traffic.js';
+import type { WagerMessage } from '../../../shared/src/messages/wager.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00.000Z');
 const games: GameSpec[] = Array.from({ length: 50 }, (_, i) => ({
