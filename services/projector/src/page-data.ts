@@ -83,7 +83,9 @@ export function createPageData(opts: PageDataOptions): PageData {
   const topicEnd = async (): Promise<bigint | null> => {
     try {
       if (admin === null) {
-        const a = opts.kafka.admin();
+        // One retry: a broker that does not answer costs the chart a lag point, not the sampler its
+        // 5 s rhythm (or the shutdown a long wait).
+        const a = opts.kafka.admin({ retry: { retries: 1 } });
         await a.connect();
         admin = a;
       }
