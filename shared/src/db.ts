@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { AppError, toError } from './errors.js';
+import { AppError, isRetryable, toError } from './errors.js';
 
 export type { PoolClient } from 'pg';
 
@@ -21,6 +21,16 @@ export function isRetryableDbError(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && (RETRYABLE_SQLSTATES.has(code) || RETRYABLE_NODE_CODES.has(code))) return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message);
+}
+
+/**
+ * The database edge: a pg or socket error that trying again can cure (the table above) becomes
+ * `AppError('DB_UNAVAILABLE', retryable)`; any other error is returned as it is, so a caller still
+ * reads its SQLSTATE (the aggregator tells poison, classes 22 and 23, from it).
+ */
+export function fromDbError(e: unknown): unknown {
+  if (e instanceof AppError || !isRetryableDbError(e)) return e;
+  return new AppError('DB_UNAVAILABLE', toError(e).message, { retryable: true, cause: e });
 }
 
 // int8 comes back as a string by default: jackpot amounts are exact, so we read them as BigInt
@@ -86,7 +96,8 @@ export async function withTransaction<T>(pool: pg.Pool, cb: (client: pg.PoolClie
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Runs `fn` again after a retryable database error, with exponential backoff and jitter
+ * Runs `fn` again after a retryable error (`isRetryable` once the database edge has classified
+ * it; `fn` does database work only), with exponential backoff and jitter
  * (100 ms doubling to 5 s). Deadlocks and serialization failures are expected under contention
  * between aggregator replicas and wins; they are rare and the retry is the whole fix.
  */
@@ -99,8 +110,9 @@ export async function retryDb<T>(
     try {
       return await fn();
     } catch (e) {
-      if (!isRetryableDbError(e) || attempt >= attempts) {
-        if (isRetryableDbError(e)) throw new AppError('DB_UNAVAILABLE', `database still failing after ${attempt} attempts`, { cause: e, retryable: true });
+      const err = fromDbError(e);
+      if (!isRetryable(err) || attempt >= attempts) {
+        if (isRetryable(err)) throw new AppError('DB_UNAVAILABLE', `database still failing after ${attempt} attempts`, { cause: e, retryable: true });
         throw e;
       }
       const delay = Math.min(5000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

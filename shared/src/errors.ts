@@ -27,6 +27,15 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Whether trying the same thing again can succeed: the one question retries and the gateway's
+ * 503s ask. Only an AppError answers yes; raw errors are turned into one at their edge first
+ * (`fromDbError`, `fromKafkaError`), and anything unknown is a bug, not worth a retry.
+ */
+export function isRetryable(e: unknown): boolean {
+  return e instanceof AppError && e.retryable;
+}
+
 /** `catch (e)` starts here: whatever was thrown becomes an `Error`. */
 export function toError(e: unknown): Error {
   if (e instanceof Error) return e;

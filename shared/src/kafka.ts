@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import type { KafkaSecurity } from './config.js';
+import { AppError, toError } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** The topics of the contract. */
@@ -9,6 +10,17 @@ export const TOPICS = {
   awards: 'jackpot.awards.v1',
   wagersDlq: 'jackpot.wagers.dlq.v1',
 } as const;
+
+/**
+ * The Kafka edge: whatever kafkajs throws (a lost broker, a request timeout, its retries run out)
+ * becomes `AppError('KAFKA_UNAVAILABLE', retryable)`, so nothing past this edge handles a kafkajs
+ * error type. Retryable because every send here is idempotent downstream (eventIds, win ids and
+ * dead-letter ids dedupe), so trying again is always safe. An AppError passes through.
+ */
+export function fromKafkaError(e: unknown, context: string): AppError {
+  if (e instanceof AppError) return e;
+  return new AppError('KAFKA_UNAVAILABLE', `${context}: ${toError(e).message}`, { retryable: true, cause: e });
+}
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',

@@ -17,6 +17,7 @@ import type pg from 'pg';
 import type { Sql } from './db.js';
 import type { ReasonCode } from './domain/wager.js';
 import { AppError, toError } from './errors.js';
+import { fromKafkaError } from './kafka.js';
 import { awardRecord, type AwardKind } from './messages/award.js';
 import { deadLetterRecord } from './messages/dead-letter.js';
 
@@ -65,11 +66,7 @@ async function sendWithin(
       }),
     ]);
   } catch (e) {
-    if (e instanceof AppError) throw e;
-    throw new AppError('KAFKA_UNAVAILABLE', `${record.topic}: ${toError(e).message}`, {
-      retryable: true,
-      cause: e,
-    });
+    throw fromKafkaError(e, record.topic);
   } finally {
     clearTimeout(timer);
   }

@@ -18,7 +18,7 @@
  */
 import { CompressionTypes, Partitioners, type Kafka, type Producer, type RetryOptions } from 'kafkajs';
 import { AppError, toError } from './errors.js';
-import { TOPICS } from './kafka.js';
+import { fromKafkaError, TOPICS } from './kafka.js';
 import type { Logger } from './logger.js';
 import { encodeWager, type WagerMessage } from './messages/wager.js';
 
@@ -137,12 +137,8 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
   // A function, not an inline test, because TypeScript narrows `state` across an `await`.
   const isClosed = (): boolean => state === 'closing' || state === 'closed';
 
-  function unavailable(message: string, cause?: unknown): AppError {
-    return new AppError(
-      'KAFKA_UNAVAILABLE',
-      message,
-      cause === undefined ? { retryable: true } : { retryable: true, cause },
-    );
+  function unavailable(message: string): AppError {
+    return new AppError('KAFKA_UNAVAILABLE', message, { retryable: true });
   }
 
   async function newProducer(): Promise<Producer> {
@@ -226,13 +222,9 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
       });
       for (const m of batch) m.resolve();
     } catch (e) {
-      const err = toError(e);
-      const failure =
-        err instanceof AppError
-          ? err
-          : unavailable(`Kafka did not take ${batch.length} message(s): ${err.message}`, err);
+      const failure = fromKafkaError(e, `Kafka did not take ${batch.length} message(s)`);
       for (const m of batch) m.reject(failure);
-      markBroken(err);
+      markBroken(toError(e));
     }
   }
 

@@ -14,14 +14,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { keyCoversJackpot, verifyApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.js';
-import { isRetryableDbError, retryDb, withClient } from '../../../shared/src/db.js';
+import { fromDbError, retryDb, withClient } from '../../../shared/src/db.js';
 import { validateJackpotConfig } from '../../../shared/src/domain/jackpot-config.js';
 import { isValidFxRateMicro, MAX_FX_RATE_MICRO } from '../../../shared/src/domain/fx.js';
 import { validateWinClaim } from '../../../shared/src/domain/win-claim.js';
 import { listFxRates, putFxRate, readMeters } from '../../../shared/src/meters.js';
 import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
 import { claimPoolWin } from '../../../shared/src/wins.js';
-import { AppError, toError } from '../../../shared/src/errors.js';
+import { isRetryable, toError } from '../../../shared/src/errors.js';
 import { createHttpServer, sendError, type HttpLimits } from '../../../shared/src/http.js';
 import { getJackpot, putJackpot } from '../../../shared/src/jackpot-store.js';
 import type { Logger } from '../../../shared/src/logger.js';
@@ -174,12 +174,12 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
 
   /** A database failure the client may retry is 503; anything else is a bug and goes to the 500 handler. */
   function dbFailure(reply: FastifyReply, e: unknown): FastifyReply {
-    const err = toError(e);
-    if (isRetryableDbError(err) || (err instanceof AppError && err.code === 'DB_UNAVAILABLE')) {
+    const err = fromDbError(e);
+    if (isRetryable(err)) {
       log.warn({ err }, 'database unavailable');
       return sendError(reply, 503, 'db_unavailable', 'the database is unavailable; retry later');
     }
-    throw err;
+    throw toError(e);
   }
 
   /**
