@@ -78,6 +78,11 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
       c.on(c.events.GROUP_JOIN, () => {
         joins += 1;
         reason = null;
+        // Seeking needs a joined group: right after run() it throws when the first join failed
+        // and the consumer is restarting (a fresh broker's coordinator still loading ended a
+        // projector's start that way). On the first join the group is there and nothing has
+        // been fetched yet.
+        if (joins === 1) for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
         if (joins > 1) {
           log.warn({ joins }, 'rejoined the consumer group; re-reading Postgres');
           opts.onRejoin();
@@ -100,7 +105,6 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
           return Promise.resolve();
         },
       });
-      for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
       log.info({ partitions: ends.length }, 'consuming pool updates');
     },
     async stop() {
