@@ -556,6 +556,21 @@ interface ProjectorPool {
   readonly amountMinor: string;
 }
 
+/** The pool ids a demo configuration creates (`{jackpotId}:{tier}`). */
+function demoPoolIds(specs: readonly { jackpotId: string; pools: readonly { tier: string }[] }[]): Set<string> {
+  return new Set(specs.flatMap((s) => s.pools.map((p) => `${s.jackpotId}:${p.tier}`)));
+}
+
+/** Polls `check` every 200 ms until it holds (true) or `ms` pass (false). */
+async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check().catch(() => false)) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function projectorPools(projectorUrl: string): Promise<Map<string, ProjectorPool>> {
   const answer = await request('GET', `${projectorUrl}/v1/pools`, null);
   if (answer.status !== 200 || !Array.isArray(answer.body))
@@ -756,6 +771,14 @@ async function main(): Promise<number> {
       out.line(
         `   WARNING: ${group(backlog)} earlier messages still unapplied; they will show in the deltas below`,
       );
+    // A new pool reaches the projector with its next resync from Postgres (PROJECTOR_RESYNC_MS,
+    // 1 s): the latency probe reads its pool there and gave up on a 404 when the load started first.
+    const demoPools = [...demoPoolIds(specs)];
+    const known = await waitFor(async () => {
+      const served = await projectorPools(projectorUrl);
+      return demoPools.every((id) => served.has(id));
+    }, 15_000);
+    if (!known) out.line(`   WARNING: the projector does not serve every demo pool after 15 s; the latency probe may not be measured`);
     const before = await takeSnapshot(db, jackpotIds);
     out.line(
       `   ${before.pools.size} pools, ${group([...before.deadLetters.values()].reduce((s, n) => s + n, 0))} dead letters so far`,
