@@ -9,7 +9,7 @@ import { withTransaction } from '../../shared/src/db.js';
 import { putFxRate } from '../../shared/src/meters.js';
 import { checkPositions, rebasePositions } from '../../shared/src/positions.js';
 import { createAggregator, type Aggregator } from '../../services/aggregator/src/aggregator.js';
-import { applyWindow } from '../../services/aggregator/src/sink.js';
+import { applyWindow } from '../../services/aggregator/src/apply-window.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, seedJackpot, wager, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
 import { positionPartitions } from '../helpers/positions.js';

@@ -10,7 +10,7 @@ import type { DrawTriggerMinor } from '../../shared/src/domain/index.js';
 import { validateWinClaim } from '../../shared/src/domain/win-claim.js';
 import { reconcile } from '../../shared/src/domain/reconcile.js';
 import { claimPoolWin } from '../../shared/src/wins.js';
-import { applyWindow, type InMessage } from '../../services/aggregator/src/sink.js';
+import { applyWindow, type InMessage } from '../../services/aggregator/src/apply-window.js';
 import { loadRecords } from '../../services/cli/src/reconcile.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { positionPartitions } from '../helpers/positions.js';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { withTransaction } from '../../shared/src/db.js';
 import { reconcile } from '../../shared/src/domain/reconcile.js';
 import { dropExpiredPartitions, ensureDayPartitions } from '../../shared/src/retention.js';
-import { applyWindow, type InMessage } from '../../services/aggregator/src/sink.js';
+import { applyWindow, type InMessage } from '../../services/aggregator/src/apply-window.js';
 import * as sql from '../../services/aggregator/src/sql.js';
 import { loadRecords } from '../../services/cli/src/reconcile.js';
 import { createTestDatabase } from '../helpers/db.js';

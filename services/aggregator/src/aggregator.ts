@@ -28,7 +28,7 @@ import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import { createRelay, relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { AggregatorConfig, FaultPoint } from './config.js';
-import { applyWindow, type Slice, type WindowInput, type WindowOutcome, type WindowPhase } from './sink.js';
+import { applyWindow, type Slice, type WindowInput, type WindowOutcome, type WindowPhase } from './apply-window.js';
 
 export interface AggregatorDeps {
   readonly kafka: Kafka;
