@@ -7,6 +7,8 @@
  *   jackpots put|get, meters, fx set|list       configuration and meters (services/cli/src/operator.ts)
  *   positions [rebase]                          the aggregators' stored positions against the topic, and
  *                                               moving them onto a new topic (services/cli/src/positions.ts)
+ *   export --from T1 --to T2 --format F [--pool] the ledger rows with occurred_at in [T1, T2), csv or
+ *                                               ndjson, streamed to stdout (services/cli/src/export.ts)
  *   reconcile [--quiet]                         checks every pool's invariants (services/cli/src/reconcile.ts)
  *
  * Exit codes: 0 done, 1 failed (database unreachable, mismatch found), 2 bad usage.
@@ -81,6 +83,12 @@ const COMMANDS: readonly Command[] = [
     words: ['positions'],
     usage: 'positions [--group GROUP] [--topic TOPIC]   (stored positions against the topic; exit 1 when they do not belong to it)',
     run: async (args) => (await import('./positions.js')).positionsShow(args),
+  },
+  {
+    words: ['export'],
+    usage:
+      'export --from T1 --to T2 --format csv|ndjson [--pool POOL_ID]   (ledger rows with occurred_at in [T1, T2), RFC 3339 bounds, to stdout)',
+    run: async (args) => (await import('./export.js')).exportLedger(args),
   },
   // `npm run reconcile` is `main.ts reconcile`, so it is reached through this table too.
   {
