@@ -1,51 +1,38 @@
 /**
- * A real single-node Apache Kafka broker without Docker: the broker's jars come from Maven
- * Central (cached under `.cache/kafka/<version>/`), and `java` runs one KRaft process that is
- * both broker and controller on loopback. Everything it writes lives under `.stack/`.
+ * A real single-node Apache Kafka broker without Docker: the broker's life on this machine.
+ * `java` runs one KRaft process that is both broker and controller on loopback (its jars come
+ * from `infra/kafka-jars.ts`); this module writes its server.properties (with SCRAM over
+ * SASL_PLAINTEXT for a second, secured broker), formats its data directory, starts it, waits
+ * until it answers, reports its status and stops it. Everything it writes lives under `.stack/`;
+ * the pid files, log tails and graceful stop are `infra/processes.ts`'.
  *
  *   tsx infra/kafka.ts fetch|start|stop|status
- *
- * The process helpers at the bottom (pid files, log tails, graceful stop) are shared with
- * `infra/stack.ts` and `infra/postgres.ts`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createConnection } from 'node:net';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DEFAULT_KAFKA_BROKERS, kafkaSecurity, list, type KafkaSecurity } from '../shared/src/config.js';
-import { toError } from '../shared/src/errors.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { runIfMain } from '../shared/src/run-main.js';
-import { REPO_ROOT } from './paths.js';
-
-/**
- * The pinned broker version: the newest release whose consumer-group, rebalance, idempotent
- * producer and transaction tests (tests/integration/kafka.test.ts) pass with kafkajs 2.2.4.
- * 4.4.0 was tried first and passed, so no older 4.x was needed. Kafka 4.x runs only the new
- * group coordinator; kafkajs speaks the classic group protocol, which it still serves.
- * `KAFKA_VERSION` overrides it for trying another release; docker-compose.yml's image tag must
- * match it (.ci/run checks).
- */
-export const PINNED_KAFKA_VERSION = '4.4.0';
-
-export { REPO_ROOT };
-export const STACK_DIR = join(REPO_ROOT, '.stack');
-export const PIDS_DIR = join(STACK_DIR, 'pids');
-export const LOGS_DIR = join(STACK_DIR, 'logs');
+import { fetchKafka, isLog4j2 } from './kafka-jars.js';
+import {
+  LOGS_DIR,
+  PIDS_DIR,
+  STACK_DIR,
+  defaultLog,
+  isLoopback,
+  isOurProcess,
+  isProcessAlive,
+  readPidFile,
+  removeFile,
+  sleep,
+  tail,
+  tailFile,
+  tcpOpen,
+  terminate,
+  type Log,
+} from './processes.js';
 
 /**
  * A new cluster id for every data directory formatted (a base64url UUID, as `kafka-storage
@@ -61,8 +48,6 @@ function newClusterId(): string {
     if (!id.startsWith('-')) return id;
   }
 }
-/** Used only to pick the maven-dependency-plugin; pinned so builds are reproducible. */
-const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 /** 90 s: a cold JVM on 2 cores takes 10-20 s; the margin covers a busy CI machine. */
 const START_TIMEOUT_MS = 90_000;
 /** 30 s: a clean shutdown flushes and closes the log segments, usually in under 5 s. */
@@ -70,203 +55,8 @@ const STOP_TIMEOUT_MS = 30_000;
 /** Broker heap: 768 MiB is plenty for tests and the demo load; the JVM default would take 1/4 of RAM. */
 const HEAP_FLAGS = ['-Xms256m', '-Xmx768m'];
 
-export type Log = (line: string) => void;
-const defaultLog: Log = (line) => process.stdout.write(`${line}\n`);
-
-export function kafkaVersion(env: NodeJS.ProcessEnv = process.env): string {
-  const v = env['KAFKA_VERSION'];
-  if (v === undefined || v === '') return PINNED_KAFKA_VERSION;
-  if (!/^\d+\.\d+\.\d+$/.test(v))
-    throw new Error(
-      `KAFKA_VERSION=${JSON.stringify(v)} is invalid: expected a release such as ${PINNED_KAFKA_VERSION}`,
-    );
-  return v;
-}
-
 export function kafkaBrokers(env: NodeJS.ProcessEnv = process.env): string[] {
   return list(env, 'KAFKA_BROKERS', DEFAULT_KAFKA_BROKERS);
-}
-
-// ---------------------------------------------------------------------------------------------
-// fetch
-
-export interface KafkaInstall {
-  readonly version: string;
-  readonly libsDir: string;
-  /** The JVM flag that points the logging backend at our generated configuration. */
-  readonly logFlag: string;
-}
-
-/** Kafka 4.x logs through log4j2; 3.x publishes only slf4j-api and needs a reload4j binding. */
-function isLog4j2(version: string): boolean {
-  return Number(version.split('.')[0]) >= 4;
-}
-
-function pom(version: string, extra: readonly { g: string; a: string; v: string }[]): string {
-  const deps = [{ g: 'org.apache.kafka', a: 'kafka_2.13', v: version }, ...extra]
-    .map(
-      (d) =>
-        `    <dependency><groupId>${d.g}</groupId><artifactId>${d.a}</artifactId><version>${d.v}</version></dependency>`,
-    )
-    .join('\n');
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<!-- Generated by infra/kafka.ts: only used to resolve the broker's runtime jars. -->
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.jackpot</groupId>
-  <artifactId>kafka-broker-jars</artifactId>
-  <version>${version}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-${deps}
-  </dependencies>
-</project>
-`;
-}
-
-const LOG4J2_PROPERTIES = `# Generated by infra/kafka.ts. Console only: the process's stdout is .stack/logs/kafka.log.
-status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRefs = stdout
-rootLogger.appenderRef.stdout.ref = STDOUT
-# Per-request and per-segment chatter hides the lines that explain a failure.
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.clients.name = org.apache.kafka.clients
-logger.clients.level = WARN
-logger.cleaner.name = kafka.log.LogCleaner
-logger.cleaner.level = WARN
-`;
-
-const LOG4J1_PROPERTIES = `# Generated by infra/kafka.ts. Console only: the process's stdout is .stack/logs/kafka.log.
-log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.org.apache.kafka.clients=WARN
-log4j.logger.kafka.log.LogCleaner=WARN
-`;
-
-function installPaths(version: string): { dir: string; libs: string; marker: string; logConfig: string } {
-  const dir = join(REPO_ROOT, '.cache', 'kafka', version);
-  return {
-    dir,
-    libs: join(dir, 'libs'),
-    marker: join(dir, 'COMPLETE'),
-    logConfig: join(dir, isLog4j2(version) ? 'log4j2.properties' : 'log4j.properties'),
-  };
-}
-
-function installOf(version: string): KafkaInstall {
-  const p = installPaths(version);
-  return {
-    version,
-    libsDir: p.libs,
-    logFlag: isLog4j2(version)
-      ? `-Dlog4j2.configurationFile=${p.logConfig}`
-      : `-Dlog4j.configuration=${pathToFileURL(p.logConfig).href}`,
-  };
-}
-
-function runMaven(pomFile: string, args: readonly string[]): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('mvn', ['-B', '-q', '-f', pomFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const collect = (chunk: Buffer): void => {
-      output = (output + chunk.toString('utf8')).slice(-64 * 1024);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    child.once('error', (e) => reject(new Error(`could not run mvn (is Maven installed?): ${e.message}`)));
-    child.once('close', (code) => {
-      if (code === 0) resolvePromise();
-      else
-        reject(new Error(`mvn ${args[0] ?? ''} failed with exit code ${String(code)}:\n${tail(output, 40)}`));
-    });
-  });
-}
-
-/** The version of the first jar in `libs` named `<artifact>-<version>.jar`, if any. */
-function jarVersion(libs: string, artifact: string): string | undefined {
-  const re = new RegExp(`^${artifact.replace(/[.]/g, '\\.')}-(\\d[^-]*(?:-[^.]*)?)\\.jar$`);
-  for (const f of readdirSync(libs)) {
-    const m = re.exec(f);
-    if (m?.[1] !== undefined) return m[1];
-  }
-  return undefined;
-}
-
-/**
- * Resolves the broker's runtime jars plus one SLF4J binding into `.cache/kafka/<version>/libs`.
- * A marker file is written only after everything succeeded, so an interrupted fetch is redone.
- */
-export async function fetchKafka(opts: { version?: string; log?: Log } = {}): Promise<KafkaInstall> {
-  const version = opts.version ?? kafkaVersion();
-  const log = opts.log ?? defaultLog;
-  const p = installPaths(version);
-  if (existsSync(p.marker)) {
-    log(`kafka ${version}: jars already in ${p.libs}`);
-    return installOf(version);
-  }
-  const started = Date.now();
-  log(`kafka ${version}: fetching broker jars from Maven Central into ${p.libs}`);
-  mkdirSync(p.dir, { recursive: true });
-  const tmp = `${p.libs}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  const pomFile = join(p.dir, 'pom.xml');
-  writeFileSync(pomFile, pom(version, []));
-  const copy = [
-    `${DEPENDENCY_PLUGIN}:copy-dependencies`,
-    `-DoutputDirectory=${tmp}`,
-    '-DincludeScope=runtime',
-  ];
-  await runMaven(pomFile, copy);
-
-  // The binding must match the slf4j-api the broker ships with, so it is chosen after the
-  // first resolution: log4j-slf4j-impl for slf4j 1.x, log4j-slf4j2-impl for 2.x (4.x), or
-  // slf4j-reload4j (3.x). Exactly one binding, or SLF4J picks one at random and warns.
-  const slf4j = jarVersion(tmp, 'slf4j-api');
-  if (slf4j === undefined)
-    throw new Error(
-      `kafka ${version}: no slf4j-api jar among the runtime dependencies; cannot pick a logging binding`,
-    );
-  let binding: { g: string; a: string; v: string };
-  if (isLog4j2(version)) {
-    const log4j = jarVersion(tmp, 'log4j-core');
-    if (log4j === undefined)
-      throw new Error(`kafka ${version}: expected log4j-core among the runtime dependencies`);
-    binding = {
-      g: 'org.apache.logging.log4j',
-      a: slf4j.startsWith('1.') ? 'log4j-slf4j-impl' : 'log4j-slf4j2-impl',
-      v: log4j,
-    };
-  } else {
-    binding = { g: 'org.slf4j', a: 'slf4j-reload4j', v: slf4j };
-  }
-  writeFileSync(pomFile, pom(version, [binding]));
-  await runMaven(pomFile, copy);
-  const bindings = readdirSync(tmp).filter((f) =>
-    /^(log4j-slf4j2?-impl|slf4j-reload4j|slf4j-log4j12|logback-classic|slf4j-simple)-/.test(f),
-  );
-  if (bindings.length !== 1)
-    throw new Error(
-      `kafka ${version}: expected exactly one SLF4J binding, found ${bindings.length}: ${bindings.join(', ')}`,
-    );
-
-  writeFileSync(p.logConfig, isLog4j2(version) ? LOG4J2_PROPERTIES : LOG4J1_PROPERTIES);
-  rmSync(p.libs, { recursive: true, force: true });
-  renameSync(tmp, p.libs);
-  const jars = readdirSync(p.libs).length;
-  writeFileSync(p.marker, `${new Date().toISOString()} ${jars} jars, binding ${binding.a}-${binding.v}\n`);
-  log(
-    `kafka ${version}: ${jars} jars (binding ${binding.a}-${binding.v}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-  );
-  return installOf(version);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,24 +70,6 @@ function hostPort(broker: string): { host: string; port: number } {
   return { host: broker.slice(0, i).replace(/^\[|\]$/g, ''), port };
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-/** True when something accepts TCP connections on host:port within `timeoutMs`. */
-export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const socket = createConnection({ host, port });
-    const done = (open: boolean): void => {
-      socket.destroy();
-      resolvePromise(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 /**
  * True when a Kafka broker answers a metadata request (list topics) on `brokers`, connecting with
  * `security` (TLS, SASL): a secured broker refuses a plaintext or unauthenticated probe.
@@ -309,7 +81,11 @@ export async function kafkaAnswers(
 ): Promise<boolean> {
   const reachable = await Promise.all(brokers.map((b) => tcpOpen(hostPort(b).host, hostPort(b).port)));
   if (!reachable.some(Boolean)) return false;
-  const admin = createKafka({ brokers, security, clientId: `infra-probe-${randomUUID().slice(0, 8)}` }).admin();
+  const admin = createKafka({
+    brokers,
+    security,
+    clientId: `infra-probe-${randomUUID().slice(0, 8)}`,
+  }).admin();
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -337,7 +113,10 @@ export async function kafkaAnswers(
  * the port for any other, so a second broker (for trying a version) never shares a pid file
  * or a data directory with the first.
  */
-function localFiles(brokers: readonly string[], dir?: string): { pidFile: string; logFile: string; dir: string } {
+function localFiles(
+  brokers: readonly string[],
+  dir?: string,
+): { pidFile: string; logFile: string; dir: string } {
   if (dir !== undefined) return { pidFile: join(dir, 'kafka.pid'), logFile: join(dir, 'kafka.log'), dir };
   const first = brokers[0];
   const port = first === undefined ? 9092 : hostPort(first).port;
@@ -373,8 +152,12 @@ function saslProperties(sasl: LocalBrokerSasl, listenerNames: readonly string[])
   return [
     `sasl.enabled.mechanisms=${sasl.mechanism}`,
     `sasl.mechanism.inter.broker.protocol=${sasl.mechanism}`,
-    ...listenerNames.map((l) => `listener.name.${l.toLowerCase()}.${sasl.mechanism.toLowerCase()}.sasl.jaas.config=${jaas}`),
-    ...(sasl.tlsKeystoreFile === undefined ? [] : ['ssl.keystore.type=PEM', `ssl.keystore.location=${sasl.tlsKeystoreFile}`]),
+    ...listenerNames.map(
+      (l) => `listener.name.${l.toLowerCase()}.${sasl.mechanism.toLowerCase()}.sasl.jaas.config=${jaas}`,
+    ),
+    ...(sasl.tlsKeystoreFile === undefined
+      ? []
+      : ['ssl.keystore.type=PEM', `ssl.keystore.location=${sasl.tlsKeystoreFile}`]),
   ];
 }
 
@@ -407,7 +190,9 @@ function serverProperties(opts: {
     'controller.listener.names=CONTROLLER',
     `inter.broker.listener.name=${client}`,
     `listener.security.protocol.map=CONTROLLER:PLAINTEXT,${client}:${client}${tls.length > 0 ? ',SASL_SSL:SASL_SSL' : ''}`,
-    ...(opts.sasl === undefined ? [] : saslProperties(opts.sasl, [client, ...(tls.length > 0 ? ['SASL_SSL'] : [])])),
+    ...(opts.sasl === undefined
+      ? []
+      : saslProperties(opts.sasl, [client, ...(tls.length > 0 ? ['SASL_SSL'] : [])])),
     `log.dirs=${opts.logDirs}`,
     '# Topics are created on purpose (infra/topics.ts); a typo must fail, not create a topic.',
     'auto.create.topics.enable=false',
@@ -465,7 +250,13 @@ export async function kafkaStatus(opts: { brokers?: readonly string[] } = {}): P
  * `sasl` makes it authenticate clients (see LocalBrokerSasl).
  */
 export async function startKafka(
-  opts: { brokers?: readonly string[]; log?: Log; version?: string; dir?: string; sasl?: LocalBrokerSasl } = {},
+  opts: {
+    brokers?: readonly string[];
+    log?: Log;
+    version?: string;
+    dir?: string;
+    sasl?: LocalBrokerSasl;
+  } = {},
 ): Promise<{ started: boolean; pid: number | undefined }> {
   const log = opts.log ?? defaultLog;
   const brokers = opts.brokers ?? kafkaBrokers();
@@ -474,7 +265,9 @@ export async function startKafka(
   const security = opts.sasl === undefined ? kafkaSecurity(process.env) : probeSecurity(opts.sasl);
   for (const u of opts.sasl?.users ?? []) {
     if (!SCRAM_TOKEN.test(u.name) || !SCRAM_TOKEN.test(u.password))
-      throw new Error(`kafka: SCRAM user ${JSON.stringify(u.name)}: names and passwords must be 1-64 characters of [A-Za-z0-9._-]`);
+      throw new Error(
+        `kafka: SCRAM user ${JSON.stringify(u.name)}: names and passwords must be 1-64 characters of [A-Za-z0-9._-]`,
+      );
   }
   const existingPid = readPidFile(files.pidFile);
   const ours = existingPid !== undefined && isOurProcess(existingPid, 'kafka.Kafka');
@@ -550,7 +343,10 @@ export async function startKafka(
         '-c',
         propsFile,
         '--ignore-formatted',
-        ...(opts.sasl?.users ?? []).flatMap((u) => ['--add-scram', `${opts.sasl?.mechanism}=[name=${u.name},password=${u.password}]`]),
+        ...(opts.sasl?.users ?? []).flatMap((u) => [
+          '--add-scram',
+          `${opts.sasl?.mechanism}=[name=${u.name},password=${u.password}]`,
+        ]),
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -641,106 +437,6 @@ export async function stopKafka(
   removeFile(pidFile);
   log(`kafka: stopped (${how})`);
   return { stopped: true };
-}
-
-// ---------------------------------------------------------------------------------------------
-// process helpers, shared with infra/stack.ts and infra/postgres.ts
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The pid on the first line of a pid file (later lines, if any, are for its writer). */
-export function readPidFile(file: string): number | undefined {
-  try {
-    const n = Number(readFileSync(file, 'utf8').split('\n')[0]?.trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function removeFile(file: string): void {
-  rmSync(file, { force: true });
-}
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: alive but not ours to signal.
-    return (e as { code?: unknown }).code === 'EPERM';
-  }
-  // A zombie (exited, not yet reaped by its parent) counts as dead.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z /.test(stat);
-  } catch {
-    return true;
-  }
-}
-
-/**
- * A live process whose command line contains `needle`: guards against a pid file naming a pid
- * that the system has since given to an unrelated process.
- */
-export function isOurProcess(pid: number, needle: string): boolean {
-  if (!isProcessAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(needle);
-  } catch {
-    return true; // no /proc: trust the pid file
-  }
-}
-
-/** SIGTERM, wait up to `graceMs`, then SIGKILL. Resolves with how the process ended. */
-export async function terminate(pid: number, graceMs: number): Promise<'exited' | 'killed' | 'gone'> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return 'gone';
-  }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isProcessAlive(pid)) return 'exited';
-    await sleep(200);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return 'exited';
-  }
-  for (let i = 0; i < 50 && isProcessAlive(pid); i++) await sleep(100);
-  return 'killed';
-}
-
-export function tail(text: string, lines: number): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-/** The last `lines` lines of a file (reads at most its last 64 KiB). */
-export function tailFile(file: string, lines = 30): string {
-  try {
-    const size = statSync(file).size;
-    const fd = openSync(file, 'r');
-    try {
-      const length = Math.min(size, 64 * 1024);
-      const buf = Buffer.alloc(length);
-      readSyncAll(fd, buf, size - length);
-      return tail(buf.toString('utf8'), lines);
-    } finally {
-      closeSync(fd);
-    }
-  } catch (e) {
-    return `(cannot read ${file}: ${toError(e).message})`;
-  }
-}
-
-function readSyncAll(fd: number, buf: Buffer, position: number): void {
-  let off = 0;
-  while (off < buf.length) {
-    const n = readSync(fd, buf, off, buf.length - off, position + off);
-    if (n === 0) break;
-    off += n;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL, str } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
-import { LOGS_DIR, STACK_DIR, isLoopback, removeFile, tail, tailFile, type Log } from './kafka.js';
+import { LOGS_DIR, STACK_DIR, isLoopback, removeFile, tail, tailFile, type Log } from './processes.js';
 import { runIfMain } from '../shared/src/run-main.js';
 
 const PG_DIR = join(STACK_DIR, 'pg');

@@ -24,24 +24,22 @@ import { createPool } from '../shared/src/db.js';
 import { createKafka, TOPICS } from '../shared/src/kafka.js';
 import { checkPositions, describeProblems, rebasePositions } from '../shared/src/positions.js';
 import { toError } from '../shared/src/errors.js';
+import { kafkaStatus, startKafka, stopKafka } from './kafka.js';
+import { REPO_ROOT } from './paths.js';
 import {
   LOGS_DIR,
   PIDS_DIR,
-  REPO_ROOT,
   isLoopback,
   isOurProcess,
   isProcessAlive,
-  kafkaStatus,
   readPidFile,
   removeFile,
   sleep,
-  startKafka,
-  stopKafka,
   tailFile,
   tcpOpen,
   terminate,
   type Log,
-} from './kafka.js';
+} from './processes.js';
 import { compiledPath, ensureBuilt } from './build.js';
 import { migrate } from './migrate.js';
 import { ensurePostgres, startedClusters, stopPostgres } from './postgres.js';

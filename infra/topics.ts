@@ -12,7 +12,8 @@ import type { Admin, ITopicConfig } from 'kafkajs';
 import { int, kafkaSecurity, type KafkaSecurity } from '../shared/src/config.js';
 import { toError } from '../shared/src/errors.js';
 import { TOPICS, createKafka } from '../shared/src/kafka.js';
-import { kafkaBrokers, type Log } from './kafka.js';
+import { kafkaBrokers } from './kafka.js';
+import type { Log } from './processes.js';
 import { runIfMain } from '../shared/src/run-main.js';
 
 export interface TopicSpec {

@@ -4,7 +4,8 @@
  * something the project did not start answers there (restarting that is not ours to do).
  */
 import pg from 'pg';
-import { isProcessAlive, kafkaStatus, sleep, startKafka, stopKafka } from '../../infra/kafka.js';
+import { kafkaStatus, startKafka, stopKafka } from '../../infra/kafka.js';
+import { isProcessAlive, sleep } from '../../infra/processes.js';
 import { migrate } from '../../infra/migrate.js';
 import { ensurePostgres, startedClusters, stopPostgres } from '../../infra/postgres.js';
 import type { Journal } from './journal.js';

@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { ensureBuilt } from '../../infra/build.js';
-import { STACK_DIR } from '../../infra/kafka.js';
+import { STACK_DIR } from '../../infra/processes.js';
 import { contractTopics, createTopic } from '../../infra/topics.js';
 import { createApiKey } from '../../shared/src/api-keys.js';
 import { createPool } from '../../shared/src/db.js';

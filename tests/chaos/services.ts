@@ -10,7 +10,8 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { compiledPath } from '../../infra/build.js';
-import { REPO_ROOT, tailFile } from '../../infra/kafka.js';
+import { REPO_ROOT } from '../../infra/paths.js';
+import { tailFile } from '../../infra/processes.js';
 import type { Rng } from '../../loadgen/src/random.js';
 import type { Journal } from './journal.js';
 

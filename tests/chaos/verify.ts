@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
-import { REPO_ROOT } from '../../infra/kafka.js';
+import { REPO_ROOT } from '../../infra/paths.js';
 import type { ClaimRecord } from './claims.js';
 import type { Journal } from './journal.js';
 import type { StreamRecord } from './stream.js';
