@@ -62,7 +62,7 @@ import { createTraffic, type TrafficEvent } from '../loadgen/src/traffic.js';
 import { createAggregator } from '../services/aggregator/src/aggregator.js';
 import { loadConfig } from '../services/aggregator/src/config.js';
 import { ensureDayPartitions } from '../shared/src/retention.js';
-import { demoJackpots } from '../loadgen/src/demo.js';
+import { demoJackpots } from '../loadgen/src/demo/configure.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, 'results', 'aggregator.json');
@@ -74,7 +74,7 @@ const MICRO = 1_000_000n;
 
 /** The demo's `demo-eu` jackpot (four tiers, a reserve share, a capped grand), not a copy of it. */
 const DEMO_EU = demoJackpots().find((j) => j.jackpotId === 'demo-eu');
-if (DEMO_EU === undefined) throw new Error('loadgen/src/demo.ts no longer defines demo-eu');
+if (DEMO_EU === undefined) throw new Error('loadgen/src/demo/configure.ts no longer defines demo-eu');
 const JACKPOT_ID = DEMO_EU.jackpotId;
 const JACKPOT_BODY = { currency: DEMO_EU.currency, pools: DEMO_EU.pools, games: DEMO_EU.games };
 

@@ -4,19 +4,20 @@ import {
   checkDeadLetters,
   checkPools,
   consumerLag,
-  demoJackpots,
-  demoSettings,
-  formatTable,
-  gamesToLink,
-  group,
   mergeExpectations,
-  microText,
-  moneyText,
-  reconcileSummary,
   verdict,
   type PoolTotals,
   type Snapshot,
-} from '../../../loadgen/src/demo.js';
+} from '../../../loadgen/src/demo/checks.js';
+import { demoJackpots, gamesToLink } from '../../../loadgen/src/demo/configure.js';
+import {
+  formatTable,
+  group,
+  microText,
+  moneyText,
+  reconcileSummary,
+} from '../../../loadgen/src/demo/report.js';
+import { demoSettings } from '../../../loadgen/src/demo/settings.js';
 
 function meters(poolId: string, m: Partial<PoolTotals> = {}): PoolTotals {
   return {
