@@ -11,8 +11,8 @@ import { REPO_ROOT } from './paths.js';
 import { defaultLog, tail, type Log } from './processes.js';
 
 /**
- * The pinned broker version: the newest release whose consumer-group, rebalance, idempotent
- * producer and transaction tests (tests/integration/kafka.test.ts) pass with kafkajs 2.2.4.
+ * The pinned broker version: the newest release whose consumer-group, rebalance and idempotent
+ * producer tests (tests/integration/kafka.test.ts) pass with kafkajs 2.2.4.
  * 4.4.0 was tried first and passed, so no older 4.x was needed. Kafka 4.x runs only the new
  * group coordinator; kafkajs speaks the classic group protocol, which it still serves.
  * `KAFKA_VERSION` overrides it for trying another release; docker-compose.yml's image tag must

@@ -55,9 +55,14 @@ async function stream(topic: string, events: readonly RawEvent[], onProgress: (s
   await producer.disconnect();
 }
 
-async function consumedAll(groupId: string, total: number): Promise<boolean> {
+/** Σ of the group's stored positions (next offsets) over the partitions: messages applied, on one topic from 0. */
+async function storedPositions(groupId: string): Promise<number> {
   const r = await db.pool.query<{ s: string }>('SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1', [groupId]);
-  return Number(r.rows[0]?.s) === total;
+  return Number(r.rows[0]?.s);
+}
+
+async function consumedAll(groupId: string, total: number): Promise<boolean> {
+  return (await storedPositions(groupId)) === total;
 }
 
 async function assertExact(events: readonly RawEvent[], what: string): Promise<void> {
@@ -84,15 +89,26 @@ void test('an aggregator killed with SIGKILL mid-stream and restarted loses and 
   const events = mixedStream(12_000, JACKPOTS[0]?.games ?? [], 'EUR', 7);
   let agg: ServiceProcess = await startServiceProcess('aggregator', env, 'aggregator-a');
   await agg.waitReady();
-  let killed = false;
+  // Killed once its stored positions have passed a sixth of the stream while a third or more is
+  // sent (so it is consuming, with a window open, not idle); if it has not got that far by two
+  // thirds sent, the stream waits for it, so the kill always lands before the last slice.
+  let positionsAtKill = null as number | null;
   await stream(env.AGGREGATOR_TOPIC, events, async (sent) => {
-    if (!killed && sent >= events.length / 3) {
-      killed = true;
-      agg.child.kill('SIGKILL');
-      assert.equal(await agg.exited(), 'SIGKILL');
-      agg = await startServiceProcess('aggregator', env, 'aggregator-b');
-    }
+    if (positionsAtKill !== null || sent < events.length / 3 || sent >= events.length) return;
+    const mustKillNow = sent >= (events.length * 2) / 3;
+    const far = async (): Promise<boolean> => (await storedPositions(env.AGGREGATOR_GROUP_ID)) >= events.length / 6;
+    if (!(mustKillNow ? await eventually(far, 60_000) : await far())) return;
+    agg.child.kill('SIGKILL');
+    assert.equal(await agg.exited(), 'SIGKILL');
+    // Read once the process is gone: nothing writes the group's positions until its replacement starts.
+    positionsAtKill = await storedPositions(env.AGGREGATOR_GROUP_ID);
+    agg = await startServiceProcess('aggregator', env, 'aggregator-b');
   });
+  assert.ok(positionsAtKill !== null, 'the replica was killed during the stream');
+  assert.ok(
+    positionsAtKill > 0 && positionsAtKill < events.length,
+    `killed mid-stream: positions stored at the kill ${positionsAtKill}, expected above 0 and below ${events.length}`,
+  );
   await agg.waitReady();
   assert.ok(await eventually(() => consumedAll(env.AGGREGATOR_GROUP_ID, events.length), 90_000), `all consumed:\n${agg.output().slice(-3000)}`);
   await assertExact(events, 'after SIGKILL');

@@ -1,12 +1,12 @@
 /**
- * The broker we pin (infra/kafka.ts) against the client we use (kafkajs 2.2.4): the features
+ * The broker we pin (infra/kafka-jars.ts) against the client we use (kafkajs 2.2.4): the features
  * the pipeline relies on, on the real broker. Needs a broker on KAFKA_BROKERS (npm run
  * kafka:start). Each test has its own topic and consumer group.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Consumer, EachMessagePayload } from 'kafkajs';
-import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic, uniqueSuffix } from '../helpers/kafka.js';
+import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
 
 const TEST_TIMEOUT = 30_000;
 
@@ -199,94 +199,5 @@ void test(
         `partition ${partition}: the order they were sent in`,
       );
     }
-  },
-);
-
-void test(
-  'a committed transaction is visible; an aborted one is never seen by a read-committed consumer',
-  { timeout: TEST_TIMEOUT },
-  async () => {
-    const kafka = kafkaForTests();
-    const topic = await randomTopic('transactions', 2);
-    const producer = kafka.producer({
-      transactionalId: `test-tx-${uniqueSuffix()}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
-    await producer.connect();
-
-    const committed = range(10).map((i) => `committed-${i}`);
-    const tx1 = await producer.transaction();
-    await tx1.send({ topic, messages: committed.map((value) => ({ key: value, value })) });
-    await tx1.commit();
-
-    const aborted = range(10).map((i) => `aborted-${i}`);
-    const tx2 = await producer.transaction();
-    await tx2.send({ topic, messages: aborted.map((value) => ({ key: value, value })) });
-    await tx2.abort();
-
-    // Committed after the aborted one, on both partitions: once a reader has these, it has
-    // passed every aborted record.
-    const later = range(4).map((i) => `later-${i}`);
-    const tx3 = await producer.transaction();
-    await tx3.send({ topic, messages: later.map((value, i) => ({ partition: i % 2, value })) });
-    await tx3.commit();
-
-    const readCommitted: Received[] = [];
-    await startRecording(
-      kafka.consumer({ groupId: randomGroupId(), readUncommitted: false, ...FAST_GROUP }),
-      topic,
-      readCommitted,
-    );
-    await waitFor('the committed messages', () =>
-      later.every((v) => readCommitted.some((r) => r.value === v)),
-    );
-    const values = readCommitted.map((r) => r.value);
-    assert.deepEqual(new Set(values), new Set([...committed, ...later]));
-    assert.equal(values.length, committed.length + later.length, 'each committed message once');
-    assert.ok(
-      !values.some((v) => v.startsWith('aborted-')),
-      'no aborted message reached a read-committed consumer',
-    );
-
-    // Control: the aborted records are in the log, so the assertion above can fail.
-    const readUncommitted: Received[] = [];
-    await startRecording(
-      kafka.consumer({ groupId: randomGroupId(), readUncommitted: true, ...FAST_GROUP }),
-      topic,
-      readUncommitted,
-    );
-    await waitFor('the aborted messages, read uncommitted', () =>
-      aborted.every((v) => readUncommitted.some((r) => r.value === v)),
-    );
-  },
-);
-
-void test(
-  'consumed offsets commit atomically with a transaction (sendOffsets)',
-  { timeout: TEST_TIMEOUT },
-  async () => {
-    const kafka = kafkaForTests();
-    const topic = await randomTopic('tx-offsets', 1);
-    const groupId = randomGroupId();
-    const producer = kafka.producer({
-      transactionalId: `test-txo-${uniqueSuffix()}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
-    await producer.connect();
-
-    const tx = await producer.transaction();
-    await tx.send({ topic, messages: [{ value: 'out' }] });
-    await tx.sendOffsets({
-      consumerGroupId: groupId,
-      topics: [{ topic, partitions: [{ partition: 0, offset: '42' }] }],
-    });
-    await tx.commit();
-
-    const admin = kafka.admin();
-    await admin.connect();
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    assert.equal(offsets?.partitions.find((p) => p.partition === 0)?.offset, '42');
   },
 );
