@@ -4,7 +4,7 @@
  * stopping one gracefully, the tail of a log, and whether a port answers.
  */
 import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { toError } from '../shared/src/errors.js';
 import { REPO_ROOT } from './paths.js';
@@ -131,5 +131,17 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<b
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it), for a process about to listen there. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
+    });
   });
 }

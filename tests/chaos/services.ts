@@ -7,11 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { compiledPath } from '../../infra/build.js';
 import { REPO_ROOT } from '../../infra/paths.js';
-import { tailFile } from '../../infra/processes.js';
+import { freePort, tailFile } from '../../infra/processes.js';
 import type { Rng } from '../../loadgen/src/random.js';
 import type { Journal } from './journal.js';
 
@@ -107,17 +106,6 @@ const PORT_ENV: Record<ServiceKind, string> = {
   projector: 'PROJECTOR_PORT',
 };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -5,7 +5,7 @@
  * with the test's database, topics and a free port in its environment. Killed after the file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../infra/processes.js';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { compiledPath, ensureBuilt } from '../../infra/build.js';
@@ -16,17 +16,6 @@ after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServiceProcess {
   readonly name: string;

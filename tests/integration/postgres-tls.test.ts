@@ -6,9 +6,9 @@
  * TLS connections only. The cluster is stopped and removed afterwards.
  */
 import assert from 'node:assert/strict';
+import { freePort } from '../../infra/processes.js';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -41,17 +41,6 @@ function pgTool(tool: string, args: string[]): void {
 const giveToPostgres = (path: string): void => {
   if (owner !== undefined) chownSync(path, owner.uid, owner.gid);
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const certs = makeCertificates(dir, 'pg', 'IP:127.0.0.1');
 const otherCa = makeCertificates(dir, 'other', 'IP:127.0.0.1');
