@@ -15,6 +15,7 @@
  * Everything it starts is stopped at the end, on failure and on Ctrl-C (a second Ctrl-C kills at once).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import type { JackpotRequest } from '../../shared/src/domain/jackpot-config.js';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { ensureBuilt } from '../../infra/build.js';
@@ -46,22 +47,7 @@ import {
   type GamePools,
 } from './verify.js';
 
-interface PoolSpec {
-  readonly tier: string;
-  readonly seedMinor: number;
-  readonly contributionPpm: number;
-  readonly reservePpm?: number;
-  readonly ceilingMinor?: number;
-  readonly overflow?: 'reserve' | 'next-cycle';
-  readonly mustHitByMinor?: number;
-}
-
-interface JackpotSpec {
-  readonly jackpotId: string;
-  readonly currency: string;
-  readonly pools: readonly PoolSpec[];
-  readonly games: readonly string[];
-}
+type JackpotSpec = JackpotRequest;
 
 /**
  * Two jackpots in two currencies (so a currency mismatch is a dead letter), every pool feature:

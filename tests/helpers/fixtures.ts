@@ -5,27 +5,14 @@
  * code under test).
  */
 import { randomUUID } from 'node:crypto';
+import type { JackpotRequest, PoolRequest } from '../../shared/src/domain/jackpot-config.js';
 import type pg from 'pg';
 import type { DrawTriggerMinor } from '../../shared/src/domain/index.js';
 import { validateJackpotConfig } from '../../shared/src/domain/jackpot-config.js';
 import { putJackpot } from '../../shared/src/jackpot-store.js';
 
-export interface PoolSpec {
-  readonly tier: string;
-  readonly seedMinor: number;
-  readonly contributionPpm: number;
-  readonly reservePpm?: number;
-  readonly ceilingMinor?: number;
-  readonly overflow?: 'reserve' | 'next-cycle';
-  readonly mustHitByMinor?: number;
-}
-
-export interface JackpotSpec {
-  readonly jackpotId: string;
-  readonly currency: string;
-  readonly pools: readonly PoolSpec[];
-  readonly games: readonly string[];
-}
+export type JackpotSpec = JackpotRequest;
+export type PoolSpec = PoolRequest;
 
 /** Configures a jackpot the way the admin API does (validation, cycle records, seed top-ups, audit). */
 export async function seedJackpot(pool: pg.Pool, spec: JackpotSpec, drawTriggerMinor?: DrawTriggerMinor): Promise<void> {

@@ -12,8 +12,9 @@ import { createAggregator, type Aggregator } from '../../services/aggregator/src
 import { applyWindow } from '../../services/aggregator/src/apply-window.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, seedJackpot, wager, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
+import { testAggregatorConfig } from '../helpers/aggregator.js';
 import { positionPartitions } from '../helpers/positions.js';
-import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic, readTopic } from '../helpers/kafka.js';
+import { kafkaForTests, readTopic } from '../helpers/kafka.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
@@ -39,27 +40,12 @@ after(async () => {
 });
 
 async function setup(partitions = 6) {
-  const topics = {
-    topic: await randomTopic('wagers', partitions),
-    poolUpdatesTopic: await randomTopic('updates', 1),
-    dlqTopic: await randomTopic('dlq', 1),
-    awardsTopic: await randomTopic('awards', 1),
-  };
-  const groupId = randomGroupId('agg');
+  const base = await testAggregatorConfig('t', partitions, 500);
   const start = async (overrides: { batchMaxEvents?: number } = {}) => {
     const aggregator = createAggregator({
       kafka,
       pool: db.pool,
-      config: {
-        groupId,
-        ...topics,
-        batchMaxEvents: overrides.batchMaxEvents ?? 500,
-        batchMaxWaitMs: 20,
-        partitionsConsumedConcurrently: partitions,
-        sessionTimeoutMs: FAST_GROUP.sessionTimeout ?? 6000,
-        faultPoints: new Map(),
-        retentionDays: { contributions: 0, applied_events: 30, dead_letters: 30 },
-      },
+      config: { ...base, batchMaxEvents: overrides.batchMaxEvents ?? base.batchMaxEvents },
       logger,
       meter: metrics.getMeter('test'),
     });
@@ -67,7 +53,7 @@ async function setup(partitions = 6) {
     await aggregator.start();
     return aggregator;
   };
-  return { ...topics, groupId, start };
+  return { ...base, start };
 }
 
 async function produce(topic: string, events: readonly RawEvent[]): Promise<void> {

@@ -4,6 +4,7 @@
  * aggregator's pause and resume are the real ones.
  */
 import assert from 'node:assert/strict';
+import { testAggregatorConfig } from '../helpers/aggregator.js';
 import { after, test } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import { createLogger } from '../../shared/src/logger.js';
@@ -13,7 +14,7 @@ import { createAggregator, type Aggregator } from '../../services/aggregator/src
 import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, eventually, expectedTotals, poolMicros, seedJackpot, wager, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
 import { positionPartitions } from '../helpers/positions.js';
-import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
+import { kafkaForTests } from '../helpers/kafka.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
@@ -40,33 +41,18 @@ after(async () => {
 });
 
 async function start(partitions: number, usedMb: () => number) {
-  const topics = {
-    topic: await randomTopic('bp-wagers', partitions),
-    poolUpdatesTopic: await randomTopic('bp-updates', 1),
-    dlqTopic: await randomTopic('bp-dlq', 1),
-    awardsTopic: await randomTopic('bp-awards', 1),
-  };
-  const groupId = randomGroupId('bp-agg');
+  const config = await testAggregatorConfig('bp', partitions, 400);
   const memory = startMemoryMonitor({ budgetBytes: 100 * MB, logger, read: () => usedMb() * MB, intervalMs: 3_600_000 });
   const aggregator = createAggregator({
     kafka,
     pool: db.pool,
-    config: {
-      groupId,
-      ...topics,
-      batchMaxEvents: 400,
-      batchMaxWaitMs: 20,
-      partitionsConsumedConcurrently: partitions,
-      sessionTimeoutMs: FAST_GROUP.sessionTimeout ?? 6000,
-      faultPoints: new Map(),
-        retentionDays: { contributions: 0, applied_events: 30, dead_letters: 30 },
-    },
+    config,
     logger,
     meter: metrics.getMeter('backpressure-test'),
     memory,
   });
   running.push({ aggregator, memory });
-  return { ...topics, groupId, aggregator, memory };
+  return { ...config, aggregator, memory };
 }
 
 async function produce(topic: string, events: readonly RawEvent[]): Promise<void> {

@@ -4,24 +4,12 @@
  * what is there.
  */
 import type pg from 'pg';
+import type { JackpotRequest } from '../../../shared/src/domain/jackpot-config.js';
 import { AppError } from '../../../shared/src/errors.js';
 import { errorText, request } from './http.js';
 
 /** The body of `PUT /v1/admin/jackpots/{jackpotId}`, with the id beside it. */
-export interface JackpotPut {
-  readonly jackpotId: string;
-  readonly currency: string;
-  readonly pools: readonly {
-    readonly tier: string;
-    readonly seedMinor: number;
-    readonly contributionPpm: number;
-    readonly reservePpm?: number;
-    readonly ceilingMinor?: number;
-    readonly overflow?: 'reserve' | 'next-cycle';
-    readonly mustHitByMinor?: number;
-  }[];
-  readonly games: readonly string[];
-}
+export type JackpotPut = JackpotRequest;
 
 const gameIds = (prefix: string, n: number): string[] =>
   Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);

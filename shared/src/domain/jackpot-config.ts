@@ -37,6 +37,27 @@ export interface JackpotConfig {
   readonly games: readonly string[];
 }
 
+/**
+ * A jackpot as a client writes it (the admin API's body, with the id beside it): optional fields
+ * absent rather than null. What the demo, the tests and the chaos suite configure.
+ */
+export interface JackpotRequest {
+  readonly jackpotId: string;
+  readonly currency: string;
+  readonly pools: readonly PoolRequest[];
+  readonly games: readonly string[];
+}
+
+export interface PoolRequest {
+  readonly tier: string;
+  readonly seedMinor: number;
+  readonly contributionPpm: number;
+  readonly reservePpm?: number;
+  readonly ceilingMinor?: number;
+  readonly overflow?: OverflowPolicy;
+  readonly mustHitByMinor?: number;
+}
+
 /** Why a value was refused. A closed set: it is what `error.details[].code` carries. */
 export type ConfigIssueCode =
   | 'not_an_object'
