@@ -24,7 +24,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'pg', 'pg-*', 'kafkajs', 'node-cache', '@opentelemetry/*', 'pino', 'fastify'], message: 'The domain module is pure: keep I/O at the edges.' },
+            {
+              group: ['node:*', 'pg', 'pg-*', 'kafkajs', 'node-cache', '@opentelemetry/*', 'pino', 'fastify'],
+              message: 'The domain module is pure: keep I/O at the edges.',
+            },
           ],
         },
       ],

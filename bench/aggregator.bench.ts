@@ -47,10 +47,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS, int, list } from '../shared/src/config.js';
 import { createPool, withClient } from '../shared/src/db.js';
-import {
-  validateJackpotConfig,
-  type JackpotConfig,
-} from '../shared/src/domain/index.js';
+import { validateJackpotConfig, type JackpotConfig } from '../shared/src/domain/index.js';
 import { putJackpot } from '../shared/src/jackpot-store.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { createLogger } from '../shared/src/logger.js';

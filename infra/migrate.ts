@@ -31,7 +31,10 @@ export async function loadMigrations(): Promise<Migration[]> {
   );
 }
 
-export async function migrate(databaseUrl: string, log: (line: string) => void = () => undefined): Promise<number> {
+export async function migrate(
+  databaseUrl: string,
+  log: (line: string) => void = () => undefined,
+): Promise<number> {
   const migrations = await loadMigrations();
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'jackpot-migrate' });
   await client.connect();
@@ -40,7 +43,9 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
     await client.query(
       'CREATE TABLE IF NOT EXISTS public.schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const done = new Set((await client.query<{ id: number }>('SELECT id FROM public.schema_migrations')).rows.map((r) => r.id));
+    const done = new Set(
+      (await client.query<{ id: number }>('SELECT id FROM public.schema_migrations')).rows.map((r) => r.id),
+    );
     let applied = 0;
     for (const m of migrations) {
       if (done.has(m.id)) continue;
@@ -51,12 +56,18 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
         await client.query('COMMIT');
       } catch (e) {
         await client.query('ROLLBACK');
-        throw new Error(`migration ${m.name} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new Error(`migration ${m.name} failed: ${e instanceof Error ? e.message : String(e)}`, {
+          cause: e,
+        });
       }
       applied++;
       log(`applied ${m.name}`);
     }
-    log(applied === 0 ? `schema up to date (${migrations.length} migrations)` : `${applied} migration(s) applied`);
+    log(
+      applied === 0
+        ? `schema up to date (${migrations.length} migrations)`
+        : `${applied} migration(s) applied`,
+    );
     return applied;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);

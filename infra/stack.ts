@@ -252,7 +252,11 @@ export const STACK_SERVICE_LOGIN = 'jackpot_app';
  * `jackpot_app` that is not a member) the services keep DATABASE_URL as it is, and the log says so.
  * Production creates its logins itself (README, "Database roles").
  */
-export async function serviceDatabaseUrl(databaseUrl: string, log: Log, login = STACK_SERVICE_LOGIN): Promise<string> {
+export async function serviceDatabaseUrl(
+  databaseUrl: string,
+  log: Log,
+  login = STACK_SERVICE_LOGIN,
+): Promise<string> {
   const url = new URL(databaseUrl);
   if (url.password !== '' || !isLoopback(url.hostname.replace(/^\[|\]$/g, ''))) return databaseUrl;
   url.username = login;
@@ -262,11 +266,13 @@ export async function serviceDatabaseUrl(databaseUrl: string, log: Log, login = 
     try {
       const exists = await owner.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [login]);
       if (exists.rowCount === 0) {
-        await owner.query(`CREATE ROLE ${pg.escapeIdentifier(login)} LOGIN IN ROLE jackpot_service`).catch((e: unknown) => {
-          // 42710 / 23505: another stack:up created it a moment ago.
-          const code = (e as { code?: unknown }).code;
-          if (code !== '42710' && code !== '23505') throw e;
-        });
+        await owner
+          .query(`CREATE ROLE ${pg.escapeIdentifier(login)} LOGIN IN ROLE jackpot_service`)
+          .catch((e: unknown) => {
+            // 42710 / 23505: another stack:up created it a moment ago.
+            const code = (e as { code?: unknown }).code;
+            if (code !== '42710' && code !== '23505') throw e;
+          });
         log(`postgres: created login ${login} (member of jackpot_service) for the services`);
       }
     } finally {
@@ -280,7 +286,9 @@ export async function serviceDatabaseUrl(databaseUrl: string, log: Log, login = 
       await probe.end();
     }
   } catch (e) {
-    log(`postgres: the services connect as DATABASE_URL's user (${login} cannot be used: ${toError(e).message})`);
+    log(
+      `postgres: the services connect as DATABASE_URL's user (${login} cannot be used: ${toError(e).message})`,
+    );
     return databaseUrl;
   }
   log(`postgres: the services connect as ${login} (member of jackpot_service)`);
@@ -298,7 +306,11 @@ async function checkAggregatorPositions(onForeign: 'fail' | 'rebase-latest', log
   const groupId = str(process.env, 'AGGREGATOR_GROUP_ID', 'jackpot-aggregator');
   const topic = str(process.env, 'AGGREGATOR_TOPIC', TOPICS.wagers);
   const pool = createPool(common.databaseUrl, { max: 1, applicationName: 'jackpot-stack' });
-  const admin = createKafka({ brokers: common.kafkaBrokers, security: common.kafkaSecurity, clientId: 'jackpot-stack' }).admin();
+  const admin = createKafka({
+    brokers: common.kafkaBrokers,
+    security: common.kafkaSecurity,
+    clientId: 'jackpot-stack',
+  }).admin();
   try {
     await admin.connect();
     const check = await checkPositions(pool, admin, { groupId, topic });
@@ -311,14 +323,18 @@ async function checkAggregatorPositions(onForeign: 'fail' | 'rebase-latest', log
     }
     log(`stack: the stored positions of ${groupId} belong to another broker or topic (${why})`);
     await rebasePositions(pool, admin, { groupId, topic, to: 'latest', actor: 'stack:demo' });
-    log(`stack: re-based ${groupId} onto ${topic} at its end (as npm run jackpot -- positions rebase --to latest would)`);
+    log(
+      `stack: re-based ${groupId} onto ${topic} at its end (as npm run jackpot -- positions rebase --to latest would)`,
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
     await pool.end();
   }
 }
 
-export async function stackUp(opts: { log?: Log; foreignPositions?: 'fail' | 'rebase-latest' } = {}): Promise<void> {
+export async function stackUp(
+  opts: { log?: Log; foreignPositions?: 'fail' | 'rebase-latest' } = {},
+): Promise<void> {
   const log = opts.log ?? defaultLog;
   // Validate the whole table (env values, entry points) before starting anything.
   const services = serviceTable();
@@ -327,15 +343,14 @@ export async function stackUp(opts: { log?: Log; foreignPositions?: 'fail' | 're
     throw new Error(`cannot start the stack: ${[...new Set(missing.map((s) => s.main))].join(', ')} missing`);
 
   // The build (~9 s from nothing, ~0.3 s when up to date) while Kafka and Postgres start.
-  await Promise.all([
-    ensureBuilt().then(() => log('build: dist/ is up to date')),
-    infraUp({ log }),
-  ]);
+  await Promise.all([ensureBuilt().then(() => log('build: dist/ is up to date')), infraUp({ log })]);
   await checkAggregatorPositions(opts.foreignPositions ?? 'fail', log);
   const env = { DATABASE_URL: await serviceDatabaseUrl(databaseUrl(), log) };
   // The consumers start together, then the gateway, so that something is there to apply what it accepts.
   const gateway = services.filter((s) => s.name === 'ingest');
-  await Promise.all(services.filter((s) => s.name !== 'ingest').map((spec) => startService(spec, { log, env })));
+  await Promise.all(
+    services.filter((s) => s.name !== 'ingest').map((spec) => startService(spec, { log, env })),
+  );
   for (const spec of gateway) await startService(spec, { log, env });
   log('stack: up');
 }

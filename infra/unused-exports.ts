@@ -15,7 +15,11 @@ const PRODUCTION = ['shared/', 'services/', 'infra/', 'loadgen/', 'bench/'];
 
 const configPath = ts.findConfigFile(ROOT, (f) => ts.sys.fileExists(f), 'tsconfig.json');
 if (configPath === undefined) throw new Error('run from the repository root (no tsconfig.json)');
-const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, (f) => ts.sys.readFile(f)).config, ts.sys, ROOT);
+const parsed = ts.parseJsonConfigFileContent(
+  ts.readConfigFile(configPath, (f) => ts.sys.readFile(f)).config,
+  ts.sys,
+  ROOT,
+);
 const files = parsed.fileNames;
 const service = ts.createLanguageService({
   getCompilationSettings: () => parsed.options,
@@ -54,11 +58,14 @@ for (const sf of program.getSourceFiles()) {
     const users = new Set<string>();
     for (const symbol of service.findReferences(sf.fileName, name.getStart(sf)) ?? [])
       for (const ref of symbol.references) {
-        if (ref.isDefinition === true || /^\s*export \* from/.test(lineAt(ref.fileName, ref.textSpan.start))) continue;
+        if (ref.isDefinition === true || /^\s*export \* from/.test(lineAt(ref.fileName, ref.textSpan.start)))
+          continue;
         users.add(rel(ref.fileName) === file ? 'own file' : rel(ref.fileName));
       }
     if ([...users].some((u) => u !== 'own file' && !u.startsWith('tests/'))) continue;
     const kind = (exported.flags & ts.SymbolFlags.Value) !== 0 ? 'value' : 'type';
-    console.log([file, exported.name, kind, users.size === 0 ? 'nowhere' : [...users].sort().join(', ')].join('\t'));
+    console.log(
+      [file, exported.name, kind, users.size === 0 ? 'nowhere' : [...users].sort().join(', ')].join('\t'),
+    );
   }
 }

@@ -51,7 +51,10 @@ export function isWellFormedApiKey(key: string): boolean {
 }
 
 /** Whether the key may act for `jackpotId`. Admin keys act for no jackpot. */
-export function keyCoversJackpot(identity: Pick<ApiKeyIdentity, 'role' | 'jackpots'>, jackpotId: string): boolean {
+export function keyCoversJackpot(
+  identity: Pick<ApiKeyIdentity, 'role' | 'jackpots'>,
+  jackpotId: string,
+): boolean {
   if (identity.role !== 'game') return false;
   return identity.jackpots === 'all' || identity.jackpots.includes(jackpotId);
 }
@@ -66,7 +69,10 @@ export function describeScope(identity: Pick<ApiKeyIdentity, 'role' | 'jackpots'
 function checkScope(opts: NewApiKey): { allJackpots: boolean; jackpotIds: string[] } {
   if (opts.role === 'admin') {
     if ((opts as { jackpots?: unknown }).jackpots !== undefined) {
-      throw new AppError('INVALID_INPUT', 'an admin key has no jackpot scope (it acts on admin endpoints only)');
+      throw new AppError(
+        'INVALID_INPUT',
+        'an admin key has no jackpot scope (it acts on admin endpoints only)',
+      );
     }
     return { allJackpots: false, jackpotIds: [] };
   }
@@ -84,7 +90,10 @@ function checkScope(opts: NewApiKey): { allJackpots: boolean; jackpotIds: string
     );
   }
   if (ids.length > MAX_SCOPE_JACKPOTS) {
-    throw new AppError('INVALID_INPUT', `at most ${MAX_SCOPE_JACKPOTS} jackpots per key; use all jackpots instead`);
+    throw new AppError(
+      'INVALID_INPUT',
+      `at most ${MAX_SCOPE_JACKPOTS} jackpots per key; use all jackpots instead`,
+    );
   }
   return { allJackpots: false, jackpotIds: (ids as string[]).sort() };
 }
@@ -172,5 +181,7 @@ export async function revokeApiKey(db: Queryable, keyId: string): Promise<Revoke
     [keyId],
   );
   const earlier = found.rows[0];
-  return earlier === undefined ? { kind: 'not_found' } : { kind: 'already_revoked', revokedAt: earlier.revoked_at, name: earlier.name };
+  return earlier === undefined
+    ? { kind: 'not_found' }
+    : { kind: 'already_revoked', revokedAt: earlier.revoked_at, name: earlier.name };
 }

@@ -100,13 +100,20 @@ export function kafkaSecurity(env: Env): KafkaSecurity {
   const password = str(env, 'KAFKA_SASL_PASSWORD', '');
   let sasl: KafkaSasl | undefined;
   if (mechanism === '') {
-    if (username !== '') fail('KAFKA_SASL_USERNAME', username, 'to be unset unless KAFKA_SASL_MECHANISM is set');
-    if (password !== '') throw new AppError('CONFIG_INVALID', 'KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not');
+    if (username !== '')
+      fail('KAFKA_SASL_USERNAME', username, 'to be unset unless KAFKA_SASL_MECHANISM is set');
+    if (password !== '')
+      throw new AppError('CONFIG_INVALID', 'KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not');
   } else {
     if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism))
       fail('KAFKA_SASL_MECHANISM', env['KAFKA_SASL_MECHANISM'] ?? '', 'SCRAM-SHA-256 or SCRAM-SHA-512');
-    if (username === '') fail('KAFKA_SASL_USERNAME', username, `a user name (KAFKA_SASL_MECHANISM=${mechanism})`);
-    if (password === '') throw new AppError('CONFIG_INVALID', `KAFKA_SASL_PASSWORD is empty: expected the password of ${username}`);
+    if (username === '')
+      fail('KAFKA_SASL_USERNAME', username, `a user name (KAFKA_SASL_MECHANISM=${mechanism})`);
+    if (password === '')
+      throw new AppError(
+        'CONFIG_INVALID',
+        `KAFKA_SASL_PASSWORD is empty: expected the password of ${username}`,
+      );
     sasl = { mechanism: mechanism as KafkaSasl['mechanism'], username, password };
   }
   return {
@@ -122,7 +129,8 @@ function readPem(name: string, file: string): string {
   } catch (e) {
     return fail(name, file, `a readable file (${toError(e).message})`);
   }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(name, file, 'a PEM file with at least one certificate');
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    fail(name, file, 'a PEM file with at least one certificate');
   return text;
 }
 
@@ -146,10 +154,16 @@ export function databaseUrl(env: Env): string {
   try {
     url = new URL(v);
   } catch {
-    throw new AppError('CONFIG_INVALID', 'DATABASE_URL is invalid: expected postgres://user@host:port/database');
+    throw new AppError(
+      'CONFIG_INVALID',
+      'DATABASE_URL is invalid: expected postgres://user@host:port/database',
+    );
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
-    throw new AppError('CONFIG_INVALID', `DATABASE_URL is invalid: expected the scheme postgres://, got ${url.protocol}//`);
+    throw new AppError(
+      'CONFIG_INVALID',
+      `DATABASE_URL is invalid: expected the scheme postgres://, got ${url.protocol}//`,
+    );
   const sslmode = url.searchParams.get('sslmode');
   if (sslmode !== null && !SSL_MODES.includes(sslmode))
     fail('DATABASE_URL sslmode', sslmode, `one of ${SSL_MODES.join(', ')} (verify-full recommended)`);

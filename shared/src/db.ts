@@ -13,14 +13,29 @@ export interface Sql {
  * SQLSTATEs worth retrying with backoff: serialization failure, deadlock, server starting or
  * shutting down, too many connections, and connection loss (class 08).
  */
-const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
+const RETRYABLE_SQLSTATES = new Set([
+  '40001',
+  '40P01',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
 const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
 export function isRetryableDbError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && (RETRYABLE_SQLSTATES.has(code) || RETRYABLE_NODE_CODES.has(code))) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message);
+  if (typeof code === 'string' && (RETRYABLE_SQLSTATES.has(code) || RETRYABLE_NODE_CODES.has(code)))
+    return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+    e.message,
+  );
 }
 
 /**
@@ -79,7 +94,10 @@ export async function withClient<T>(pool: pg.Pool, cb: (client: pg.PoolClient) =
 }
 
 /** BEGIN … COMMIT around `cb`, ROLLBACK on any error. */
-export async function withTransaction<T>(pool: pg.Pool, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  cb: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   return withClient(pool, async (client) => {
     await client.query('BEGIN');
     try {
@@ -112,7 +130,11 @@ export async function retryDb<T>(
     } catch (e) {
       const err = fromDbError(e);
       if (!isRetryable(err) || attempt >= attempts) {
-        if (isRetryable(err)) throw new AppError('DB_UNAVAILABLE', `database still failing after ${attempt} attempts`, { cause: e, retryable: true });
+        if (isRetryable(err))
+          throw new AppError('DB_UNAVAILABLE', `database still failing after ${attempt} attempts`, {
+            cause: e,
+            retryable: true,
+          });
         throw e;
       }
       const delay = Math.min(5000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

@@ -10,7 +10,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import { int } from './config.js';
 import { AppError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -63,10 +68,34 @@ const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
 /** Validates `<prefix>_HTTP_*` once at start; a bad value throws CONFIG_INVALID naming it. */
 export function httpLimits(env: Env, prefix: string): Readonly<HttpLimits> {
   const limits = {
-    maxConnections: int(env, `${prefix}_HTTP_MAX_CONNECTIONS`, DEFAULT_HTTP_LIMITS.maxConnections, 1, 1_000_000),
-    headersTimeoutMs: int(env, `${prefix}_HTTP_HEADERS_TIMEOUT_MS`, DEFAULT_HTTP_LIMITS.headersTimeoutMs, 100, 600_000),
-    requestTimeoutMs: int(env, `${prefix}_HTTP_REQUEST_TIMEOUT_MS`, DEFAULT_HTTP_LIMITS.requestTimeoutMs, 100, 3_600_000),
-    keepAliveTimeoutMs: int(env, `${prefix}_HTTP_KEEP_ALIVE_TIMEOUT_MS`, DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, 100, 3_600_000),
+    maxConnections: int(
+      env,
+      `${prefix}_HTTP_MAX_CONNECTIONS`,
+      DEFAULT_HTTP_LIMITS.maxConnections,
+      1,
+      1_000_000,
+    ),
+    headersTimeoutMs: int(
+      env,
+      `${prefix}_HTTP_HEADERS_TIMEOUT_MS`,
+      DEFAULT_HTTP_LIMITS.headersTimeoutMs,
+      100,
+      600_000,
+    ),
+    requestTimeoutMs: int(
+      env,
+      `${prefix}_HTTP_REQUEST_TIMEOUT_MS`,
+      DEFAULT_HTTP_LIMITS.requestTimeoutMs,
+      100,
+      3_600_000,
+    ),
+    keepAliveTimeoutMs: int(
+      env,
+      `${prefix}_HTTP_KEEP_ALIVE_TIMEOUT_MS`,
+      DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs,
+      100,
+      3_600_000,
+    ),
   };
   if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
     throw new AppError(
@@ -88,8 +117,16 @@ export interface OpsOptions {
   readonly limits?: HttpLimits;
 }
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string, details?: unknown): FastifyReply {
-  return reply.code(status).send({ error: details === undefined ? { code, message } : { code, message, details } });
+export function sendError(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  message: string,
+  details?: unknown,
+): FastifyReply {
+  return reply
+    .code(status)
+    .send({ error: details === undefined ? { code, message } : { code, message, details } });
 }
 
 /** Why a connection or request was refused, the attribute of `http.server.refusals`. */
@@ -98,14 +135,16 @@ type RefusalReason = 'over_capacity' | 'connection_dropped' | 'request_timeout';
 const OVER_CAPACITY_BODY = JSON.stringify({
   error: {
     code: 'over_capacity',
-    message: 'this server has too many open connections; retry after the Retry-After seconds, or on another instance',
+    message:
+      'this server has too many open connections; retry after the Retry-After seconds, or on another instance',
   },
 });
 
 export function createHttpServer(opts: OpsOptions): FastifyInstance {
   const limits = opts.limits ?? DEFAULT_HTTP_LIMITS;
   const refusals = opts.telemetry.meter.createCounter('http.server.refusals', {
-    description: 'Connections and requests refused by the HTTP limits, by reason (over_capacity: 503; connection_dropped: closed on arrival; request_timeout: 408)',
+    description:
+      'Connections and requests refused by the HTTP limits, by reason (over_capacity: 503; connection_dropped: closed on arrival; request_timeout: 408)',
   });
   const refused = (reason: RefusalReason): void => refusals.add(1, { reason });
 
@@ -168,7 +207,11 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
       const [status, code, message] =
         err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'request_timeout', `the request did not arrive within ${limits.headersTimeoutMs} ms (headers) or ${limits.requestTimeoutMs} ms (whole)`]
+          ? [
+              408,
+              'request_timeout',
+              `the request did not arrive within ${limits.headersTimeoutMs} ms (headers) or ${limits.requestTimeoutMs} ms (whole)`,
+            ]
           : err.code === 'HPE_HEADER_OVERFLOW'
             ? [431, 'headers_too_large', 'the request headers are too large']
             : [400, 'bad_request', 'malformed HTTP request'];
@@ -199,7 +242,9 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
               : (err.code ?? 'error').toLowerCase();
     return sendError(reply, status, code, status >= 500 ? 'internal error' : err.message);
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route for ${req.method} ${req.url}`));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, 'not_found', `no route for ${req.method} ${req.url}`),
+  );
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

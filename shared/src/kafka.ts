@@ -19,7 +19,10 @@ export const TOPICS = {
  */
 export function fromKafkaError(e: unknown, context: string): AppError {
   if (e instanceof AppError) return e;
-  return new AppError('KAFKA_UNAVAILABLE', `${context}: ${toError(e).message}`, { retryable: true, cause: e });
+  return new AppError('KAFKA_UNAVAILABLE', `${context}: ${toError(e).message}`, {
+    retryable: true,
+    cause: e,
+  });
 }
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -59,7 +62,9 @@ export function createKafka(opts: {
   if (sasl !== undefined) {
     const { username, password } = sasl;
     config.sasl =
-      sasl.mechanism === 'scram-sha-256' ? { mechanism: 'scram-sha-256', username, password } : { mechanism: 'scram-sha-512', username, password };
+      sasl.mechanism === 'scram-sha-256'
+        ? { mechanism: 'scram-sha-256', username, password }
+        : { mechanism: 'scram-sha-512', username, password };
   }
   if (log) {
     config.logCreator =

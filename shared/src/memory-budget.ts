@@ -55,7 +55,11 @@ function liveBytes(): number {
  * `<PREFIX>_MEMORY_BUDGET_MB`, validated at start like every variable: 16 MB to 1 TB. Each
  * service's config documents its default.
  */
-export function memoryBudgetMb(env: Record<string, string | undefined>, prefix: string, fallbackMb: number): number {
+export function memoryBudgetMb(
+  env: Record<string, string | undefined>,
+  prefix: string,
+  fallbackMb: number,
+): number {
   return int(env, `${prefix}_MEMORY_BUDGET_MB`, fallbackMb, 16, 1_048_576);
 }
 
@@ -71,8 +75,18 @@ export function startMemoryMonitor(opts: MemoryMonitorOptions): MemoryMonitor {
     const previous = current;
     current = nextPressureLevel(previous, used, budget);
     if (current !== previous) {
-      const fields = { level: current, previous, usedMb: Math.round(used / 1048576), budgetMb: Math.round(budget / 1048576), rssMb: Math.round(process.memoryUsage.rss() / 1048576) };
-      if (pressureRank(current) > pressureRank(previous)) opts.logger.warn(fields, `memory pressure ${current}: ${Math.round((100 * used) / budget)} % of the budget in use`);
+      const fields = {
+        level: current,
+        previous,
+        usedMb: Math.round(used / 1048576),
+        budgetMb: Math.round(budget / 1048576),
+        rssMb: Math.round(process.memoryUsage.rss() / 1048576),
+      };
+      if (pressureRank(current) > pressureRank(previous))
+        opts.logger.warn(
+          fields,
+          `memory pressure ${current}: ${Math.round((100 * used) / budget)} % of the budget in use`,
+        );
       else opts.logger.info(fields, `memory pressure down to ${current}`);
       for (const l of listeners) l(current, previous);
     }
@@ -82,10 +96,17 @@ export function startMemoryMonitor(opts: MemoryMonitorOptions): MemoryMonitor {
   if (opts.meter !== undefined) {
     const pressure = opts.meter.createObservableGauge('jackpot.memory.pressure', {
       unit: '1',
-      description: 'Memory pressure against the budget: 0 ok, 1 warn (70 %), 2 shed (85 %), 3 critical (95 %)',
+      description:
+        'Memory pressure against the budget: 0 ok, 1 warn (70 %), 2 shed (85 %), 3 critical (95 %)',
     });
-    const usedGauge = opts.meter.createObservableGauge('jackpot.memory.used', { unit: 'By', description: 'Live memory (V8 heap in use plus external), the budgeted sample' });
-    const budgetGauge = opts.meter.createObservableGauge('jackpot.memory.budget', { unit: 'By', description: 'The memory budget (<SERVICE>_MEMORY_BUDGET_MB)' });
+    const usedGauge = opts.meter.createObservableGauge('jackpot.memory.used', {
+      unit: 'By',
+      description: 'Live memory (V8 heap in use plus external), the budgeted sample',
+    });
+    const budgetGauge = opts.meter.createObservableGauge('jackpot.memory.budget', {
+      unit: 'By',
+      description: 'The memory budget (<SERVICE>_MEMORY_BUDGET_MB)',
+    });
     pressure.addCallback((r) => r.observe(pressureRank(current)));
     usedGauge.addCallback((r) => r.observe(used));
     budgetGauge.addCallback((r) => r.observe(budget));

@@ -63,7 +63,15 @@ interface Row {
   topup_micro_total: string;
   hits: string;
   won_micro_total: string;
-  last_wins: { win_id: string; cycle: number; kind: 'claim' | 'mystery'; amount_minor: number; game_id: string; player_id: string; won_at: string }[];
+  last_wins: {
+    win_id: string;
+    cycle: number;
+    kind: 'claim' | 'mystery';
+    amount_minor: number;
+    game_id: string;
+    player_id: string;
+    won_at: string;
+  }[];
 }
 
 /** Meters of one pool, or of every pool when `poolId` is null; sorted by pool id. */
@@ -116,18 +124,36 @@ export interface FxRate {
 }
 
 export async function listFxRates(db: Queryable): Promise<FxRate[]> {
-  const { rows } = await db.query<{ from_currency: string; to_currency: string; rate_micro: string; updated_at: Date }>(
-    'SELECT from_currency, to_currency, rate_micro::text, updated_at FROM jackpot.fx_rates ORDER BY 1, 2',
-  );
-  return rows.map((r) => ({ from: r.from_currency, to: r.to_currency, rateMicro: Number(r.rate_micro), updatedAt: r.updated_at.toISOString() }));
+  const { rows } = await db.query<{
+    from_currency: string;
+    to_currency: string;
+    rate_micro: string;
+    updated_at: Date;
+  }>('SELECT from_currency, to_currency, rate_micro::text, updated_at FROM jackpot.fx_rates ORDER BY 1, 2');
+  return rows.map((r) => ({
+    from: r.from_currency,
+    to: r.to_currency,
+    rateMicro: Number(r.rate_micro),
+    updatedAt: r.updated_at.toISOString(),
+  }));
 }
 
 /**
  * Sets a conversion rate (1 minor unit of `from` = rateMicro / 1e6 minor units of `to`) and audits
  * it. Applies to wagers in windows committed after it; each ledger row keeps the rate it used.
  */
-export async function putFxRate(db: Queryable, from: string, to: string, rateMicro: number, actor: string): Promise<FxRate> {
-  if (!isValidFxRateMicro(rateMicro)) throw new AppError('INVALID_INPUT', `rateMicro must be a whole number from 1 to ${MAX_FX_RATE_MICRO}, got ${JSON.stringify(rateMicro)}`);
+export async function putFxRate(
+  db: Queryable,
+  from: string,
+  to: string,
+  rateMicro: number,
+  actor: string,
+): Promise<FxRate> {
+  if (!isValidFxRateMicro(rateMicro))
+    throw new AppError(
+      'INVALID_INPUT',
+      `rateMicro must be a whole number from 1 to ${MAX_FX_RATE_MICRO}, got ${JSON.stringify(rateMicro)}`,
+    );
   const { rows } = await db.query<{ old: string | null; rate_micro: string; updated_at: Date }>(
     `WITH old AS (SELECT rate_micro FROM jackpot.fx_rates WHERE from_currency = $1 AND to_currency = $2),
           up AS (INSERT INTO jackpot.fx_rates (from_currency, to_currency, rate_micro) VALUES ($1, $2, $3)

@@ -8,7 +8,14 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import type { CycleClose, CycleOpening, CycleParams, Overflow, PoolDelta, PoolLifecycleState } from './domain/index.js';
+import type {
+  CycleClose,
+  CycleOpening,
+  CycleParams,
+  Overflow,
+  PoolDelta,
+  PoolLifecycleState,
+} from './domain/index.js';
 import { MICRO_PER_MINOR } from './domain/index.js';
 import type { PoolUpdateMessage } from './messages/pool-update.js';
 
@@ -77,7 +84,10 @@ const minorToMicro = (v: string | null): bigint | null => (v === null ? null : B
  * another window) which opened the next cycle saw the new cycle with the old cycle's trigger
  * missing, and failed. The second statement takes a new snapshot, after the lock.
  */
-export async function lockPools(client: PoolClient, by: { jackpotIds: readonly string[] } | { poolIds: readonly string[] }): Promise<Map<string, LockedPool>> {
+export async function lockPools(
+  client: PoolClient,
+  by: { jackpotIds: readonly string[] } | { poolIds: readonly string[] },
+): Promise<Map<string, LockedPool>> {
   const [column, ids] = 'jackpotIds' in by ? ['jackpot_id', by.jackpotIds] : ['pool_id', by.poolIds];
   const out = new Map<string, LockedPool>();
   if (ids.length === 0) return out;
@@ -182,7 +192,9 @@ function byPool<T extends { readonly poolId: string }>(items: readonly T[]): Map
  * hits dozens of times in one window, each hit opening and closing a cycle).
  */
 export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Promise<PoolUpdateMessage[]> {
-  const touched = [...new Set([...ch.deltas.map((d) => d.poolId), ...ch.openings.map((o) => o.poolId)])].sort();
+  const touched = [
+    ...new Set([...ch.deltas.map((d) => d.poolId), ...ch.openings.map((o) => o.poolId)]),
+  ].sort();
   if (touched.length === 0) return [];
   const deltasOf = byPool(ch.deltas);
   const openingsOf = byPool(ch.openings);
@@ -215,7 +227,8 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
   for (const poolId of touched) {
     const before = ch.before.get(poolId);
     const after = ch.after.get(poolId);
-    if (before === undefined || after === undefined) throw new Error(`pool ${poolId} changed but was not locked`);
+    if (before === undefined || after === undefined)
+      throw new Error(`pool ${poolId} changed but was not locked`);
     const deltas = deltasOf.get(poolId) ?? [];
     const openings = openingsOf.get(poolId) ?? [];
     const opening = openings.at(-1);
@@ -231,7 +244,12 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
     cols.nextCarry.push(after.nextCarryMicro.toString());
     cols.seed.push((opening?.seedMicro ?? before.seedMicro).toString());
     cols.carriedIn.push((opening?.carriedInMicro ?? before.carriedInMicro).toString());
-    cols.cycleContribution.push((opening === undefined ? before.cycleContributionMicro + finalContribution : finalContribution).toString());
+    cols.cycleContribution.push(
+      (opening === undefined
+        ? before.cycleContributionMicro + finalContribution
+        : finalContribution
+      ).toString(),
+    );
     cols.cycleWagers.push(String(opening === undefined ? before.cycleWagers + finalWagers : finalWagers));
     cols.contributionPpm.push(after.params.contributionPpm);
     cols.reservePpm.push(after.params.reservePpm);
@@ -249,7 +267,14 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
     cols.hits.push(wins.length);
   }
 
-  const updated = await client.query<{ pool_id: string; jackpot_id: string; cycle: number; amount_minor: string; version: string; updated_at: Date }>({
+  const updated = await client.query<{
+    pool_id: string;
+    jackpot_id: string;
+    cycle: number;
+    amount_minor: string;
+    version: string;
+    updated_at: Date;
+  }>({
     text: `UPDATE jackpot.pool_totals t SET
              cycle = d.cycle, amount_micro = d.amount, reserve_micro = d.reserve, next_carry_micro = d.next_carry,
              seed_micro = d.seed, carried_in_micro = d.carried_in, cycle_contribution_micro = d.cycle_contribution,
@@ -271,9 +296,29 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
            WHERE t.pool_id = d.pool_id
            RETURNING t.pool_id, t.jackpot_id, t.cycle, t.amount_minor::text AS amount_minor, t.version::text AS version, t.updated_at`,
     values: [
-      cols.ids, cols.cycle, cols.amount, cols.reserve, cols.nextCarry, cols.seed, cols.carriedIn, cols.cycleContribution,
-      cols.cycleWagers, cols.contributionPpm, cols.reservePpm, cols.ceiling, cols.overflow, cols.mustHitBy, cols.started,
-      cols.wagers, cols.wagered, cols.contribution, cols.overflowTotal, cols.reserveTotal, cols.topups, cols.won, cols.hits,
+      cols.ids,
+      cols.cycle,
+      cols.amount,
+      cols.reserve,
+      cols.nextCarry,
+      cols.seed,
+      cols.carriedIn,
+      cols.cycleContribution,
+      cols.cycleWagers,
+      cols.contributionPpm,
+      cols.reservePpm,
+      cols.ceiling,
+      cols.overflow,
+      cols.mustHitBy,
+      cols.started,
+      cols.wagers,
+      cols.wagered,
+      cols.contribution,
+      cols.overflowTotal,
+      cols.reserveTotal,
+      cols.topups,
+      cols.won,
+      cols.hits,
     ],
   });
 
@@ -326,7 +371,12 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
 }
 
 /** The start of a cycle: its record, its hidden trigger, and the operator's top-up if any. */
-export async function recordOpening(client: PoolClient, poolId: string, o: CycleOpening, reason: 'initial-seed' | 'reseed'): Promise<void> {
+export async function recordOpening(
+  client: PoolClient,
+  poolId: string,
+  o: CycleOpening,
+  reason: 'initial-seed' | 'reseed',
+): Promise<void> {
   await recordOpenings(client, [{ ...o, poolId }], reason);
 }
 

@@ -8,7 +8,12 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { withTransaction } from './db.js';
-import { describePositionProblem, judgePositions, type PartitionRange, type PositionProblem } from './domain/positions.js';
+import {
+  describePositionProblem,
+  judgePositions,
+  type PartitionRange,
+  type PositionProblem,
+} from './domain/positions.js';
 
 export interface TopicSource {
   readonly clusterId: string;
@@ -16,10 +21,16 @@ export interface TopicSource {
 }
 
 /** The cluster id and every partition's first and next offset, from the broker. */
-export async function readTopicSource(admin: Pick<Admin, 'describeCluster' | 'fetchTopicOffsets'>, topic: string): Promise<TopicSource> {
+export async function readTopicSource(
+  admin: Pick<Admin, 'describeCluster' | 'fetchTopicOffsets'>,
+  topic: string,
+): Promise<TopicSource> {
   const { clusterId } = await admin.describeCluster();
   const offsets = await admin.fetchTopicOffsets(topic);
-  return { clusterId, ranges: offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) })) };
+  return {
+    clusterId,
+    ranges: offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) })),
+  };
 }
 
 export interface StoredPositions {
@@ -28,8 +39,16 @@ export interface StoredPositions {
   readonly positions: ReadonlyMap<number, bigint>;
 }
 
-export async function readStoredPositions(db: Pick<pg.Pool, 'query'>, groupId: string, topic: string): Promise<StoredPositions> {
-  const { rows } = await db.query<{ partition: number | null; next_offset: string | null; cluster_id: string | null }>({
+export async function readStoredPositions(
+  db: Pick<pg.Pool, 'query'>,
+  groupId: string,
+  topic: string,
+): Promise<StoredPositions> {
+  const { rows } = await db.query<{
+    partition: number | null;
+    next_offset: string | null;
+    cluster_id: string | null;
+  }>({
     text: `SELECT o.partition, o.next_offset::text AS next_offset, s.cluster_id
            FROM (SELECT $1::text AS group_id, $2::text AS topic) k
            LEFT JOIN jackpot.consumer_sources s ON s.group_id = k.group_id AND s.topic = k.topic
@@ -38,7 +57,8 @@ export async function readStoredPositions(db: Pick<pg.Pool, 'query'>, groupId: s
     values: [groupId, topic],
   });
   const positions = new Map<number, bigint>();
-  for (const r of rows) if (r.partition !== null && r.next_offset !== null) positions.set(r.partition, BigInt(r.next_offset));
+  for (const r of rows)
+    if (r.partition !== null && r.next_offset !== null) positions.set(r.partition, BigInt(r.next_offset));
   return { clusterId: rows[0]?.cluster_id ?? null, positions };
 }
 
@@ -63,8 +83,14 @@ export async function checkPositions(
 ): Promise<PositionsCheck> {
   const stored = await readStoredPositions(pool, opts.groupId, opts.topic);
   const source = await readTopicSource(admin, opts.topic);
-  const verdict = judgePositions({ clusterId: source.clusterId, storedClusterId: stored.clusterId, stored: stored.positions, ranges: source.ranges });
-  if (verdict.problems.length > 0) return { clusterId: source.clusterId, problems: verdict.problems, positions: new Map() };
+  const verdict = judgePositions({
+    clusterId: source.clusterId,
+    storedClusterId: stored.clusterId,
+    stored: stored.positions,
+    ranges: source.ranges,
+  });
+  if (verdict.problems.length > 0)
+    return { clusterId: source.clusterId, problems: verdict.problems, positions: new Map() };
   if (stored.clusterId === null || verdict.initial.length > 0) {
     await withTransaction(pool, async (c) => {
       await c.query({
@@ -77,7 +103,12 @@ export async function checkPositions(
                SELECT $1, $2, p, n FROM unnest($3::int[], $4::bigint[]) AS i(p, n) ORDER BY p
                ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()
                WHERE o.next_offset < 0`,
-        values: [opts.groupId, opts.topic, verdict.initial.map((i) => i.partition), verdict.initial.map((i) => i.offset.toString())],
+        values: [
+          opts.groupId,
+          opts.topic,
+          verdict.initial.map((i) => i.partition),
+          verdict.initial.map((i) => i.offset.toString()),
+        ],
       });
     });
   }
@@ -108,12 +139,22 @@ export async function rebasePositions(
   opts: { groupId: string; topic: string; to: 'earliest' | 'latest'; actor: string },
 ): Promise<Rebase> {
   return withTransaction(pool, async (c) => {
-    await c.query({ text: 'SELECT 1 FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2 ORDER BY partition FOR UPDATE', values: [opts.groupId, opts.topic] });
+    await c.query({
+      text: 'SELECT 1 FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2 ORDER BY partition FOR UPDATE',
+      values: [opts.groupId, opts.topic],
+    });
     const before = await readStoredPositions(c, opts.groupId, opts.topic);
     const source = await readTopicSource(admin, opts.topic);
-    const positions = new Map([...source.ranges].sort((a, b) => a.partition - b.partition).map((r) => [r.partition, opts.to === 'earliest' ? r.low : r.high]));
+    const positions = new Map(
+      [...source.ranges]
+        .sort((a, b) => a.partition - b.partition)
+        .map((r) => [r.partition, opts.to === 'earliest' ? r.low : r.high]),
+    );
     const partitions = [...positions.keys()].sort((a, b) => a - b);
-    await c.query({ text: 'DELETE FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2 AND NOT (partition = ANY($3::int[]))', values: [opts.groupId, opts.topic, partitions] });
+    await c.query({
+      text: 'DELETE FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2 AND NOT (partition = ANY($3::int[]))',
+      values: [opts.groupId, opts.topic, partitions],
+    });
     await c.query({
       text: `INSERT INTO jackpot.consumer_offsets AS o (group_id, topic, partition, next_offset)
              SELECT $1, $2, p, n FROM unnest($3::int[], $4::bigint[]) AS i(p, n)
@@ -127,11 +168,18 @@ export async function rebasePositions(
     });
     const json = (clusterId: string | null, ps: ReadonlyMap<number, bigint>) => ({
       clusterId,
-      positions: Object.fromEntries([...ps].sort(([a], [b]) => a - b).map(([p, n]) => [String(p), n.toString()])),
+      positions: Object.fromEntries(
+        [...ps].sort(([a], [b]) => a - b).map(([p, n]) => [String(p), n.toString()]),
+      ),
     });
     await c.query({
       text: `INSERT INTO jackpot.config_audit (actor, action, subject, old_value, new_value) VALUES ($1, 'positions.rebase', $2, $3, $4)`,
-      values: [opts.actor, `${opts.groupId}/${opts.topic}`, json(before.clusterId, before.positions), { ...json(source.clusterId, positions), to: opts.to }],
+      values: [
+        opts.actor,
+        `${opts.groupId}/${opts.topic}`,
+        json(before.clusterId, before.positions),
+        { ...json(source.clusterId, positions), to: opts.to },
+      ],
     });
     return { before, after: { clusterId: source.clusterId, positions } };
   });

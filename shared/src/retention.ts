@@ -24,7 +24,9 @@ export async function ensureDayPartitions(pool: pg.Pool, nowMs: number): Promise
   for (const p of ledgerPartitionsAhead(nowMs, 1, 7)) {
     for (const table of DAILY_TABLES) {
       try {
-        await withClient(pool, (c) => c.query({ text: 'SELECT jackpot.create_day_partition($1, $2::date)', values: [table, p.fromIso] }));
+        await withClient(pool, (c) =>
+          c.query({ text: 'SELECT jackpot.create_day_partition($1, $2::date)', values: [table, p.fromIso] }),
+        );
       } catch (e) {
         // Two replicas creating the same partition at once: the loser sees 42P07 or 23505.
         const code = (e as { code?: string }).code;
@@ -44,14 +46,20 @@ const RETENTION_LOCK_KEY = 7_351_906_007;
  */
 export async function dropExpiredPartitions(pool: pg.Pool, days: RetentionDays): Promise<string[]> {
   return withTransaction(pool, async (c) => {
-    const locked = await c.query<{ ok: boolean }>({ text: 'SELECT pg_try_advisory_xact_lock($1) AS ok', values: [RETENTION_LOCK_KEY] });
+    const locked = await c.query<{ ok: boolean }>({
+      text: 'SELECT pg_try_advisory_xact_lock($1) AS ok',
+      values: [RETENTION_LOCK_KEY],
+    });
     if (locked.rows[0]?.ok !== true) return [];
     await c.query("SET LOCAL lock_timeout = '5s'");
     const dropped: string[] = [];
     for (const table of DAILY_TABLES) {
       const keep = days[table];
       if (keep <= 0) continue;
-      const { rows } = await c.query<{ name: string }>({ text: 'SELECT jackpot.drop_expired_partitions($1, $2) AS name', values: [table, keep] });
+      const { rows } = await c.query<{ name: string }>({
+        text: 'SELECT jackpot.drop_expired_partitions($1, $2) AS name',
+        values: [table, keep],
+      });
       dropped.push(...rows.map((r) => r.name));
     }
     return dropped;

@@ -69,7 +69,10 @@ export async function claimPoolWin(pool: pg.Pool, claim: WinClaim): Promise<Clai
       // Checked again under the pool's lock: a concurrent copy of this claim may have just won.
       const raced = await findClaim(client, claim.claimId);
       if (raced !== undefined) return replay(raced, claim);
-      const link = await client.query({ text: 'SELECT 1 FROM jackpot.games WHERE game_id = $1 AND jackpot_id = $2', values: [claim.gameId, current.jackpotId] });
+      const link = await client.query({
+        text: 'SELECT 1 FROM jackpot.games WHERE game_id = $1 AND jackpot_id = $2',
+        values: [claim.gameId, current.jackpotId],
+      });
       if (link.rowCount === 0) return { kind: 'game_not_linked', jackpotId: current.jackpotId };
 
       const { state, close, opening } = claimWin(current.state, current.nextParams, secureDrawMinor);
@@ -94,7 +97,10 @@ export async function claimPoolWin(pool: pg.Pool, claim: WinClaim): Promise<Clai
           },
         ],
       });
-      const won = await client.query<{ won_at: Date }>({ text: 'SELECT won_at FROM jackpot.wins WHERE win_id = $1', values: [winId] });
+      const won = await client.query<{ won_at: Date }>({
+        text: 'SELECT won_at FROM jackpot.wins WHERE win_id = $1',
+        values: [winId],
+      });
       const answer: WinAnswer = {
         winId,
         poolId: claim.poolId,
@@ -106,7 +112,10 @@ export async function claimPoolWin(pool: pg.Pool, claim: WinClaim): Promise<Clai
     });
   } catch (e) {
     // 23505 on claim_id: the same claimId won on another pool at the same instant.
-    if ((e as { code?: string; constraint?: string }).code === '23505' && (e as { constraint?: string }).constraint === 'wins_claim_id_key') {
+    if (
+      (e as { code?: string; constraint?: string }).code === '23505' &&
+      (e as { constraint?: string }).constraint === 'wins_claim_id_key'
+    ) {
       return withTransaction(pool, async (client) => {
         const row = await findClaim(client, claim.claimId);
         if (row === undefined) throw e;
@@ -118,5 +127,7 @@ export async function claimPoolWin(pool: pg.Pool, claim: WinClaim): Promise<Clai
 }
 
 function replay(row: WinRow, claim: WinClaim): ClaimOutcome {
-  return row.pool_id === claim.poolId ? { kind: 'replayed', answer: toAnswer(row) } : { kind: 'claim_id_reused', poolId: row.pool_id };
+  return row.pool_id === claim.poolId
+    ? { kind: 'replayed', answer: toAnswer(row) }
+    : { kind: 'claim_id_reused', poolId: row.pool_id };
 }

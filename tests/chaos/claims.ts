@@ -46,7 +46,8 @@ async function postClaim(
     } catch (e) {
       text = e instanceof Error ? e.message : String(e);
     }
-    if ((status !== 0 && status < 500 && status !== 429) || Date.now() > deadline || aborted()) return { status, text, attempts: attempt };
+    if ((status !== 0 && status < 500 && status !== 429) || Date.now() > deadline || aborted())
+      return { status, text, attempts: attempt };
     await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
   }
 }
@@ -62,7 +63,9 @@ export async function runClaims(opts: {
   readonly journal: Journal;
   readonly aborted: () => boolean;
 }): Promise<ClaimRecord[]> {
-  const at = Array.from({ length: opts.count }, () => (0.1 + 0.8 * opts.rng.float()) * opts.durationMs).sort((a, b) => a - b);
+  const at = Array.from({ length: opts.count }, () => (0.1 + 0.8 * opts.rng.float()) * opts.durationMs).sort(
+    (a, b) => a - b,
+  );
   const start = Date.now();
   const records: ClaimRecord[] = [];
   const bodies = new Map<string, string>();
@@ -72,25 +75,38 @@ export async function runClaims(opts: {
     const { status, text, attempts } = await postClaim(opts.gatewayUrl, opts.apiKey, body, opts.aborted);
     const retried = attempts > 1 ? ` after ${attempts} attempts` : '';
     if (status !== 200) {
-      rec.problems.push(`${repeat ? 'repeat' : 'claim'} answered ${status === 0 ? 'nothing' : status}${retried}: ${text.slice(0, 200)}`);
-      opts.journal.say(`claim ${rec.claimId} on ${rec.poolId}: ${status === 0 ? 'no answer' : status}${retried}`);
+      rec.problems.push(
+        `${repeat ? 'repeat' : 'claim'} answered ${status === 0 ? 'nothing' : status}${retried}: ${text.slice(0, 200)}`,
+      );
+      opts.journal.say(
+        `claim ${rec.claimId} on ${rec.poolId}: ${status === 0 ? 'no answer' : status}${retried}`,
+      );
       return;
     }
     const answer = JSON.parse(text) as { winId: string; cycle: number; amountMinor: number };
     if (!repeat || rec.answer === null) {
       rec.answer = { winId: answer.winId, cycle: answer.cycle, amountMinor: answer.amountMinor };
-      opts.journal.say(`claim ${rec.claimId} on ${rec.poolId}: won ${answer.amountMinor} (cycle ${answer.cycle})${retried}`);
+      opts.journal.say(
+        `claim ${rec.claimId} on ${rec.poolId}: won ${answer.amountMinor} (cycle ${answer.cycle})${retried}`,
+      );
     } else {
       rec.repeats++;
-      const same = answer.winId === rec.answer.winId && answer.cycle === rec.answer.cycle && answer.amountMinor === rec.answer.amountMinor;
-      if (!same) rec.problems.push(`the repeat was answered ${text}, the first claim ${JSON.stringify(rec.answer)}`);
-      opts.journal.say(`claim ${rec.claimId} sent again: ${same ? 'the same answer' : `ANOTHER answer ${text}`}${retried}`);
+      const same =
+        answer.winId === rec.answer.winId &&
+        answer.cycle === rec.answer.cycle &&
+        answer.amountMinor === rec.answer.amountMinor;
+      if (!same)
+        rec.problems.push(`the repeat was answered ${text}, the first claim ${JSON.stringify(rec.answer)}`);
+      opts.journal.say(
+        `claim ${rec.claimId} sent again: ${same ? 'the same answer' : `ANOTHER answer ${text}`}${retried}`,
+      );
     }
   };
 
   const running: Promise<void>[] = [];
   for (const [i, ms] of at.entries()) {
-    while (!opts.aborted() && Date.now() < start + ms) await new Promise((r) => setTimeout(r, Math.min(200, start + ms - Date.now())));
+    while (!opts.aborted() && Date.now() < start + ms)
+      await new Promise((r) => setTimeout(r, Math.min(200, start + ms - Date.now())));
     if (opts.aborted()) break;
     // Every third claim from the third on repeats an earlier claimId instead of making a new one.
     const earlier = records.filter((r) => r.answer !== null);
@@ -103,8 +119,22 @@ export async function runClaims(opts: {
     }
     const target = opts.targets[i % opts.targets.length];
     if (target === undefined) continue;
-    const rec: ClaimRecord = { claimId: `chaos-${opts.seed}-${i}`, poolId: target.poolId, answer: null, repeats: 0, problems: [] };
-    bodies.set(rec.claimId, JSON.stringify({ claimId: rec.claimId, poolId: target.poolId, gameId: target.gameId, playerId: `winner-${i}` }));
+    const rec: ClaimRecord = {
+      claimId: `chaos-${opts.seed}-${i}`,
+      poolId: target.poolId,
+      answer: null,
+      repeats: 0,
+      problems: [],
+    };
+    bodies.set(
+      rec.claimId,
+      JSON.stringify({
+        claimId: rec.claimId,
+        poolId: target.poolId,
+        gameId: target.gameId,
+        playerId: `winner-${i}`,
+      }),
+    );
     records.push(rec);
     running.push(send(rec, false));
   }

@@ -32,7 +32,11 @@ function maintenanceUrl(databaseUrl: string): string {
 }
 
 async function withMaintenance<T>(databaseUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: maintenanceUrl(databaseUrl), application_name: 'chaos-suite', connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({
+    connectionString: maintenanceUrl(databaseUrl),
+    application_name: 'chaos-suite',
+    connectionTimeoutMillis: 5000,
+  });
   await client.connect();
   try {
     return await fn(client);
@@ -41,7 +45,12 @@ async function withMaintenance<T>(databaseUrl: string, fn: (c: pg.Client) => Pro
   }
 }
 
-export function ownInfra(opts: { kafkaPort: number; pgPort: number; database: string; journal: Journal }): OwnInfra {
+export function ownInfra(opts: {
+  kafkaPort: number;
+  pgPort: number;
+  database: string;
+  journal: Journal;
+}): OwnInfra {
   const brokers = [`127.0.0.1:${opts.kafkaPort}`];
   const databaseUrl = `postgres://postgres@127.0.0.1:${opts.pgPort}/${opts.database}`;
   const log = (line: string): void => opts.journal.say(`  ${line}`);

@@ -42,7 +42,8 @@ const HEAVY_DECK: readonly HeavyDeckEntry[] = [
   'fault-point:after_copy',
   'fault-point:after_commit',
 ];
-type HeavyDeckEntry = Exclude<HeavyFault['kind'], 'fault-point'> | 'fault-point:after_copy' | 'fault-point:after_commit';
+type HeavyDeckEntry =
+  Exclude<HeavyFault['kind'], 'fault-point'> | 'fault-point:after_copy' | 'fault-point:after_commit';
 /**
  * The fault point probability of a replica started to die at one: 0.3 a window, so it dies within
  * its first few windows (the background replicas' 0.002 makes such kills rare and unplanned).
@@ -93,7 +94,10 @@ function heavyFault(entry: HeavyDeckEntry, rng: Rng, short: boolean): HeavyFault
  * Heavy faults in shuffled decks (every kind once before any repeats), until the estimate fills the
  * stream; light ones at random gaps throughout.
  */
-export function makePlan(rng: Rng, opts: { durationSeconds: number; short: boolean; sessionTimeoutMs: number }): Plan {
+export function makePlan(
+  rng: Rng,
+  opts: { durationSeconds: number; short: boolean; sessionTimeoutMs: number },
+): Plan {
   const heavy: { gapMs: number; fault: HeavyFault }[] = [];
   // A few seconds of undisturbed stream first, so the first fault hits a pipeline in motion.
   let seconds = 5;
@@ -107,7 +111,7 @@ export function makePlan(rng: Rng, opts: { durationSeconds: number; short: boole
     }
   }
   const light: { gapMs: number; fault: LightFault }[] = [];
-  for (let t = 0; t < opts.durationSeconds; ) {
+  for (let t = 0; t < opts.durationSeconds;) {
     for (const fault of shuffled(LIGHT_KINDS, rng)) {
       const gapMs = opts.short ? 4000 + rng.below(8000) : 6000 + rng.below(14000);
       t += gapMs / 1000;
@@ -169,7 +173,9 @@ async function injectHeavy(ctx: FaultContext, f: HeavyFault): Promise<void> {
   };
   switch (f.kind) {
     case 'kill-replica': {
-      const victims = f.all ? supervisor.replicas().filter((p) => !p.paused) : [pick()].filter((p) => p !== undefined);
+      const victims = f.all
+        ? supervisor.replicas().filter((p) => !p.paused)
+        : [pick()].filter((p) => p !== undefined);
       if (victims.length === 0) {
         journal.say('(kill-replica skipped: no replica running)');
         return;
@@ -183,13 +189,15 @@ async function injectHeavy(ctx: FaultContext, f: HeavyFault): Promise<void> {
       // are being replaced), or start one for the occasion.
       const ready = () => supervisor.replicas().filter((p) => !p.paused && p.ready);
       const until = Date.now() + 20_000;
-      while (ready().length < 2 && Date.now() < until && !ctx.aborted()) await new Promise((r) => setTimeout(r, 250));
+      while (ready().length < 2 && Date.now() < until && !ctx.aborted())
+        await new Promise((r) => setTimeout(r, 250));
       let helper: ServiceProcess | null = null;
       if (ready().length < 2 && ready().length > 0) {
         helper = await supervisor.startExtraReplica(null);
         journal.say(`${helper.name} started to take the zombie's partitions`);
         const helperUntil = Date.now() + 30_000;
-        while (!helper.ready && helper.exit === null && Date.now() < helperUntil) await new Promise((r) => setTimeout(r, 250));
+        while (!helper.ready && helper.exit === null && Date.now() < helperUntil)
+          await new Promise((r) => setTimeout(r, 250));
       }
       const candidates = ready().filter((p) => p !== helper);
       const victim = candidates[rng.below(Math.max(1, candidates.length))];
@@ -204,7 +212,11 @@ async function injectHeavy(ctx: FaultContext, f: HeavyFault): Promise<void> {
           `${ready().length - 1} other replica(s) ready to take its partitions`,
       );
       supervisor.pause(victim);
-      await wait(ms, { get done() { return ctx.aborted(); } });
+      await wait(ms, {
+        get done() {
+          return ctx.aborted();
+        },
+      });
       supervisor.resume(victim);
       journal.say(`SIGCONT ${victim.name}: the zombie wakes up after its partitions moved`);
       if (helper !== null && helper.exit === null) await supervisor.stop(helper);
@@ -232,11 +244,18 @@ async function injectHeavy(ctx: FaultContext, f: HeavyFault): Promise<void> {
       ];
       for (const [n, holdMs] of steps) {
         if (ctx.aborted()) return;
-        journal.fault('scale', `${supervisor.replicas().length} → ${n} replica(s) (SIGTERM the extra ones, start missing ones), hold ${(holdMs / 1000).toFixed(0)} s`);
+        journal.fault(
+          'scale',
+          `${supervisor.replicas().length} → ${n} replica(s) (SIGTERM the extra ones, start missing ones), hold ${(holdMs / 1000).toFixed(0)} s`,
+        );
         const t0 = Date.now();
         await supervisor.scaleTo(n);
         journal.say(`scaled to ${n} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-        await wait(holdMs, { get done() { return ctx.aborted(); } });
+        await wait(holdMs, {
+          get done() {
+            return ctx.aborted();
+          },
+        });
       }
       if (ctx.aborted()) return;
       journal.say(`scale back to ${ctx.baseReplicas} replicas`);
@@ -247,16 +266,26 @@ async function injectHeavy(ctx: FaultContext, f: HeavyFault): Promise<void> {
       // Up to three replicas: one may die of another fault (a killed connection) before its point.
       for (let attempt = 1; attempt <= 3 && !ctx.aborted(); attempt++) {
         const proc = await supervisor.startExtraReplica(`${f.point}:${PLANNED_FAULT_POINT_PROBABILITY}`);
-        journal.fault(`fault-point`, `${proc.name} (pid ${proc.pid}) started to SIGKILL itself at ${f.point} (probability ${PLANNED_FAULT_POINT_PROBABILITY} a window)`);
+        journal.fault(
+          `fault-point`,
+          `${proc.name} (pid ${proc.pid}) started to SIGKILL itself at ${f.point} (probability ${PLANNED_FAULT_POINT_PROBABILITY} a window)`,
+        );
         // 60 s: it is ready in ~5 s and takes partitions in the next rebalance; then a few windows.
-        const exit = await Promise.race([proc.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+        const exit = await Promise.race([
+          proc.exited,
+          new Promise<null>((r) => setTimeout(() => r(null), 60_000)),
+        ]);
         if (exit?.cause === 'fault point') return;
         if (exit === null) {
-          journal.say(`${proc.name} did not reach ${f.point} within 60 s; stopping it (does this aggregator read AGGREGATOR_FAULT_POINTS?)`);
+          journal.say(
+            `${proc.name} did not reach ${f.point} within 60 s; stopping it (does this aggregator read AGGREGATOR_FAULT_POINTS?)`,
+          );
           await supervisor.stop(proc);
           break;
         }
-        journal.say(`${proc.name} ended before ${f.point} (${exit.cause})${attempt < 3 ? '; another one' : ''}`);
+        journal.say(
+          `${proc.name} ended before ${f.point} (${exit.cause})${attempt < 3 ? '; another one' : ''}`,
+        );
       }
       ctx.missedFaultPoints.push(f.point);
       return;
@@ -270,18 +299,27 @@ async function injectLight(ctx: FaultContext, f: LightFault): Promise<void> {
     case 'kill-db-connections': {
       const killed = await ctx.infra.killConnections();
       const total = [...killed.values()].reduce((s, n) => s + n, 0);
-      journal.fault('pg_terminate_backend', `${total} service connection(s): ${[...killed].map(([app, n]) => `${app} ${n}`).join(', ') || 'none open'}`);
+      journal.fault(
+        'pg_terminate_backend',
+        `${total} service connection(s): ${[...killed].map(([app, n]) => `${app} ${n}`).join(', ') || 'none open'}`,
+      );
       return;
     }
     case 'duplicates': {
       const n = 100 + rng.below(200);
       const sent = await ctx.stream.resendBurst(n, rng);
-      journal.fault('duplicates', `re-sent ${sent.kafka + sent.http} earlier wagers (${sent.kafka} via Kafka, ${sent.http} via the gateway), some with another occurredAt`);
+      journal.fault(
+        'duplicates',
+        `re-sent ${sent.kafka + sent.http} earlier wagers (${sent.kafka} via Kafka, ${sent.http} via the gateway), some with another occurredAt`,
+      );
       return;
     }
     case 'bad-input': {
       const sent = await ctx.stream.badInputBurst(rng);
-      journal.fault('bad-input', `${sent.kafka} bad events via Kafka (one of each reason), a gateway batch of ${sent.http} mixing good wagers and bad items`);
+      journal.fault(
+        'bad-input',
+        `${sent.kafka} bad events via Kafka (one of each reason), a gateway batch of ${sent.http} mixing good wagers and bad items`,
+      );
       return;
     }
   }

@@ -61,7 +61,13 @@ const JACKPOTS: readonly JackpotSpec[] = [
     pools: [
       { tier: 'mini', seedMinor: 1_000, contributionPpm: 10_000, reservePpm: 2_000 },
       { tier: 'major', seedMinor: 100_000, contributionPpm: 3_000, reservePpm: 500 },
-      { tier: 'grand', seedMinor: 1_000_000, contributionPpm: 1_000, ceilingMinor: 1_005_000, overflow: 'reserve' },
+      {
+        tier: 'grand',
+        seedMinor: 1_000_000,
+        contributionPpm: 1_000,
+        ceilingMinor: 1_005_000,
+        overflow: 'reserve',
+      },
       { tier: 'drop', seedMinor: 500, contributionPpm: 20_000, reservePpm: 1_000, mustHitByMinor: 5_000 },
     ],
     games: ['chaos-eu-1', 'chaos-eu-2', 'chaos-eu-3', 'chaos-eu-4', 'chaos-eu-5', 'chaos-eu-6'],
@@ -69,7 +75,9 @@ const JACKPOTS: readonly JackpotSpec[] = [
   {
     jackpotId: 'chaos-uk',
     currency: 'GBP',
-    pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 7_000, ceilingMinor: 20_000, overflow: 'next-cycle' }],
+    pools: [
+      { tier: 'main', seedMinor: 500, contributionPpm: 7_000, ceilingMinor: 20_000, overflow: 'next-cycle' },
+    ],
     games: ['chaos-uk-1', 'chaos-uk-2'],
   },
 ];
@@ -79,12 +87,24 @@ const CLAIM_TARGETS = [
   { poolId: 'chaos-eu:major', gameId: 'chaos-eu-2' },
   { poolId: 'chaos-eu:grand', gameId: 'chaos-eu-3' },
 ];
-const MYSTERY_POOLS = JACKPOTS.flatMap((j) => j.pools.filter((p) => p.mustHitByMinor !== undefined).map((p) => `${j.jackpotId}:${p.tier}`));
+const MYSTERY_POOLS = JACKPOTS.flatMap((j) =>
+  j.pools.filter((p) => p.mustHitByMinor !== undefined).map((p) => `${j.jackpotId}:${p.tier}`),
+);
 
 function gamePools(): GamePools {
   return new Map(
     JACKPOTS.flatMap((j) =>
-      j.games.map((g) => [g, j.pools.map((p) => ({ poolId: `${j.jackpotId}:${p.tier}`, contributionPpm: p.contributionPpm, reservePpm: p.reservePpm ?? 0 }))] as const),
+      j.games.map(
+        (g) =>
+          [
+            g,
+            j.pools.map((p) => ({
+              poolId: `${j.jackpotId}:${p.tier}`,
+              contributionPpm: p.contributionPpm,
+              reservePpm: p.reservePpm ?? 0,
+            })),
+          ] as const,
+      ),
     ),
   );
 }
@@ -111,13 +131,22 @@ class Interrupted extends Error {}
 async function waitReady(proc: ServiceProcess, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!proc.ready) {
-    if (proc.exit !== null) throw new Error(`${proc.name} exited before it was ready (${proc.exit.signal ?? `code ${String(proc.exit.code)}`}):\n${proc.exit.logTail}`);
-    if (Date.now() > until) throw new Error(`${proc.name} not ready after ${timeoutMs / 1000} s; see ${proc.logFile}`);
+    if (proc.exit !== null)
+      throw new Error(
+        `${proc.name} exited before it was ready (${proc.exit.signal ?? `code ${String(proc.exit.code)}`}):\n${proc.exit.logTail}`,
+      );
+    if (Date.now() > until)
+      throw new Error(`${proc.name} not ready after ${timeoutMs / 1000} s; see ${proc.logFile}`);
     await sleep(200);
   }
 }
 
-async function request(method: 'PUT' | 'GET', url: string, key: string, body?: unknown): Promise<{ status: number; text: string }> {
+async function request(
+  method: 'PUT' | 'GET',
+  url: string,
+  key: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
   const res = await fetch(url, {
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -151,7 +180,12 @@ async function main(): Promise<number> {
 
   const logDir = join(STACK_DIR, 'chaos', runId);
   mkdirSync(logDir, { recursive: true });
-  const infra = ownInfra({ kafkaPort: settings.kafkaPort, pgPort: settings.pgPort, database: settings.database, journal });
+  const infra = ownInfra({
+    kafkaPort: settings.kafkaPort,
+    pgPort: settings.pgPort,
+    database: settings.database,
+    journal,
+  });
   let supervisor: Supervisor | undefined;
   let stream: Stream | undefined;
   let admin: Admin | undefined;
@@ -192,7 +226,9 @@ async function main(): Promise<number> {
   const warnings: string[] = [];
   try {
     // ---- infrastructure of our own
-    say(`infra: Kafka on ${infra.brokers.join(',')}, Postgres ${infra.databaseUrl} (fresh database); logs in ${logDir}`);
+    say(
+      `infra: Kafka on ${infra.brokers.join(',')}, Postgres ${infra.databaseUrl} (fresh database); logs in ${logDir}`,
+    );
     await Promise.all([infra.up(), ensureBuilt()]);
     checkpoint();
     const kafka = createKafka({ brokers: infra.brokers, clientId: 'chaos-suite' });
@@ -204,9 +240,14 @@ async function main(): Promise<number> {
       'jackpot.wagers.dlq.v1': topics.dlq,
       'jackpot.awards.v1': topics.awards,
     };
-    for (const spec of contractTopics(settings.partitions)) await createTopic(admin, { ...spec, topic: names[spec.topic] ?? spec.topic });
+    for (const spec of contractTopics(settings.partitions))
+      await createTopic(admin, { ...spec, topic: names[spec.topic] ?? spec.topic });
     say(`topics: ${Object.values(topics).join(', ')}`);
-    db = createPool(infra.databaseUrl, { max: 4, applicationName: 'chaos-suite', onIdleError: () => undefined });
+    db = createPool(infra.databaseUrl, {
+      max: 4,
+      applicationName: 'chaos-suite',
+      onIdleError: () => undefined,
+    });
 
     // ---- the services
     const faultPoints = `after_copy:${settings.faultPointProbability},after_commit:${settings.faultPointProbability}`;
@@ -234,20 +275,35 @@ async function main(): Promise<number> {
       faultPoints,
       faultPointShare: 0.5,
     });
-    const [ingest, projector] = await Promise.all([supervisor.start('ingest'), supervisor.start('projector')]);
-    await Promise.all([supervisor.scaleTo(settings.baseReplicas, 120_000), waitReady(ingest, 120_000), waitReady(projector, 120_000)]);
+    const [ingest, projector] = await Promise.all([
+      supervisor.start('ingest'),
+      supervisor.start('projector'),
+    ]);
+    await Promise.all([
+      supervisor.scaleTo(settings.baseReplicas, 120_000),
+      waitReady(ingest, 120_000),
+      waitReady(projector, 120_000),
+    ]);
     checkpoint();
     const gatewayUrl = `http://127.0.0.1:${ingest.port}`;
     const projectorUrl = `http://127.0.0.1:${projector.port}`;
 
     // ---- configuration through the product's own paths
     const adminKey = (await createApiKey(db, { role: 'admin', name: `chaos-admin-${runId}` })).key;
-    const gameKey = (await createApiKey(db, { role: 'game', name: `chaos-game-${runId}`, jackpots: 'all' })).key;
+    const gameKey = (await createApiKey(db, { role: 'game', name: `chaos-game-${runId}`, jackpots: 'all' }))
+      .key;
     for (const j of JACKPOTS) {
-      const res = await request('PUT', `${gatewayUrl}/v1/admin/jackpots/${j.jackpotId}`, adminKey, { currency: j.currency, pools: j.pools, games: j.games });
-      if (res.status !== 200) throw new Error(`PUT jackpot ${j.jackpotId} answered ${res.status}: ${res.text}`);
+      const res = await request('PUT', `${gatewayUrl}/v1/admin/jackpots/${j.jackpotId}`, adminKey, {
+        currency: j.currency,
+        pools: j.pools,
+        games: j.games,
+      });
+      if (res.status !== 200)
+        throw new Error(`PUT jackpot ${j.jackpotId} answered ${res.status}: ${res.text}`);
     }
-    say(`jackpots: ${JACKPOTS.map((j) => `${j.jackpotId} (${j.pools.map((p) => p.tier).join(', ')})`).join('; ')}; mystery: ${MYSTERY_POOLS.join(', ')}`);
+    say(
+      `jackpots: ${JACKPOTS.map((j) => `${j.jackpotId} (${j.pools.map((p) => p.tier).join(', ')})`).join('; ')}; mystery: ${MYSTERY_POOLS.join(', ')}`,
+    );
 
     // ---- the stream, the faults, the claims
     stream = createStream({
@@ -285,12 +341,18 @@ async function main(): Promise<number> {
       const pool = db;
       const adm = admin;
       // The lag query hangs while the broker is down; one at a time.
-      if (s === undefined || sup === undefined || pool === undefined || adm === undefined || progressPending) return;
+      if (s === undefined || sup === undefined || pool === undefined || adm === undefined || progressPending)
+        return;
       progressPending = true;
       const acked = [...s.record.wagers.values()].filter((w) => w.acked).length;
-      const replicas = sup.replicas().map((p) => `${p.name}${p.paused ? ' (stopped)' : p.ready ? '' : ' (starting)'}`);
+      const replicas = sup
+        .replicas()
+        .map((p) => `${p.name}${p.paused ? ' (stopped)' : p.ready ? '' : ' (starting)'}`);
       void lag(pool, adm, topics.wagers, `chaos-${runId}`)
-        .then((l) => n(l.lag), () => '?')
+        .then(
+          (l) => n(l.lag),
+          () => '?',
+        )
         .then((behind) =>
           say(
             `progress: sent ${n(s.record.messages.kafka)} via Kafka, ${n(s.record.messages.http)} via the gateway; ` +
@@ -340,17 +402,31 @@ async function main(): Promise<number> {
     await Promise.race([stream.settle(), sleep(200_000)]);
     const confirm = await stream.confirmAll(120_000);
     if (confirm.resent > 0)
-      say(`re-sent ${n(confirm.resent)} wager(s) none of whose copies was acknowledged (same eventIds), until acked; ${confirm.stillUnconfirmed} still not`);
+      say(
+        `re-sent ${n(confirm.resent)} wager(s) none of whose copies was acknowledged (same eventIds), until acked; ${confirm.stillUnconfirmed} still not`,
+      );
     await supervisor.scaleTo(settings.baseReplicas, 120_000);
     clearInterval(progress);
     checkpoint();
-    const drain = await waitForDrain(db, admin, topics.wagers, `chaos-${runId}`, settings.drainTimeoutSeconds * 1000, journal);
-    if (!drain.drained) failures.push(`the lag did not drain within ${settings.drainTimeoutSeconds} s: ${drain.lag} messages behind`);
+    const drain = await waitForDrain(
+      db,
+      admin,
+      topics.wagers,
+      `chaos-${runId}`,
+      settings.drainTimeoutSeconds * 1000,
+      journal,
+    );
+    if (!drain.drained)
+      failures.push(
+        `the lag did not drain within ${settings.drainTimeoutSeconds} s: ${drain.lag} messages behind`,
+      );
     else say(`drained in ${drain.seconds.toFixed(1)} s`);
     checkpoint();
     const outbox = await waitForOutbox(db, 30_000);
     if (outbox.deadLetters > 0 || outbox.wins > 0)
-      warnings.push(`outbox rows still unpublished 30 s after the drain: ${outbox.deadLetters} dead letter(s), ${outbox.wins} win(s)`);
+      warnings.push(
+        `outbox rows still unpublished 30 s after the drain: ${outbox.deadLetters} dead letter(s), ${outbox.wins} win(s)`,
+      );
 
     // ---- the checks
     say('checking');
@@ -369,24 +445,39 @@ async function main(): Promise<number> {
       const s = supervisor.service(kind);
       let ok = false;
       while (!ok && Date.now() - t0 < 60_000) {
-        ok = await fetch(`http://127.0.0.1:${s.port}/readyz`, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
+        ok = await fetch(`http://127.0.0.1:${s.port}/readyz`, { signal: AbortSignal.timeout(3000) }).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!ok) await sleep(500);
       }
       const waited = (Date.now() - t0) / 1000;
       if (!ok) failures.push(`${s.name} is still not ready (GET /readyz) 60 s after the drain`);
-      else if (waited > 1) warnings.push(`${s.name} was not ready after the drain; ready ${waited.toFixed(1)} s later`);
+      else if (waited > 1)
+        warnings.push(`${s.name} was not ready after the drain; ready ${waited.toFixed(1)} s later`);
       readiness.push(`${s.name} ${ok ? 'ready' : 'NOT READY'}`);
     }
 
-    if (ledger.lost > 0) failures.push(`${n(ledger.lost)} acknowledged wager(s) lost (${n(ledger.lostPairs)} pool rows missing)`);
-    if (ledger.doubled > 0) failures.push(`${n(ledger.doubled)} wager(s) doubled (${n(ledger.doubledPairs)} pool rows booked twice)`);
+    if (ledger.lost > 0)
+      failures.push(
+        `${n(ledger.lost)} acknowledged wager(s) lost (${n(ledger.lostPairs)} pool rows missing)`,
+      );
+    if (ledger.doubled > 0)
+      failures.push(
+        `${n(ledger.doubled)} wager(s) doubled (${n(ledger.doubledPairs)} pool rows booked twice)`,
+      );
     for (const [problem, count] of ledger.wrongRows) failures.push(`${n(count)} ledger row(s): ${problem}`);
     if (ledger.phantomApplied > 0) failures.push(`${ledger.phantomApplied} applied event id(s) never sent`);
     if (ledger.ledgerEvents !== ledger.appliedEvents)
-      failures.push(`the ledger holds ${ledger.ledgerEvents} distinct wagers, applied_events ${ledger.appliedEvents}`);
-    for (const m of totals.mismatches) failures.push(`pool_totals ${m.poolId} ${m.meter}: expected ${m.expected}, found ${m.actual}`);
+      failures.push(
+        `the ledger holds ${ledger.ledgerEvents} distinct wagers, applied_events ${ledger.appliedEvents}`,
+      );
+    for (const m of totals.mismatches)
+      failures.push(`pool_totals ${m.poolId} ${m.meter}: expected ${m.expected}, found ${m.actual}`);
     for (const d of deadLetters.reasons.filter((r) => !r.ok))
-      failures.push(`dead letters ${d.reason}: ${d.actual}, expected between ${d.acked} (acknowledged) and ${d.sent} (sent)`);
+      failures.push(
+        `dead letters ${d.reason}: ${d.actual}, expected between ${d.acked} (acknowledged) and ${d.sent} (sent)`,
+      );
     failures.push(...wins.problems);
     failures.push(...stream.record.gateway.mismatches.map((m) => `gateway: ${m}`));
     if (!projectorCheck.ok) failures.push(`the projector disagrees with pool_totals: ${projectorCheck.diff}`);
@@ -397,14 +488,23 @@ async function main(): Promise<number> {
       writeFileSync(file, `${reconcile.output}\n`);
       const mismatches = reconcile.output.split('\n').filter((l) => l.startsWith('MISMATCH'));
       failures.push(
-        `npm run reconcile exited ${reconcile.code} (its output: ${file}):\n${[...mismatches.slice(0, 12), ...(mismatches.length > 12 ? [`… ${mismatches.length - 12} more`] : []), reconcile.output.split('\n').at(-1) ?? '']
+        `npm run reconcile exited ${reconcile.code} (its output: ${file}):\n${[
+          ...mismatches.slice(0, 12),
+          ...(mismatches.length > 12 ? [`… ${mismatches.length - 12} more`] : []),
+          reconcile.output.split('\n').at(-1) ?? '',
+        ]
           .map((l) => `      ${l}`)
           .join('\n')}`,
       );
     }
     if (ctx.missedFaultPoints.length > 0)
-      warnings.push(`planned fault point kills that did not happen: ${ctx.missedFaultPoints.join(', ')} (the replica ended otherwise or never reached the point)`);
-    if (ledger.unconfirmed > 0) warnings.push(`${ledger.unconfirmed} wager(s) never acknowledged, so not held to "exactly once" (only to "at most once")`);
+      warnings.push(
+        `planned fault point kills that did not happen: ${ctx.missedFaultPoints.join(', ')} (the replica ended otherwise or never reached the point)`,
+      );
+    if (ledger.unconfirmed > 0)
+      warnings.push(
+        `${ledger.unconfirmed} wager(s) never acknowledged, so not held to "exactly once" (only to "at most once")`,
+      );
 
     // ---- the report
     const exits = supervisor.exits();
@@ -429,12 +529,20 @@ async function main(): Promise<number> {
     const duplicatesDropped = positions.consumed - ledger.appliedEvents - deadLetters.total;
 
     const out: string[] = [];
-    out.push('', `== chaos run ${runId}: seed ${settings.seed} (${replay})`, '', `faults injected (${journal.faults().length}):`);
-    for (const f of journal.faults()) out.push(`  +${f.atSeconds.toFixed(1).padStart(6)} s  ${f.kind.padEnd(20)} ${f.detail}`);
+    out.push(
+      '',
+      `== chaos run ${runId}: seed ${settings.seed} (${replay})`,
+      '',
+      `faults injected (${journal.faults().length}):`,
+    );
+    for (const f of journal.faults())
+      out.push(`  +${f.atSeconds.toFixed(1).padStart(6)} s  ${f.kind.padEnd(20)} ${f.detail}`);
     out.push(
       '',
       `processes started: ${supervisor.starts().aggregator} replicas, ${supervisor.starts().ingest} gateway(s), ${supervisor.starts().projector} projector(s); exits: ${[...byCause].map(([c, k]) => `${c} ${k}`).join(', ') || 'none'}` +
-        (points.length > 0 ? `; fault points hit: ${[...new Set(points)].map((p) => `${p} ×${points.filter((x) => x === p).length}`).join(', ')}` : ''),
+        (points.length > 0
+          ? `; fault points hit: ${[...new Set(points)].map((p) => `${p} ×${points.filter((x) => x === p).length}`).join(', ')}`
+          : ''),
       '',
       'counts:',
       `  sent                ${n(stream.record.messages.kafka + stream.record.messages.http)} messages (${n(stream.record.messages.kafka)} via Kafka, ${n(stream.record.messages.http)} via the gateway)`,
@@ -444,21 +552,30 @@ async function main(): Promise<number> {
       `  consumed            ${n(positions.consumed)} messages (all ${n(positions.produced)} on the topic)`,
       `  applied             ${n(ledger.appliedEvents)} wagers, ${n(ledger.rows)} ledger rows`,
       `  duplicates dropped  ${n(duplicatesDropped)}`,
-      `  dead-lettered       ${n(deadLetters.total)}: ${wrap(deadLetters.reasons.map((r) => `${r.reason} ${r.actual}`), 80, 22)}`,
+      `  dead-lettered       ${n(deadLetters.total)}: ${wrap(
+        deadLetters.reasons.map((r) => `${r.reason} ${r.actual}`),
+        80,
+        22,
+      )}`,
       `  lost                ${n(ledger.lost)}  (must be 0)`,
       `  doubled             ${n(ledger.doubled)}  (must be 0)`,
       `  wrong ledger rows   ${n([...ledger.wrongRows.values()].reduce((s, k) => s + k, 0))}`,
       `  pool meters         ${totals.mismatches.length === 0 ? `${totals.pools} pools equal the independent sums` : `${totals.mismatches.length} mismatch(es)`}`,
       `  wins                ${wins.claims} claimed (${wins.repeats} claimId(s) sent twice), ${wins.mystery} mystery hits`,
-      `  reconcile           ${reconcile.code === 0 ? reconcile.output.split('\n').at(-1)?.trim() ?? 'clean' : `FAILED (exit ${reconcile.code})`}`,
+      `  reconcile           ${reconcile.code === 0 ? (reconcile.output.split('\n').at(-1)?.trim() ?? 'clean') : `FAILED (exit ${reconcile.code})`}`,
       `  services            ${readiness.join(', ')} after the faults`,
       `  projector           ${projectorCheck.ok ? `= pool_totals (${projectorCheck.pools} pools: amount, cycle, version)` : 'DISAGREES'}`,
       `  client retries      ${n(stream.retries().kafka)} Kafka sends, ${n(stream.retries().http)} gateway requests (${n(stream.retries().throttled)} throttled)`,
       `  unacknowledged      ${errors || 'none'}${errors === '' ? '' : ' (the valid wagers among them re-sent at the end)'}`,
     );
-    if (ledger.examples.length > 0) out.push('', 'wrong rows, one of each:', ...ledger.examples.map((e) => `  ${e}`));
+    if (ledger.examples.length > 0)
+      out.push('', 'wrong rows, one of each:', ...ledger.examples.map((e) => `  ${e}`));
     if (warnings.length > 0) out.push('', 'warnings:', ...warnings.map((w) => `  - ${w}`));
-    out.push('', failures.length === 0 ? 'RESULT: PASS' : `RESULT: FAIL\n${failures.map((f) => `  - ${f}`).join('\n')}`, '');
+    out.push(
+      '',
+      failures.length === 0 ? 'RESULT: PASS' : `RESULT: FAIL\n${failures.map((f) => `  - ${f}`).join('\n')}`,
+      '',
+    );
     process.stdout.write(out.join('\n') + '\n');
     return failures.length === 0 ? 0 : 1;
   } catch (e) {
@@ -479,7 +596,8 @@ async function main(): Promise<number> {
       await admin.disconnect().catch(() => undefined);
     }
     await db?.end().catch(() => undefined);
-    if (settings.keepInfra) say(`CHAOS_KEEP_INFRA: broker ${infra.brokers.join(',')} and ${infra.databaseUrl} left running`);
+    if (settings.keepInfra)
+      say(`CHAOS_KEEP_INFRA: broker ${infra.brokers.join(',')} and ${infra.databaseUrl} left running`);
     else await infra.down().catch((e: unknown) => say(`infra: ${toError(e).message}`));
     say(`logs: ${logDir}`);
   }

@@ -106,7 +106,6 @@ const PORT_ENV: Record<ServiceKind, string> = {
   projector: 'PROJECTOR_PORT',
 };
 
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function answersReady(port: number): Promise<boolean> {
@@ -134,7 +133,8 @@ export function whyExited(tail: string): string {
     if (line.startsWith('{')) {
       try {
         const entry = JSON.parse(line) as { level?: number; msg?: unknown; err?: unknown };
-        if ((entry.level ?? 0) >= 60) said = `${String(entry.msg)}${entry.err === undefined ? '' : `: ${JSON.stringify(entry.err).slice(0, 200)}`}`;
+        if ((entry.level ?? 0) >= 60)
+          said = `${String(entry.msg)}${entry.err === undefined ? '' : `: ${JSON.stringify(entry.err).slice(0, 200)}`}`;
       } catch {
         said = null;
       }
@@ -161,10 +161,18 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
   let closing = false;
   const startsCount: Record<ServiceKind, number> = { aggregator: 0, ingest: 0, projector: 0 };
 
-  function spawnService(kind: ServiceKind, name: string, port: number, faultPoints: string | null): ServiceProcess {
+  function spawnService(
+    kind: ServiceKind,
+    name: string,
+    port: number,
+    faultPoints: string | null,
+  ): ServiceProcess {
     const logFile = join(opts.logDir, `${name}.log`);
     const fd = openSync(logFile, 'a');
-    writeSync(fd, `\n=== chaos: starting ${name} at +${journal.seconds().toFixed(1)} s${faultPoints === null ? '' : ` with AGGREGATOR_FAULT_POINTS=${faultPoints}`}\n`);
+    writeSync(
+      fd,
+      `\n=== chaos: starting ${name} at +${journal.seconds().toFixed(1)} s${faultPoints === null ? '' : ` with AGGREGATOR_FAULT_POINTS=${faultPoints}`}\n`,
+    );
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, [MAIN[kind]], {
@@ -234,10 +242,15 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       history.push(record);
       const how = signal ?? `code ${String(code)}`;
       if (cause === 'fault point')
-        journal.say(`${name} killed itself at a fault point${record.point === null ? '' : ` (${record.point})`} (${how})`);
+        journal.say(
+          `${name} killed itself at a fault point${record.point === null ? '' : ` (${record.point})`} (${how})`,
+        );
       else if (cause === 'crash' || cause === 'unclean stop')
-        journal.say(`${name} ${cause === 'crash' ? 'DIED on its own' : 'did not stop cleanly'} (${how}): ${record.why} (see ${logFile})`);
-      else if (cause === 'start failed') journal.say(`${name} exited before it was ready (${how}): ${record.why}`);
+        journal.say(
+          `${name} ${cause === 'crash' ? 'DIED on its own' : 'did not stop cleanly'} (${how}): ${record.why} (see ${logFile})`,
+        );
+      else if (cause === 'start failed')
+        journal.say(`${name} exited before it was ready (${how}): ${record.why}`);
       else if (cause === 'stopped') journal.say(`${name} stopped (exit 0)`);
       if (kind === 'aggregator') nextReplicaStartAt = Date.now() + 500 + opts.rng.below(2500);
       resolveExit(record);
@@ -247,7 +260,9 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       while (proc.exit === null && !proc.ready) {
         if (await answersReady(port)) {
           proc.ready = true;
-          journal.say(`${name} ready (pid ${pid}, port ${port}, ${(journal.seconds() - proc.startedAtSeconds).toFixed(1)} s after start)`);
+          journal.say(
+            `${name} ready (pid ${pid}, port ${port}, ${(journal.seconds() - proc.startedAtSeconds).toFixed(1)} s after start)`,
+          );
         } else await sleep(300);
       }
     })();
@@ -258,7 +273,12 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
   /** `faultPoints` undefined: the background share decides. */
   async function startReplica(faultPoints?: string | null): Promise<ServiceProcess> {
     const port = await freePort();
-    const withFaults = faultPoints !== undefined ? faultPoints : opts.rng.float() < opts.faultPointShare ? opts.faultPoints : null;
+    const withFaults =
+      faultPoints !== undefined
+        ? faultPoints
+        : opts.rng.float() < opts.faultPointShare
+          ? opts.faultPoints
+          : null;
     return spawnService('aggregator', `agg-${++replicaSeq}`, port, withFaults);
   }
 
@@ -317,7 +337,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       nextReplicaStartAt = 0;
       const deadline = Date.now() + timeoutMs;
       await Promise.all(stopping);
-      while (!closing && live().filter((p) => p.ready).length < replicas && Date.now() < deadline) await sleep(200);
+      while (!closing && live().filter((p) => p.ready).length < replicas && Date.now() < deadline)
+        await sleep(200);
     },
 
     async startExtraReplica(faultPoints) {
@@ -364,7 +385,10 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       clearInterval(watchdog);
       const running = all.filter((p) => p.exit === null);
       // The gateway first, so nothing new arrives while the consumers finish their windows.
-      for (const group of [running.filter((p) => p.kind === 'ingest'), running.filter((p) => p.kind !== 'ingest')]) {
+      for (const group of [
+        running.filter((p) => p.kind === 'ingest'),
+        running.filter((p) => p.kind !== 'ingest'),
+      ]) {
         for (const p of group) {
           if (p.paused) this.resume(p);
           if (p.ending === null) {

@@ -55,21 +55,31 @@ function probability(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
   if (!/^\d*\.?\d+$/.test(v.trim()) || !(n >= 0 && n <= 1))
-    throw new AppError('CONFIG_INVALID', `${name}=${JSON.stringify(v)} is invalid: expected a probability between 0 and 1`);
+    throw new AppError(
+      'CONFIG_INVALID',
+      `${name}=${JSON.stringify(v)} is invalid: expected a probability between 0 and 1`,
+    );
   return n;
 }
 
 export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ChaosSettings {
   const unknown = argv.filter((a) => a !== '--short');
-  if (unknown.length > 0) throw new AppError('CONFIG_INVALID', `unknown argument ${unknown[0] ?? ''}\n${USAGE}`);
+  if (unknown.length > 0)
+    throw new AppError('CONFIG_INVALID', `unknown argument ${unknown[0] ?? ''}\n${USAGE}`);
   const short = argv.includes('--short');
   const kafkaPort = int(env, 'CHAOS_KAFKA_PORT', 19092, 1024, 65534);
   const pgPort = int(env, 'CHAOS_PG_PORT', 15432, 1024, 65535);
   // The shared broker and server other engineers' tests run on: restarting them is not ours to do.
   if (kafkaPort === 9092 || kafkaPort === 9093)
-    throw new AppError('CONFIG_INVALID', `CHAOS_KAFKA_PORT=${kafkaPort} is the shared broker's; the suite restarts its broker, so it needs one of its own`);
+    throw new AppError(
+      'CONFIG_INVALID',
+      `CHAOS_KAFKA_PORT=${kafkaPort} is the shared broker's; the suite restarts its broker, so it needs one of its own`,
+    );
   if (pgPort === 5432)
-    throw new AppError('CONFIG_INVALID', 'CHAOS_PG_PORT=5432 is the shared server; the suite restarts its cluster, so it needs one of its own');
+    throw new AppError(
+      'CONFIG_INVALID',
+      'CHAOS_PG_PORT=5432 is the shared server; the suite restarts its cluster, so it needs one of its own',
+    );
   return Object.freeze({
     short,
     seed: int(env, 'CHAOS_SEED', randomInt(2 ** 31), 0, 2 ** 31 - 1),

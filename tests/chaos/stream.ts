@@ -82,8 +82,12 @@ function bump(map: Map<string, number>, key: string): void {
 }
 
 /** Bad input for the Kafka path, one of each kind the pipeline names, with the reason it must give. */
-function badKafkaEvents(wager: WagerMessage, otherCurrency: string): { reason: string; key: string | null; value: Buffer }[] {
-  const json = (over: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ ...wager, eventId: randomUUID(), ...over }));
+function badKafkaEvents(
+  wager: WagerMessage,
+  otherCurrency: string,
+): { reason: string; key: string | null; value: Buffer }[] {
+  const json = (over: Record<string, unknown>): Buffer =>
+    Buffer.from(JSON.stringify({ ...wager, eventId: randomUUID(), ...over }));
   const noAmount: Record<string, unknown> = { ...wager };
   delete noAmount['amountMinor'];
   return [
@@ -91,11 +95,19 @@ function badKafkaEvents(wager: WagerMessage, otherCurrency: string): { reason: s
     { reason: 'invalid_utf8', key: wager.playerId, value: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]) },
     { reason: 'malformed_json', key: wager.playerId, value: Buffer.from('{"eventId": "') },
     { reason: 'not_an_object', key: wager.playerId, value: Buffer.from('[1,2,3]') },
-    { reason: 'missing_field', key: wager.playerId, value: Buffer.from(JSON.stringify({ ...noAmount, eventId: randomUUID() })) },
+    {
+      reason: 'missing_field',
+      key: wager.playerId,
+      value: Buffer.from(JSON.stringify({ ...noAmount, eventId: randomUUID() })),
+    },
     { reason: 'wrong_type', key: wager.playerId, value: json({ amountMinor: String(wager.amountMinor) }) },
     { reason: 'invalid_event_id', key: wager.playerId, value: json({ eventId: 'not-a-uuid' }) },
     { reason: 'invalid_occurred_at', key: wager.playerId, value: json({ occurredAt: 'yesterday' }) },
-    { reason: 'occurred_at_in_future', key: wager.playerId, value: json({ occurredAt: new Date(Date.now() + 3 * 3600_000).toISOString() }) },
+    {
+      reason: 'occurred_at_in_future',
+      key: wager.playerId,
+      value: json({ occurredAt: new Date(Date.now() + 3 * 3600_000).toISOString() }),
+    },
     { reason: 'invalid_game_id', key: wager.playerId, value: json({ gameId: 'bad game!' }) },
     { reason: 'invalid_player_id', key: null, value: json({ playerId: 'bad player!' }) },
     { reason: 'invalid_currency', key: wager.playerId, value: json({ currency: 'EURO' }) },
@@ -135,7 +147,9 @@ export function createStream(opts: StreamOptions): Stream {
   const extra: WagerProducer = createWagerProducer({ kafka: opts.kafka, topic: opts.topic });
   let connected: Promise<void> | null = null;
   const connect = (): Promise<void> =>
-    (connected ??= Promise.all([kafkaSender.connect(), httpSender.connect(), extra.connect()]).then(() => undefined));
+    (connected ??= Promise.all([kafkaSender.connect(), httpSender.connect(), extra.connect()]).then(
+      () => undefined,
+    ));
   const counts = { kafka: 0, http: 0 };
   const pending = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
@@ -192,7 +206,9 @@ export function createStream(opts: StreamOptions): Stream {
     origin: -1,
     duplicate: true,
     wager:
-      rng.float() < 0.3 ? { ...wager, occurredAt: new Date(Date.parse(wager.occurredAt) + 1 + rng.below(5000)).toISOString() } : wager,
+      rng.float() < 0.3
+        ? { ...wager, occurredAt: new Date(Date.parse(wager.occurredAt) + 1 + rng.below(5000)).toISOString() }
+        : wager,
   });
 
   return {
@@ -210,7 +226,12 @@ export function createStream(opts: StreamOptions): Stream {
           rate: opts.kafkaRate,
           max: kafkaMaxInFlight,
           // 3 % re-sends, 1 % bad input (malformed JSON, amount out of range, unknown game, currency mismatch).
-          traffic: createTraffic({ seed: `${opts.seed}/kafka`, games: opts.games, dupRate: 0.03, invalidRate: 0.01 }),
+          traffic: createTraffic({
+            seed: `${opts.seed}/kafka`,
+            games: opts.games,
+            dupRate: 0.03,
+            invalidRate: 0.01,
+          }),
         },
         {
           path: 'http' as const,
@@ -276,7 +297,12 @@ export function createStream(opts: StreamOptions): Stream {
 
       // The gateway: good wagers beside items it must refuse, and an unknown game it must accept
       // (only the aggregator knows the games) and the aggregator must dead-letter.
-      const good = (): WagerMessage => ({ ...template, eventId: randomUUID(), playerId: `http-bad-${rng.below(1000)}`, amountMinor: 1 + rng.below(5000) });
+      const good = (): WagerMessage => ({
+        ...template,
+        eventId: randomUUID(),
+        playerId: `http-bad-${rng.below(1000)}`,
+        amountMinor: 1 + rng.below(5000),
+      });
       const items: { item: unknown; expect: string | null; wager?: WagerMessage }[] = [];
       const add = (item: unknown, expect: string | null, wager?: WagerMessage): number =>
         items.push(wager === undefined ? { item, expect } : { item, expect, wager }) - 1;
@@ -288,7 +314,10 @@ export function createStream(opts: StreamOptions): Stream {
       add(missing, 'missing_field');
       add({ ...good(), amountMinor: 1_000_000_001 }, 'amount_out_of_range');
       add({ ...good(), currency: 'eur' }, 'invalid_currency');
-      add({ ...good(), occurredAt: new Date(Date.now() + 3 * 3600_000).toISOString() }, 'occurred_at_in_future');
+      add(
+        { ...good(), occurredAt: new Date(Date.now() + 3 * 3600_000).toISOString() },
+        'occurred_at_in_future',
+      );
       add('a string', 'not_an_object');
       const unknownIndex = add({ ...good(), gameId: 'chaos-no-such-game' }, null);
       const g2 = good();
@@ -318,7 +347,10 @@ export function createStream(opts: StreamOptions): Stream {
             status = 0;
           }
           if (status === 202) {
-            const answer = JSON.parse(text) as { accepted: number; rejected: { index: number; code: string }[] };
+            const answer = JSON.parse(text) as {
+              accepted: number;
+              rejected: { index: number; code: string }[];
+            };
             const got = new Map(answer.rejected.map((r) => [r.index, r.code]));
             items.forEach((it, index) => {
               const code = got.get(index) ?? null;
@@ -327,7 +359,9 @@ export function createStream(opts: StreamOptions): Stream {
               // A good item Kafka did not acknowledge is reported so (it may or may not be in
               // Kafka); the final re-send covers it.
               else if (code !== it.expect && !(it.expect === null && code === 'kafka_unavailable'))
-                record.gateway.mismatches.push(`item ${index}: expected ${it.expect ?? 'accepted'}, got ${code ?? 'accepted'}`);
+                record.gateway.mismatches.push(
+                  `item ${index}: expected ${it.expect ?? 'accepted'}, got ${code ?? 'accepted'}`,
+                );
             });
             entries.forEach((e, index) => {
               if (e !== null && !got.has(index)) e.acked = true;
@@ -374,7 +408,11 @@ export function createStream(opts: StreamOptions): Stream {
     },
 
     inFlight: () => counts.kafka + counts.http,
-    retries: () => ({ kafka: kafkaSender.stats().retries, http: httpSender.stats().retries, throttled: httpSender.stats().throttled }),
+    retries: () => ({
+      kafka: kafkaSender.stats().retries,
+      http: httpSender.stats().retries,
+      throttled: httpSender.stats().throttled,
+    }),
 
     async close() {
       await Promise.allSettled([kafkaSender.close(), httpSender.close(), extra.disconnect()]);

@@ -29,7 +29,12 @@ export type GamePools = ReadonlyMap<string, readonly PoolShare[]>;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Messages on the wagers topic not yet behind the positions Postgres holds. */
-export async function lag(pool: pg.Pool, admin: Admin, topic: string, groupId: string): Promise<{ lag: number; consumed: number; produced: number }> {
+export async function lag(
+  pool: pg.Pool,
+  admin: Admin,
+  topic: string,
+  groupId: string,
+): Promise<{ lag: number; consumed: number; produced: number }> {
   const highs = await admin.fetchTopicOffsets(topic);
   const rows = await pool.query<{ partition: number; next_offset: string }>(
     'SELECT partition, next_offset::text FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2',
@@ -66,7 +71,8 @@ export async function waitForDrain(
       last = l.lag;
       if (l.lag === 0) return { drained: true, lag: 0, seconds: (Date.now() - t0) / 1000 };
     } catch (e) {
-      if (Date.now() - lastSaid > 5000) journal.say(`(lag unknown: ${e instanceof Error ? e.message : String(e)})`);
+      if (Date.now() - lastSaid > 5000)
+        journal.say(`(lag unknown: ${e instanceof Error ? e.message : String(e)})`);
     }
     if (Date.now() - t0 > timeoutMs) return { drained: false, lag: last, seconds: (Date.now() - t0) / 1000 };
     if (Date.now() - lastSaid > 5000) {
@@ -78,7 +84,10 @@ export async function waitForDrain(
 }
 
 /** The outboxes (dead letters, wins) published by the relays: rows still unmarked after `timeoutMs`. */
-export async function waitForOutbox(pool: pg.Pool, timeoutMs: number): Promise<{ deadLetters: number; wins: number }> {
+export async function waitForOutbox(
+  pool: pg.Pool,
+  timeoutMs: number,
+): Promise<{ deadLetters: number; wins: number }> {
   const t0 = Date.now();
   for (;;) {
     const r = await pool.query<{ d: number; w: number }>(
@@ -86,7 +95,8 @@ export async function waitForOutbox(pool: pg.Pool, timeoutMs: number): Promise<{
               (SELECT count(*) FROM jackpot.wins WHERE published_at IS NULL)::int AS w`,
     );
     const row = r.rows[0] ?? { d: -1, w: -1 };
-    if ((row.d === 0 && row.w === 0) || Date.now() - t0 > timeoutMs) return { deadLetters: row.d, wins: row.w };
+    if ((row.d === 0 && row.w === 0) || Date.now() - t0 > timeoutMs)
+      return { deadLetters: row.d, wins: row.w };
     await sleep(500);
   }
 }
@@ -111,27 +121,41 @@ export interface LedgerCheck {
   readonly phantomApplied: number;
 }
 
-export async function checkLedger(pool: pg.Pool, record: StreamRecord, gamePools: GamePools): Promise<LedgerCheck> {
+export async function checkLedger(
+  pool: pg.Pool,
+  record: StreamRecord,
+  gamePools: GamePools,
+): Promise<LedgerCheck> {
   const client = await pool.connect();
   try {
-    await client.query('CREATE TEMP TABLE chaos_sent (event_id uuid PRIMARY KEY, game_id text NOT NULL, amount_minor bigint NOT NULL, acked bool NOT NULL)');
-    await client.query('CREATE TEMP TABLE chaos_game_pools (game_id text, pool_id text, contribution_ppm bigint, reserve_ppm bigint, PRIMARY KEY (game_id, pool_id))');
+    await client.query(
+      'CREATE TEMP TABLE chaos_sent (event_id uuid PRIMARY KEY, game_id text NOT NULL, amount_minor bigint NOT NULL, acked bool NOT NULL)',
+    );
+    await client.query(
+      'CREATE TEMP TABLE chaos_game_pools (game_id text, pool_id text, contribution_ppm bigint, reserve_ppm bigint, PRIMARY KEY (game_id, pool_id))',
+    );
     const shares = [...gamePools].flatMap(([game, pools]) => pools.map((p) => [game, p] as const));
-    await client.query('INSERT INTO chaos_game_pools SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])', [
-      shares.map(([g]) => g),
-      shares.map(([, p]) => p.poolId),
-      shares.map(([, p]) => p.contributionPpm),
-      shares.map(([, p]) => p.reservePpm),
-    ]);
+    await client.query(
+      'INSERT INTO chaos_game_pools SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])',
+      [
+        shares.map(([g]) => g),
+        shares.map(([, p]) => p.poolId),
+        shares.map(([, p]) => p.contributionPpm),
+        shares.map(([, p]) => p.reservePpm),
+      ],
+    );
     const entries = [...record.wagers.entries()];
     for (let i = 0; i < entries.length; i += 20_000) {
       const chunk = entries.slice(i, i + 20_000);
-      await client.query('INSERT INTO chaos_sent SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bool[])', [
-        chunk.map(([id]) => id),
-        chunk.map(([, w]) => w.wager.gameId),
-        chunk.map(([, w]) => w.wager.amountMinor),
-        chunk.map(([, w]) => w.acked),
-      ]);
+      await client.query(
+        'INSERT INTO chaos_sent SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bool[])',
+        [
+          chunk.map(([id]) => id),
+          chunk.map(([, w]) => w.wager.gameId),
+          chunk.map(([, w]) => w.wager.amountMinor),
+          chunk.map(([, w]) => w.acked),
+        ],
+      );
     }
     await client.query('ANALYZE chaos_sent');
 
@@ -161,7 +185,12 @@ export async function checkLedger(pool: pg.Pool, record: StreamRecord, gamePools
               min(format('%s %s: game %s, wager %s, contribution %s, overflow %s, reserve %s', event_id, pool_id, game_id, wager_minor, contribution_micro, overflow_micro, reserve_micro)) AS example
          FROM checked WHERE problem IS NOT NULL GROUP BY problem ORDER BY problem`,
     );
-    const counts = await client.query<{ rows: number; ledger_events: number; applied: number; phantom: number }>(
+    const counts = await client.query<{
+      rows: number;
+      ledger_events: number;
+      applied: number;
+      phantom: number;
+    }>(
       `SELECT (SELECT count(*) FROM jackpot.contributions)::int AS rows,
               (SELECT count(DISTINCT event_id) FROM jackpot.contributions)::int AS ledger_events,
               (SELECT count(*) FROM jackpot.applied_events)::int AS applied,
@@ -201,8 +230,15 @@ export interface TotalsMismatch {
  * wagers: wagers, amount wagered, contributions (to the amount plus overflow), reserve shares.
  * The current amount itself moves with wins and hidden mystery triggers; reconcile checks it.
  */
-export async function checkTotals(pool: pg.Pool, record: StreamRecord, gamePools: GamePools): Promise<{ pools: number; mismatches: TotalsMismatch[] }> {
-  const expected = new Map<string, { wagers: bigint; wagered: bigint; contribution: bigint; reserve: bigint }>();
+export async function checkTotals(
+  pool: pg.Pool,
+  record: StreamRecord,
+  gamePools: GamePools,
+): Promise<{ pools: number; mismatches: TotalsMismatch[] }> {
+  const expected = new Map<
+    string,
+    { wagers: bigint; wagered: bigint; contribution: bigint; reserve: bigint }
+  >();
   for (const pools of gamePools.values())
     for (const p of pools) expected.set(p.poolId, { wagers: 0n, wagered: 0n, contribution: 0n, reserve: 0n });
   for (const w of record.wagers.values()) {
@@ -217,7 +253,13 @@ export async function checkTotals(pool: pg.Pool, record: StreamRecord, gamePools
       e.reserve += amount * BigInt(p.reservePpm);
     }
   }
-  const rows = await pool.query<{ pool_id: string; wagers: string; wagered: string; contribution: string; reserve: string }>(
+  const rows = await pool.query<{
+    pool_id: string;
+    wagers: string;
+    wagered: string;
+    contribution: string;
+    reserve: string;
+  }>(
     `SELECT pool_id, wagers_total::text AS wagers, wagered_minor_total::text AS wagered,
             (contribution_micro_total + overflow_micro_total)::text AS contribution, reserve_micro_total::text AS reserve
        FROM jackpot.pool_totals`,
@@ -248,7 +290,9 @@ export interface DeadLetterCheck {
 }
 
 export async function checkDeadLetters(pool: pg.Pool, record: StreamRecord): Promise<DeadLetterCheck> {
-  const r = await pool.query<{ reason: string; n: number }>('SELECT reason, count(*)::int AS n FROM jackpot.dead_letters GROUP BY reason');
+  const r = await pool.query<{ reason: string; n: number }>(
+    'SELECT reason, count(*)::int AS n FROM jackpot.dead_letters GROUP BY reason',
+  );
   const actual = new Map(r.rows.map((row) => [row.reason, row.n]));
   const reasons = [...new Set([...record.bad.keys(), ...actual.keys()])].sort().map((reason) => {
     const t = record.bad.get(reason) ?? { sent: 0, acked: 0 };
@@ -266,9 +310,20 @@ export interface WinsCheck {
   readonly problems: readonly string[];
 }
 
-export async function checkWins(pool: pg.Pool, claims: readonly ClaimRecord[], record: StreamRecord, mysteryPools: readonly string[]): Promise<WinsCheck> {
+export async function checkWins(
+  pool: pg.Pool,
+  claims: readonly ClaimRecord[],
+  record: StreamRecord,
+  mysteryPools: readonly string[],
+): Promise<WinsCheck> {
   const problems: string[] = [];
-  const rows = await pool.query<{ claim_id: string; win_id: string; cycle: number; amount_minor: string; pool_id: string }>(
+  const rows = await pool.query<{
+    claim_id: string;
+    win_id: string;
+    cycle: number;
+    amount_minor: string;
+    pool_id: string;
+  }>(
     "SELECT claim_id, win_id::text, cycle, amount_minor::text, pool_id FROM jackpot.wins WHERE kind = 'claim'",
   );
   const booked = new Map(rows.rows.map((r) => [r.claim_id, r]));
@@ -276,32 +331,58 @@ export async function checkWins(pool: pg.Pool, claims: readonly ClaimRecord[], r
     problems.push(...c.problems.map((p) => `claim ${c.claimId}: ${p}`));
     const row = booked.get(c.claimId);
     if (c.answer === null) continue;
-    if (row === undefined) problems.push(`claim ${c.claimId} was answered ${JSON.stringify(c.answer)} but no win is booked`);
-    else if (row.win_id !== c.answer.winId || row.cycle !== c.answer.cycle || Number(row.amount_minor) !== c.answer.amountMinor || row.pool_id !== c.poolId)
-      problems.push(`claim ${c.claimId}: booked ${JSON.stringify(row)}, answered ${JSON.stringify(c.answer)}`);
+    if (row === undefined)
+      problems.push(`claim ${c.claimId} was answered ${JSON.stringify(c.answer)} but no win is booked`);
+    else if (
+      row.win_id !== c.answer.winId ||
+      row.cycle !== c.answer.cycle ||
+      Number(row.amount_minor) !== c.answer.amountMinor ||
+      row.pool_id !== c.poolId
+    )
+      problems.push(
+        `claim ${c.claimId}: booked ${JSON.stringify(row)}, answered ${JSON.stringify(c.answer)}`,
+      );
   }
   const ours = new Set(claims.map((c) => c.claimId));
   for (const id of booked.keys()) if (!ours.has(id)) problems.push(`a claim win ${id} the suite never sent`);
-  const mystery = await pool.query<{ pool_id: string; event_id: string | null }>("SELECT pool_id, event_id::text FROM jackpot.wins WHERE kind = 'mystery'");
+  const mystery = await pool.query<{ pool_id: string; event_id: string | null }>(
+    "SELECT pool_id, event_id::text FROM jackpot.wins WHERE kind = 'mystery'",
+  );
   for (const m of mystery.rows) {
-    if (!mysteryPools.includes(m.pool_id)) problems.push(`a mystery win on ${m.pool_id}, which is no mystery pool`);
-    if (m.event_id === null || !record.wagers.has(m.event_id)) problems.push(`mystery win on ${m.pool_id} by wager ${String(m.event_id)}, never sent`);
+    if (!mysteryPools.includes(m.pool_id))
+      problems.push(`a mystery win on ${m.pool_id}, which is no mystery pool`);
+    if (m.event_id === null || !record.wagers.has(m.event_id))
+      problems.push(`mystery win on ${m.pool_id} by wager ${String(m.event_id)}, never sent`);
   }
-  return { claims: booked.size, repeats: claims.reduce((s, c) => s + c.repeats, 0), mystery: mystery.rowCount ?? 0, problems };
+  return {
+    claims: booked.size,
+    repeats: claims.reduce((s, c) => s + c.repeats, 0),
+    mystery: mystery.rowCount ?? 0,
+    problems,
+  };
 }
 
 /** GET /v1/pools against pool_totals (amount, cycle, version), until they agree or `timeoutMs` passes. */
-export async function checkProjector(pool: pg.Pool, projectorUrl: string, timeoutMs: number): Promise<{ ok: boolean; pools: number; diff: string }> {
+export async function checkProjector(
+  pool: pg.Pool,
+  projectorUrl: string,
+  timeoutMs: number,
+): Promise<{ ok: boolean; pools: number; diff: string }> {
   const t0 = Date.now();
   let diff: string;
   for (;;) {
-    const committed = await pool.query<{ pool_id: string; amount_minor: string; cycle: number; version: string }>(
-      'SELECT pool_id, amount_minor::text, cycle, version::text FROM jackpot.pool_totals ORDER BY pool_id',
-    );
+    const committed = await pool.query<{
+      pool_id: string;
+      amount_minor: string;
+      cycle: number;
+      version: string;
+    }>('SELECT pool_id, amount_minor::text, cycle, version::text FROM jackpot.pool_totals ORDER BY pool_id');
     const want = committed.rows.map((r) => `${r.pool_id} ${r.amount_minor} c${r.cycle} v${r.version}`);
     try {
       const res = await fetch(`${projectorUrl}/v1/pools`, { signal: AbortSignal.timeout(5000) });
-      const served = ((await res.json()) as { poolId: string; amountMinor: number; cycle: number; version: number }[])
+      const served = (
+        (await res.json()) as { poolId: string; amountMinor: number; cycle: number; version: number }[]
+      )
         .map((p) => `${p.poolId} ${p.amountMinor} c${p.cycle} v${p.version}`)
         .sort();
       const missing = want.filter((w) => !served.includes(w));

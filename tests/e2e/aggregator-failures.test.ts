@@ -7,7 +7,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTestDatabase } from '../helpers/db.js';
-import { eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, seedJackpot, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
+import {
+  eventually,
+  expectedApplied,
+  expectedTotals,
+  mixedStream,
+  poolMicros,
+  seedJackpot,
+  type JackpotSpec,
+  type RawEvent,
+} from '../helpers/fixtures.js';
 import { kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
 import { startServiceProcess, type ServiceProcess } from '../helpers/processes.js';
 
@@ -44,11 +53,19 @@ async function setup(partitions: number) {
 }
 
 /** Sends the events in slices with a pause between them, so the stream is still flowing while the test acts. */
-async function stream(topic: string, events: readonly RawEvent[], onProgress: (sent: number) => Promise<void>): Promise<void> {
+async function stream(
+  topic: string,
+  events: readonly RawEvent[],
+  onProgress: (sent: number) => Promise<void>,
+): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   for (let i = 0; i < events.length; i += 250) {
-    await producer.send({ topic, acks: -1, messages: events.slice(i, i + 250).map((e) => ({ key: e.key, value: e.value })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: events.slice(i, i + 250).map((e) => ({ key: e.key, value: e.value })),
+    });
     await onProgress(Math.min(events.length, i + 250));
     await new Promise((r) => setTimeout(r, 15));
   }
@@ -57,7 +74,10 @@ async function stream(topic: string, events: readonly RawEvent[], onProgress: (s
 
 /** Σ of the group's stored positions (next offsets) over the partitions: messages applied, on one topic from 0. */
 async function storedPositions(groupId: string): Promise<number> {
-  const r = await db.pool.query<{ s: string }>('SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1', [groupId]);
+  const r = await db.pool.query<{ s: string }>(
+    'SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1',
+    [groupId],
+  );
   return Number(r.rows[0]?.s);
 }
 
@@ -67,20 +87,29 @@ async function consumedAll(groupId: string, total: number): Promise<boolean> {
 
 async function assertExact(events: readonly RawEvent[], what: string): Promise<void> {
   assert.deepEqual(await poolMicros(db.pool), expectedTotals(events, JACKPOTS), `${what}: pool totals`);
-  const dup = await db.pool.query('SELECT 1 FROM jackpot.contributions GROUP BY event_id, pool_id HAVING count(*) > 1');
+  const dup = await db.pool.query(
+    'SELECT 1 FROM jackpot.contributions GROUP BY event_id, pool_id HAVING count(*) > 1',
+  );
   assert.equal(dup.rowCount, 0, `${what}: no wager booked twice`);
-  const n = await db.pool.query<{ n: string }>('SELECT count(DISTINCT event_id) AS n FROM jackpot.contributions');
+  const n = await db.pool.query<{ n: string }>(
+    'SELECT count(DISTINCT event_id) AS n FROM jackpot.contributions',
+  );
   assert.equal(Number(n.rows[0]?.n), expectedApplied(events, JACKPOTS), `${what}: every valid wager booked`);
   const sums = await db.pool.query<{ pool_id: string; ledger: string; total: string }>(
     `SELECT t.pool_id, coalesce(sum(c.contribution_micro), 0)::text AS ledger, (t.amount_micro - t.seed_micro)::text AS total
      FROM jackpot.pool_totals t LEFT JOIN jackpot.contributions c USING (pool_id) GROUP BY t.pool_id, t.amount_micro, t.seed_micro`,
   );
-  for (const r of sums.rows) assert.equal(r.ledger, r.total, `${what}: ledger of ${r.pool_id} adds up to its amount`);
+  for (const r of sums.rows)
+    assert.equal(r.ledger, r.total, `${what}: ledger of ${r.pool_id} adds up to its amount`);
 }
 
 async function reset(): Promise<void> {
-  await db.pool.query('TRUNCATE jackpot.contributions, jackpot.applied_events, jackpot.dead_letters, jackpot.consumer_offsets');
-  await db.pool.query('UPDATE jackpot.pool_totals SET amount_micro = seed_micro, cycle_contribution_micro = 0, cycle_wagers = 0, reserve_micro = 0');
+  await db.pool.query(
+    'TRUNCATE jackpot.contributions, jackpot.applied_events, jackpot.dead_letters, jackpot.consumer_offsets',
+  );
+  await db.pool.query(
+    'UPDATE jackpot.pool_totals SET amount_micro = seed_micro, cycle_contribution_micro = 0, cycle_wagers = 0, reserve_micro = 0',
+  );
 }
 
 void test('an aggregator killed with SIGKILL mid-stream and restarted loses and repeats nothing', async () => {
@@ -96,7 +125,8 @@ void test('an aggregator killed with SIGKILL mid-stream and restarted loses and 
   await stream(env.AGGREGATOR_TOPIC, events, async (sent) => {
     if (positionsAtKill !== null || sent < events.length / 3 || sent >= events.length) return;
     const mustKillNow = sent >= (events.length * 2) / 3;
-    const far = async (): Promise<boolean> => (await storedPositions(env.AGGREGATOR_GROUP_ID)) >= events.length / 6;
+    const far = async (): Promise<boolean> =>
+      (await storedPositions(env.AGGREGATOR_GROUP_ID)) >= events.length / 6;
     if (!(mustKillNow ? await eventually(far, 60_000) : await far())) return;
     agg.child.kill('SIGKILL');
     assert.equal(await agg.exited(), 'SIGKILL');
@@ -110,7 +140,10 @@ void test('an aggregator killed with SIGKILL mid-stream and restarted loses and 
     `killed mid-stream: positions stored at the kill ${positionsAtKill}, expected above 0 and below ${events.length}`,
   );
   await agg.waitReady();
-  assert.ok(await eventually(() => consumedAll(env.AGGREGATOR_GROUP_ID, events.length), 90_000), `all consumed:\n${agg.output().slice(-3000)}`);
+  assert.ok(
+    await eventually(() => consumedAll(env.AGGREGATOR_GROUP_ID, events.length), 90_000),
+    `all consumed:\n${agg.output().slice(-3000)}`,
+  );
   await assertExact(events, 'after SIGKILL');
   agg.child.kill('SIGTERM');
   assert.equal(await agg.exited(), 0, 'SIGTERM exits 0');
@@ -136,9 +169,15 @@ void test('two replicas that join and leave while the stream flows add up exactl
   assert.equal(await a.exited(), 0, `replica a exits 0 on SIGTERM:\n${a.output().slice(-2000)}`);
   assert.ok(b);
   await b.waitReady();
-  assert.ok(await eventually(() => consumedAll(env.AGGREGATOR_GROUP_ID, events.length), 90_000), `all consumed:\n${b.output().slice(-3000)}`);
+  assert.ok(
+    await eventually(() => consumedAll(env.AGGREGATOR_GROUP_ID, events.length), 90_000),
+    `all consumed:\n${b.output().slice(-3000)}`,
+  );
   await assertExact(events, 'after rebalances');
-  const shares = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM jackpot.consumer_offsets WHERE group_id = $1 AND next_offset > 0", [env.AGGREGATOR_GROUP_ID]);
+  const shares = await db.pool.query<{ n: string }>(
+    'SELECT count(*) AS n FROM jackpot.consumer_offsets WHERE group_id = $1 AND next_offset > 0',
+    [env.AGGREGATOR_GROUP_ID],
+  );
   assert.equal(Number(shares.rows[0]?.n), 6, 'every partition consumed');
   b.child.kill('SIGTERM');
   assert.equal(await b.exited(), 0);

@@ -19,7 +19,16 @@ import { startServiceProcess } from '../helpers/processes.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
-const CONTRACT_POOL_FIELDS = ['amountMinor', 'currency', 'cycle', 'jackpotId', 'poolId', 'tier', 'updatedAt', 'version'];
+const CONTRACT_POOL_FIELDS = [
+  'amountMinor',
+  'currency',
+  'cycle',
+  'jackpotId',
+  'poolId',
+  'tier',
+  'updatedAt',
+  'version',
+];
 
 void test('claims and mystery hits during a heavy stream: every cycle reconciles, every award published once, no trigger visible', async () => {
   const partitions = 6;
@@ -58,7 +67,13 @@ void test('claims and mystery hits during a heavy stream: every cycle reconciles
       currency: 'EUR',
       pools: [
         { tier: 'mini', seedMinor: 1_000, contributionPpm: 20_000, reservePpm: 5_000 },
-        { tier: 'capped', seedMinor: 2_000, contributionPpm: 50_000, ceilingMinor: 20_000, overflow: 'next-cycle' },
+        {
+          tier: 'capped',
+          seedMinor: 2_000,
+          contributionPpm: 50_000,
+          ceilingMinor: 20_000,
+          overflow: 'next-cycle',
+        },
         // A busy mystery pool: 0.2 % of each wager, must hit by 3,000 minor: a hit every ~100 wagers.
         { tier: 'drop', seedMinor: 500, contributionPpm: 2_000, reservePpm: 1_000, mustHitByMinor: 3_000 },
       ],
@@ -85,7 +100,12 @@ void test('claims and mystery hits during a heavy stream: every cycle reconciles
       const res = await fetch(`${gateway}/v1/wins`, {
         method: 'POST',
         headers: { authorization: `Bearer ${game}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ claimId, poolId: i >= 10 ? (i % 2 === 0 ? 'life:mini' : 'life:capped') : poolId, gameId: 'life-1', playerId: `winner-${i}` }),
+        body: JSON.stringify({
+          claimId,
+          poolId: i >= 10 ? (i % 2 === 0 ? 'life:mini' : 'life:capped') : poolId,
+          gameId: 'life-1',
+          playerId: `winner-${i}`,
+        }),
       });
       const text = await res.text();
       assert.equal(res.status, 200, text);
@@ -98,16 +118,24 @@ void test('claims and mystery hits during a heavy stream: every cycle reconciles
   await producer.disconnect();
 
   const consumed = async () => {
-    const r = await db.pool.query<{ s: string }>('SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1', [env.AGGREGATOR_GROUP_ID]);
+    const r = await db.pool.query<{ s: string }>(
+      'SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1',
+      [env.AGGREGATOR_GROUP_ID],
+    );
     return Number(r.rows[0]?.s) === events.length;
   };
   assert.ok(await eventually(consumed, 120_000), 'all wagers consumed');
 
-  const wins = await db.pool.query<{ win_id: string; kind: string }>('SELECT win_id::text, kind FROM jackpot.wins');
+  const wins = await db.pool.query<{ win_id: string; kind: string }>(
+    'SELECT win_id::text, kind FROM jackpot.wins',
+  );
   const kinds = new Map<string, number>();
   for (const w of wins.rows) kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
   assert.equal(kinds.get('claim'), 10, 'ten distinct claims paid');
-  assert.ok((kinds.get('mystery') ?? 0) >= 3, `mystery pools hit during the stream (${kinds.get('mystery') ?? 0})`);
+  assert.ok(
+    (kinds.get('mystery') ?? 0) >= 3,
+    `mystery pools hit during the stream (${kinds.get('mystery') ?? 0})`,
+  );
 
   const client = await db.pool.connect();
   try {
@@ -143,13 +171,23 @@ void test('claims and mystery hits during a heavy stream: every cycle reconciles
   assert.deepEqual(published, wins.rows.map((w) => w.win_id).sort(), 'every award published exactly once');
 
   // No trigger visible: the read API serves exactly the contract's fields, the admin API no trigger.
-  const list = (await (await fetch(`http://127.0.0.1:${projector.port}/v1/pools`)).json()) as Record<string, unknown>[];
+  const list = (await (await fetch(`http://127.0.0.1:${projector.port}/v1/pools`)).json()) as Record<
+    string,
+    unknown
+  >[];
   for (const p of list) assert.deepEqual(Object.keys(p).sort(), CONTRACT_POOL_FIELDS);
-  const one = (await (await fetch(`http://127.0.0.1:${projector.port}/v1/pools/life:drop`)).json()) as Record<string, unknown>;
+  const one = (await (await fetch(`http://127.0.0.1:${projector.port}/v1/pools/life:drop`)).json()) as Record<
+    string,
+    unknown
+  >;
   assert.deepEqual(Object.keys(one).sort(), CONTRACT_POOL_FIELDS);
-  const config = await (await fetch(`${gateway}/v1/admin/jackpots/life`, { headers: { authorization: `Bearer ${admin}` } })).text();
+  const config = await (
+    await fetch(`${gateway}/v1/admin/jackpots/life`, { headers: { authorization: `Bearer ${admin}` } })
+  ).text();
   assert.doesNotMatch(config, /trigger/i);
-  const triggers = await db.pool.query<{ trigger_micro: string }>('SELECT trigger_micro::text FROM jackpot.pool_triggers');
+  const triggers = await db.pool.query<{ trigger_micro: string }>(
+    'SELECT trigger_micro::text FROM jackpot.pool_triggers',
+  );
   assert.ok(triggers.rowCount! >= 4);
 
   for (const p of procs) p.child.kill('SIGTERM');

@@ -11,7 +11,17 @@ import { test } from 'node:test';
 import { createApiKey } from '../../shared/src/api-keys.js';
 import { createWagerProducer } from '../../shared/src/producer.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { asEvent, eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, wager, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
+import {
+  asEvent,
+  eventually,
+  expectedApplied,
+  expectedTotals,
+  mixedStream,
+  poolMicros,
+  wager,
+  type JackpotSpec,
+  type RawEvent,
+} from '../helpers/fixtures.js';
 import { kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
 import { startServiceProcess } from '../helpers/processes.js';
 
@@ -29,7 +39,12 @@ const JACKPOTS: JackpotSpec[] = [
     ],
     games: ['e2e-a', 'e2e-b', 'e2e-c'],
   },
-  { jackpotId: 'e2e-uk', currency: 'GBP', pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 7_000 }], games: ['e2e-uk-1'] },
+  {
+    jackpotId: 'e2e-uk',
+    currency: 'GBP',
+    pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 7_000 }],
+    games: ['e2e-uk-1'],
+  },
 ];
 
 void test('wagers through Kafka and the gateway give exact totals in Postgres and the projector', async () => {
@@ -80,14 +95,25 @@ void test('wagers through Kafka and the gateway give exact totals in Postgres an
   const viaHttp: RawEvent[] = [];
   const resent = direct.filter((e) => e.wager !== undefined && e.expectReason === undefined).slice(0, 150);
   const fresh = Array.from({ length: 1_200 }, (_, i) =>
-    asEvent(i % 3 === 0 ? wager({ gameId: 'e2e-uk-1', currency: 'GBP', playerId: `uk-${i}`, amountMinor: 10 + i }) : wager({ gameId: 'e2e-b', playerId: `h-${i}`, amountMinor: 1 + ((i * 7_919) % 40_000) })),
+    asEvent(
+      i % 3 === 0
+        ? wager({ gameId: 'e2e-uk-1', currency: 'GBP', playerId: `uk-${i}`, amountMinor: 10 + i })
+        : wager({ gameId: 'e2e-b', playerId: `h-${i}`, amountMinor: 1 + ((i * 7_919) % 40_000) }),
+    ),
   );
   viaHttp.push(...fresh, ...resent);
   let accepted = 0;
   for (let i = 0; i < viaHttp.length; i += 200) {
     const slice = viaHttp.slice(i, i + 200);
     const items: unknown[] = slice.map((e) => e.wager);
-    items.push({ eventId: 'not-a-uuid', occurredAt: new Date().toISOString(), gameId: 'e2e-a', playerId: 'x', currency: 'EUR', amountMinor: 5 });
+    items.push({
+      eventId: 'not-a-uuid',
+      occurredAt: new Date().toISOString(),
+      gameId: 'e2e-a',
+      playerId: 'x',
+      currency: 'EUR',
+      amountMinor: 5,
+    });
     const res = await fetch(`${gateway}/v1/wagers`, {
       method: 'POST',
       headers: { authorization: `Bearer ${game}`, 'content-type': 'application/json' },
@@ -96,7 +122,10 @@ void test('wagers through Kafka and the gateway give exact totals in Postgres an
     const text = await res.text();
     assert.equal(res.status, 202, text);
     const body = JSON.parse(text) as { accepted: number; rejected: { index: number; code: string }[] };
-    assert.deepEqual(body.rejected.map((r) => [r.index, r.code]), [[slice.length, 'invalid_event_id']]);
+    assert.deepEqual(
+      body.rejected.map((r) => [r.index, r.code]),
+      [[slice.length, 'invalid_event_id']],
+    );
     accepted += body.accepted;
   }
   assert.equal(accepted, viaHttp.length);
@@ -104,38 +133,78 @@ void test('wagers through Kafka and the gateway give exact totals in Postgres an
   const all = [...direct, ...viaHttp];
   const total = direct.length + viaHttp.length;
   const consumed = async () => {
-    const r = await db.pool.query<{ s: string }>('SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1', [env.AGGREGATOR_GROUP_ID]);
+    const r = await db.pool.query<{ s: string }>(
+      'SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1',
+      [env.AGGREGATOR_GROUP_ID],
+    );
     return Number(r.rows[0]?.s) === total;
   };
-  assert.ok(await eventually(consumed, 90_000), `all ${total} messages consumed:\n${agg1.output().slice(-2000)}\n${agg2.output().slice(-2000)}`);
+  assert.ok(
+    await eventually(consumed, 90_000),
+    `all ${total} messages consumed:\n${agg1.output().slice(-2000)}\n${agg2.output().slice(-2000)}`,
+  );
 
   const expected = expectedTotals(all, JACKPOTS);
   assert.deepEqual(await poolMicros(db.pool), expected, 'Postgres totals');
   const applied = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events');
-  assert.equal(Number(applied.rows[0]?.n), expectedApplied(all, JACKPOTS), 'each distinct valid wager applied once');
+  assert.equal(
+    Number(applied.rows[0]?.n),
+    expectedApplied(all, JACKPOTS),
+    'each distinct valid wager applied once',
+  );
 
-  const reasons = await db.pool.query<{ reason: string; n: string }>('SELECT reason, count(*) AS n FROM jackpot.dead_letters GROUP BY reason ORDER BY reason');
+  const reasons = await db.pool.query<{ reason: string; n: string }>(
+    'SELECT reason, count(*) AS n FROM jackpot.dead_letters GROUP BY reason ORDER BY reason',
+  );
   const wanted = new Map<string, number>();
-  for (const e of direct) if (e.expectReason !== undefined) wanted.set(e.expectReason, (wanted.get(e.expectReason) ?? 0) + 1);
-  assert.deepEqual(new Map(reasons.rows.map((r) => [r.reason, Number(r.n)])), wanted, 'dead letters by reason');
+  for (const e of direct)
+    if (e.expectReason !== undefined) wanted.set(e.expectReason, (wanted.get(e.expectReason) ?? 0) + 1);
+  assert.deepEqual(
+    new Map(reasons.rows.map((r) => [r.reason, Number(r.n)])),
+    wanted,
+    'dead letters by reason',
+  );
 
   // The projector serves the committed state: same amount, cycle and version as Postgres, within about a second.
-  const committed = await db.pool.query<{ pool_id: string; amount_minor: string; cycle: number; version: string }>(
-    'SELECT pool_id, amount_minor::text, cycle, version::text FROM jackpot.pool_totals ORDER BY pool_id',
-  );
-  const want = committed.rows.map((r) => ({ poolId: r.pool_id, amountMinor: Number(r.amount_minor), cycle: r.cycle, version: Number(r.version) }));
+  const committed = await db.pool.query<{
+    pool_id: string;
+    amount_minor: string;
+    cycle: number;
+    version: string;
+  }>('SELECT pool_id, amount_minor::text, cycle, version::text FROM jackpot.pool_totals ORDER BY pool_id');
+  const want = committed.rows.map((r) => ({
+    poolId: r.pool_id,
+    amountMinor: Number(r.amount_minor),
+    cycle: r.cycle,
+    version: Number(r.version),
+  }));
   let served: unknown = null;
   const matches = await eventually(async () => {
     const res = await fetch(`http://127.0.0.1:${projector.port}/v1/pools`);
-    const pools = (await res.json()) as { poolId: string; amountMinor: number; cycle: number; version: number }[];
-    served = pools.map((p) => ({ poolId: p.poolId, amountMinor: p.amountMinor, cycle: p.cycle, version: p.version }));
+    const pools = (await res.json()) as {
+      poolId: string;
+      amountMinor: number;
+      cycle: number;
+      version: number;
+    }[];
+    served = pools.map((p) => ({
+      poolId: p.poolId,
+      amountMinor: p.amountMinor,
+      cycle: p.cycle,
+      version: p.version,
+    }));
     return JSON.stringify(served) === JSON.stringify(want);
   }, 10_000);
   assert.ok(matches, `projector serves ${JSON.stringify(served)}, Postgres has ${JSON.stringify(want)}`);
   for (const [poolId, micro] of expected) {
-    assert.equal(want.find((p) => p.poolId === poolId)?.amountMinor, Number(micro / 1_000_000n), `displayed amount of ${poolId} is floor(micro / 1e6)`);
+    assert.equal(
+      want.find((p) => p.poolId === poolId)?.amountMinor,
+      Number(micro / 1_000_000n),
+      `displayed amount of ${poolId} is floor(micro / 1e6)`,
+    );
   }
 
   for (const p of [ingest, agg1, agg2, projector]) p.child.kill('SIGTERM');
-  for (const p of [ingest, agg1, agg2, projector]) assert.equal(await p.exited(), 0, `${p.name} exits 0 on SIGTERM:\n${p.output().slice(-1500)}`);
+  for (const p of [ingest, agg1, agg2, projector])
+    assert.equal(await p.exited(), 0, `${p.name} exits 0 on SIGTERM:\n${p.output().slice(-1500)}`);
 });

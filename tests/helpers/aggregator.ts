@@ -5,7 +5,11 @@ import { FAST_GROUP, randomGroupId, randomTopic } from './kafka.js';
  * An in-process aggregator's topics (fresh ones) and configuration for a test: small windows, a
  * short wait, a fast group, no fault points, the service's default retention.
  */
-export async function testAggregatorConfig(prefix: string, partitions: number, batchMaxEvents: number): Promise<AggregatorDeps['config']> {
+export async function testAggregatorConfig(
+  prefix: string,
+  partitions: number,
+  batchMaxEvents: number,
+): Promise<AggregatorDeps['config']> {
   return {
     groupId: randomGroupId(`${prefix}-agg`),
     topic: await randomTopic(`${prefix}-wagers`, partitions),

@@ -15,12 +15,23 @@ export type JackpotSpec = JackpotRequest;
 export type PoolSpec = PoolRequest;
 
 /** Configures a jackpot the way the admin API does (validation, cycle records, seed top-ups, audit). */
-export async function seedJackpot(pool: pg.Pool, spec: JackpotSpec, drawTriggerMinor?: DrawTriggerMinor): Promise<void> {
-  const valid = validateJackpotConfig(spec.jackpotId, { currency: spec.currency, pools: spec.pools, games: spec.games });
+export async function seedJackpot(
+  pool: pg.Pool,
+  spec: JackpotSpec,
+  drawTriggerMinor?: DrawTriggerMinor,
+): Promise<void> {
+  const valid = validateJackpotConfig(spec.jackpotId, {
+    currency: spec.currency,
+    pools: spec.pools,
+    games: spec.games,
+  });
   if (!valid.ok) throw new Error(`bad test jackpot ${spec.jackpotId}: ${JSON.stringify(valid.details)}`);
   const client = await pool.connect();
   try {
-    const stored = await putJackpot(client, valid.config, { actor: 'test', ...(drawTriggerMinor ? { drawTriggerMinor } : {}) });
+    const stored = await putJackpot(client, valid.config, {
+      actor: 'test',
+      ...(drawTriggerMinor ? { drawTriggerMinor } : {}),
+    });
     if (!stored.ok) throw new Error(`test jackpot ${spec.jackpotId} refused: ${JSON.stringify(stored)}`);
   } finally {
     client.release();
@@ -91,9 +102,21 @@ export function mixedStream(n: number, games: readonly string[], currency: strin
   }
   const bad: RawEvent[] = [
     { key: 'p-x', value: Buffer.from('{"eventId": nope'), expectReason: 'malformed_json' },
-    { key: 'p-x', value: Buffer.from(JSON.stringify(wager({ amountMinor: 0 }))), expectReason: 'amount_out_of_range' },
-    { key: 'p-x', value: Buffer.from(JSON.stringify(wager({ gameId: 'no-such-game' }))), expectReason: 'unknown_game' },
-    { key: 'p-x', value: Buffer.from(JSON.stringify(wager({ gameId: games[0] ?? 'game-1', currency: 'XXX' }))), expectReason: 'currency_mismatch' },
+    {
+      key: 'p-x',
+      value: Buffer.from(JSON.stringify(wager({ amountMinor: 0 }))),
+      expectReason: 'amount_out_of_range',
+    },
+    {
+      key: 'p-x',
+      value: Buffer.from(JSON.stringify(wager({ gameId: 'no-such-game' }))),
+      expectReason: 'unknown_game',
+    },
+    {
+      key: 'p-x',
+      value: Buffer.from(JSON.stringify(wager({ gameId: games[0] ?? 'game-1', currency: 'XXX' }))),
+      expectReason: 'currency_mismatch',
+    },
     { key: null, value: Buffer.alloc(0), expectReason: 'empty_payload' },
   ];
   bad.forEach((b, i) => out.splice(Math.floor(((i + 1) * out.length) / (bad.length + 1)), 0, b));
@@ -103,17 +126,30 @@ export function mixedStream(n: number, games: readonly string[], currency: strin
 /** Distinct eventIds that must be applied: valid, linked, in the jackpot's currency. */
 export function expectedApplied(events: readonly RawEvent[], jackpots: readonly JackpotSpec[]): number {
   const currencyOf = new Map(jackpots.flatMap((j) => j.games.map((g) => [g, j.currency] as const)));
-  const ids = events.filter((e) => e.expectReason === undefined && e.wager && currencyOf.get(e.wager.gameId) === e.wager.currency);
+  const ids = events.filter(
+    (e) => e.expectReason === undefined && e.wager && currencyOf.get(e.wager.gameId) === e.wager.currency,
+  );
   return new Set(ids.map((e) => e.wager?.eventId.toLowerCase())).size;
 }
 
 /** Expected micro-units per pool: the seed plus amount × ppm of every distinct valid eventId. */
-export function expectedTotals(events: readonly RawEvent[], jackpots: readonly JackpotSpec[]): Map<string, bigint> {
+export function expectedTotals(
+  events: readonly RawEvent[],
+  jackpots: readonly JackpotSpec[],
+): Map<string, bigint> {
   const totals = new Map<string, bigint>();
   const poolsOfGame = new Map<string, { poolId: string; ppm: number; currency: string }[]>();
   for (const j of jackpots) {
     for (const p of j.pools) totals.set(`${j.jackpotId}:${p.tier}`, BigInt(p.seedMinor) * 1_000_000n);
-    for (const g of j.games) poolsOfGame.set(g, j.pools.map((p) => ({ poolId: `${j.jackpotId}:${p.tier}`, ppm: p.contributionPpm, currency: j.currency })));
+    for (const g of j.games)
+      poolsOfGame.set(
+        g,
+        j.pools.map((p) => ({
+          poolId: `${j.jackpotId}:${p.tier}`,
+          ppm: p.contributionPpm,
+          currency: j.currency,
+        })),
+      );
   }
   const seen = new Set<string>();
   for (const e of events) {
@@ -123,13 +159,18 @@ export function expectedTotals(events: readonly RawEvent[], jackpots: readonly J
     // Unknown games and wrong currencies are dead-lettered and do not claim their eventId.
     if (seen.has(id) || pools.length === 0 || pools[0]?.currency !== e.wager.currency) continue;
     seen.add(id);
-    for (const p of pools) totals.set(p.poolId, (totals.get(p.poolId) ?? 0n) + BigInt(e.wager.amountMinor) * BigInt(p.ppm));
+    for (const p of pools)
+      totals.set(p.poolId, (totals.get(p.poolId) ?? 0n) + BigInt(e.wager.amountMinor) * BigInt(p.ppm));
   }
   return totals;
 }
 
 export async function poolMicros(pool: pg.Pool): Promise<Map<string, bigint>> {
-  const rows = (await pool.query<{ pool_id: string; amount_micro: string }>('SELECT pool_id, amount_micro::text FROM jackpot.pool_totals')).rows;
+  const rows = (
+    await pool.query<{ pool_id: string; amount_micro: string }>(
+      'SELECT pool_id, amount_micro::text FROM jackpot.pool_totals',
+    )
+  ).rows;
   return new Map(rows.map((r) => [r.pool_id, BigInt(r.amount_micro)]));
 }
 

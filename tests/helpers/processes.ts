@@ -16,7 +16,6 @@ after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-
 export interface ServiceProcess {
   readonly name: string;
   readonly port: number;
@@ -34,7 +33,9 @@ export async function startServiceProcess(
   name: string = service,
 ): Promise<ServiceProcess> {
   const port = await freePort();
-  const portEnv = { ingest: 'INGEST_PORT', aggregator: 'AGGREGATOR_PORT', projector: 'PROJECTOR_PORT' }[service];
+  const portEnv = { ingest: 'INGEST_PORT', aggregator: 'AGGREGATOR_PORT', projector: 'PROJECTOR_PORT' }[
+    service
+  ];
   await ensureBuilt();
   const child = spawn(process.execPath, [compiledPath(`services/${service}/src/main.ts`)], {
     cwd: ROOT,
@@ -48,7 +49,9 @@ export async function startServiceProcess(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exit = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   const proc: ServiceProcess = {
     name,
     port,
@@ -58,8 +61,12 @@ export async function startServiceProcess(
     async waitReady(timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
       while (Date.now() < until) {
-        if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready:\n${out}`);
-        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+        if (child.exitCode !== null)
+          throw new Error(`${name} exited with ${child.exitCode} before it was ready:\n${out}`);
+        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ok) return;
         await new Promise((r) => setTimeout(r, 200));
       }

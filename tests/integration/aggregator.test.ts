@@ -11,7 +11,18 @@ import { checkPositions, rebasePositions } from '../../shared/src/positions.js';
 import { createAggregator, type Aggregator } from '../../services/aggregator/src/aggregator.js';
 import { applyWindow } from '../../services/aggregator/src/apply-window.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { asEvent, eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, seedJackpot, wager, type JackpotSpec, type RawEvent } from '../helpers/fixtures.js';
+import {
+  asEvent,
+  eventually,
+  expectedApplied,
+  expectedTotals,
+  mixedStream,
+  poolMicros,
+  seedJackpot,
+  wager,
+  type JackpotSpec,
+  type RawEvent,
+} from '../helpers/fixtures.js';
 import { testAggregatorConfig } from '../helpers/aggregator.js';
 import { positionPartitions } from '../helpers/positions.js';
 import { kafkaForTests, readTopic } from '../helpers/kafka.js';
@@ -30,7 +41,12 @@ const JACKPOTS: JackpotSpec[] = [
     ],
     games: ['g-a', 'g-b', 'g-c'],
   },
-  { jackpotId: 'uk', currency: 'GBP', pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 10_001 }], games: ['g-uk'] },
+  {
+    jackpotId: 'uk',
+    currency: 'GBP',
+    pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 10_001 }],
+    games: ['g-uk'],
+  },
 ];
 for (const j of JACKPOTS) await seedJackpot(db.pool, j);
 
@@ -60,11 +76,14 @@ async function produce(topic: string, events: readonly RawEvent[]): Promise<void
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   for (let i = 0; i < events.length; i += 500) {
-    await producer.send({ topic, acks: -1, messages: events.slice(i, i + 500).map((e) => ({ key: e.key, value: e.value })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: events.slice(i, i + 500).map((e) => ({ key: e.key, value: e.value })),
+    });
   }
   await producer.disconnect();
 }
-
 
 const appliedEvents = async (): Promise<number> =>
   Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n);
@@ -73,7 +92,9 @@ void test('a mixed stream gives exact pool totals, one ledger row per wager and 
   const t = await setup();
   const events = mixedStream(3000, ['g-a', 'g-b', 'g-c', 'g-uk'], 'EUR');
   // g-uk wagers in EUR are currency mismatches; add some correct GBP ones.
-  const gbp = Array.from({ length: 200 }, (_, i) => asEvent(wager({ gameId: 'g-uk', currency: 'GBP', playerId: `uk-${i}`, amountMinor: 17 + i })));
+  const gbp = Array.from({ length: 200 }, (_, i) =>
+    asEvent(wager({ gameId: 'g-uk', currency: 'GBP', playerId: `uk-${i}`, amountMinor: 17 + i })),
+  );
   const all = [...events, ...gbp];
   const before = await appliedEvents();
   const aggregator = await t.start();
@@ -89,14 +110,29 @@ void test('a mixed stream gives exact pool totals, one ledger row per wager and 
     'SELECT pool_id, count(*) AS n, sum(contribution_micro)::text AS s FROM jackpot.contributions GROUP BY pool_id ORDER BY pool_id',
   );
   for (const r of ledger.rows) {
-    const seed = BigInt(JACKPOTS.flatMap((j) => j.pools.map((p) => [`${j.jackpotId}:${p.tier}`, p.seedMinor] as const)).find(([id]) => id === r.pool_id)?.[1] ?? 0) * 1_000_000n;
+    const seed =
+      BigInt(
+        JACKPOTS.flatMap((j) => j.pools.map((p) => [`${j.jackpotId}:${p.tier}`, p.seedMinor] as const)).find(
+          ([id]) => id === r.pool_id,
+        )?.[1] ?? 0,
+      ) * 1_000_000n;
     assert.equal(BigInt(r.s) + seed, expected.get(r.pool_id), `ledger sum of ${r.pool_id}`);
   }
-  const dupRows = await db.pool.query('SELECT event_id, pool_id FROM jackpot.contributions GROUP BY 1, 2 HAVING count(*) > 1');
+  const dupRows = await db.pool.query(
+    'SELECT event_id, pool_id FROM jackpot.contributions GROUP BY 1, 2 HAVING count(*) > 1',
+  );
   assert.equal(dupRows.rowCount, 0, 'no wager booked twice to a pool');
 
-  const reasons = (await db.pool.query<{ reason: string }>('SELECT reason FROM jackpot.dead_letters ORDER BY id')).rows.map((r) => r.reason);
-  for (const reason of ['malformed_json', 'amount_out_of_range', 'unknown_game', 'currency_mismatch', 'empty_payload']) {
+  const reasons = (
+    await db.pool.query<{ reason: string }>('SELECT reason FROM jackpot.dead_letters ORDER BY id')
+  ).rows.map((r) => r.reason);
+  for (const reason of [
+    'malformed_json',
+    'amount_out_of_range',
+    'unknown_game',
+    'currency_mismatch',
+    'empty_payload',
+  ]) {
     assert.ok(reasons.includes(reason), `dead letter with reason ${reason}`);
   }
   const dlq = await readTopic(kafka, t.dlqTopic, (got) => got.length >= reasons.length);
@@ -121,32 +157,65 @@ void test('a mixed stream gives exact pool totals, one ledger row per wager and 
     return last;
   };
   const versions = new Map(
-    (await db.pool.query<{ pool_id: string; version: string }>('SELECT pool_id, version::text FROM jackpot.pool_totals')).rows.map((r) => [r.pool_id, Number(r.version)]),
+    (
+      await db.pool.query<{ pool_id: string; version: string }>(
+        'SELECT pool_id, version::text FROM jackpot.pool_totals',
+      )
+    ).rows.map((r) => [r.pool_id, Number(r.version)]),
   );
-  const last = latest(await readTopic(kafka, t.poolUpdatesTopic, (got) => [...latest(got)].every(([id, u]) => u.version === versions.get(id)) && latest(got).size === versions.size));
-  for (const [poolId, micro] of expected) assert.equal(last.get(poolId)?.amountMinor, micro / 1_000_000n, `published amount of ${poolId}`);
+  const last = latest(
+    await readTopic(
+      kafka,
+      t.poolUpdatesTopic,
+      (got) =>
+        [...latest(got)].every(([id, u]) => u.version === versions.get(id)) &&
+        latest(got).size === versions.size,
+    ),
+  );
+  for (const [poolId, micro] of expected)
+    assert.equal(last.get(poolId)?.amountMinor, micro / 1_000_000n, `published amount of ${poolId}`);
   await aggregator.stop();
 });
 
 void test('a re-sent wager in a later batch counts once, and a restarted aggregator repeats nothing', async () => {
   const t = await setup(3);
   const totalsBefore = await poolMicros(db.pool);
-  const first = Array.from({ length: 1000 }, (_, i) => asEvent(wager({ gameId: 'g-a', playerId: `r-${i % 37}`, amountMinor: 1 + ((i * 7919) % 10_000) })));
+  const first = Array.from({ length: 1000 }, (_, i) =>
+    asEvent(wager({ gameId: 'g-a', playerId: `r-${i % 37}`, amountMinor: 1 + ((i * 7919) % 10_000) })),
+  );
   const before = await appliedEvents();
   const offsetsSum = async () =>
-    Number((await db.pool.query<{ s: string }>('SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1', [t.groupId])).rows[0]?.s);
+    Number(
+      (
+        await db.pool.query<{ s: string }>(
+          'SELECT coalesce(sum(next_offset), 0) AS s FROM jackpot.consumer_offsets WHERE group_id = $1',
+          [t.groupId],
+        )
+      ).rows[0]?.s,
+    );
   const a = await t.start({ batchMaxEvents: 100 });
   await produce(t.topic, first);
-  const resent = first.slice(0, 300).map((e) => ({ ...e, value: Buffer.from(JSON.stringify({ ...e.wager, occurredAt: '2026-01-01T00:00:00Z', extra: 1 })) }));
+  const resent = first.slice(0, 300).map((e) => ({
+    ...e,
+    value: Buffer.from(JSON.stringify({ ...e.wager, occurredAt: '2026-01-01T00:00:00Z', extra: 1 })),
+  }));
   await produce(t.topic, resent);
-  assert.ok(await eventually(async () => (await offsetsSum()) === 1300, 60_000), 'all 1,300 messages consumed');
+  assert.ok(
+    await eventually(async () => (await offsetsSum()) === 1300, 60_000),
+    'all 1,300 messages consumed',
+  );
   assert.equal(await appliedEvents(), before + 1000, 'the 300 re-sends changed nothing');
   await a.stop();
   // The same group again: Postgres holds the position, nothing is re-applied.
   const b = await t.start({ batchMaxEvents: 100 });
-  const more = Array.from({ length: 200 }, (_, i) => asEvent(wager({ gameId: 'g-b', playerId: `s-${i}`, amountMinor: 3 + i })));
+  const more = Array.from({ length: 200 }, (_, i) =>
+    asEvent(wager({ gameId: 'g-b', playerId: `s-${i}`, amountMinor: 3 + i })),
+  );
   await produce(t.topic, more);
-  assert.ok(await eventually(async () => (await offsetsSum()) === 1500, 60_000), 'all 1,500 messages consumed');
+  assert.ok(
+    await eventually(async () => (await offsetsSum()) === 1500, 60_000),
+    'all 1,500 messages consumed',
+  );
   assert.equal(await appliedEvents(), before + 1200);
   await b.stop();
 
@@ -156,7 +225,11 @@ void test('a re-sent wager in a later batch counts once, and a restarted aggrega
     for (const p of j.pools) {
       const id = `${j.jackpotId}:${p.tier}`;
       const seed = BigInt(p.seedMinor) * 1_000_000n;
-      assert.equal((after_.get(id) ?? 0n) - (totalsBefore.get(id) ?? 0n), (expectedDelta.get(id) ?? 0n) - seed, `delta of ${id}`);
+      assert.equal(
+        (after_.get(id) ?? 0n) - (totalsBefore.get(id) ?? 0n),
+        (expectedDelta.get(id) ?? 0n) - seed,
+        `delta of ${id}`,
+      );
     }
   }
 });
@@ -173,21 +246,45 @@ void test('positions that do not belong to the topic stop the replica (not ready
   try {
     const { clusterId } = await admin.describeCluster();
     // Positions of ~300 a partition from an earlier topic of the same name; this one starts at 0.
-    await positionPartitions(db.pool, { groupId: t.groupId, topic: t.topic, clusterId, partitions: [0, 1, 2], offset: 300 });
-    const events = Array.from({ length: 120 }, (_, i) => asEvent(wager({ gameId: 'g-c', playerId: `new-${i}`, amountMinor: 10 + i })));
+    await positionPartitions(db.pool, {
+      groupId: t.groupId,
+      topic: t.topic,
+      clusterId,
+      partitions: [0, 1, 2],
+      offset: 300,
+    });
+    const events = Array.from({ length: 120 }, (_, i) =>
+      asEvent(wager({ gameId: 'g-c', playerId: `new-${i}`, amountMinor: 10 + i })),
+    );
     await produce(t.topic, events);
     const before = await appliedEvents();
     const a = await t.start();
     const reason = await readyWithin(a, /past the partition's end/);
-    assert.match(reason ?? '', /stored positions refused, nothing is applied: partition \d: stored position 300 is past the partition's end/);
+    assert.match(
+      reason ?? '',
+      /stored positions refused, nothing is applied: partition \d: stored position 300 is past the partition's end/,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(await appliedEvents(), before, 'not one wager counted as already applied');
 
-    await rebasePositions(db.pool, admin, { groupId: t.groupId, topic: t.topic, to: 'earliest', actor: 'test' });
-    assert.ok(await eventually(async () => (await appliedEvents()) === before + 120, 30_000), 'after the re-base every wager of the new topic is applied');
+    await rebasePositions(db.pool, admin, {
+      groupId: t.groupId,
+      topic: t.topic,
+      to: 'earliest',
+      actor: 'test',
+    });
+    assert.ok(
+      await eventually(async () => (await appliedEvents()) === before + 120, 30_000),
+      'after the re-base every wager of the new topic is applied',
+    );
     assert.equal(a.readiness(), null);
-    const audit = await db.pool.query<{ subject: string }>("SELECT subject FROM jackpot.config_audit WHERE action = 'positions.rebase'");
-    assert.deepEqual(audit.rows.map((r) => r.subject), [`${t.groupId}/${t.topic}`]);
+    const audit = await db.pool.query<{ subject: string }>(
+      "SELECT subject FROM jackpot.config_audit WHERE action = 'positions.rebase'",
+    );
+    assert.deepEqual(
+      audit.rows.map((r) => r.subject),
+      [`${t.groupId}/${t.topic}`],
+    );
     await a.stop();
   } finally {
     await admin.disconnect();
@@ -196,17 +293,34 @@ void test('positions that do not belong to the topic stop the replica (not ready
 
 void test('positions stored for another Kafka cluster are refused by the replica and by the window transaction', async () => {
   const t = await setup(2);
-  await positionPartitions(db.pool, { groupId: t.groupId, topic: t.topic, clusterId: 'another-cluster-id', partitions: [0, 1], offset: 0 });
+  await positionPartitions(db.pool, {
+    groupId: t.groupId,
+    topic: t.topic,
+    clusterId: 'another-cluster-id',
+    partitions: [0, 1],
+    offset: 0,
+  });
   await produce(t.topic, [asEvent(wager({ gameId: 'g-a', playerId: 'x' }))]);
   const before = await appliedEvents();
   const a = await t.start();
-  assert.match((await readyWithin(a, /cluster/)) ?? '', /stored for Kafka cluster another-cluster-id, but the broker is cluster /);
+  assert.match(
+    (await readyWithin(a, /cluster/)) ?? '',
+    /stored for Kafka cluster another-cluster-id, but the broker is cluster /,
+  );
   assert.equal(await appliedEvents(), before);
   await a.stop();
   // A window that reached the transaction anyway (a zombie replica on the old cluster) is refused.
   const message = { offset: '0', key: null, value: Buffer.from(JSON.stringify(wager({ gameId: 'g-a' }))) };
   await assert.rejects(
-    withTransaction(db.pool, (c) => applyWindow(c, { groupId: t.groupId, topic: t.topic, clusterId: 'this-cluster', slices: [{ partition: 0, messages: [message] }], nowMs: Date.now() })),
+    withTransaction(db.pool, (c) =>
+      applyWindow(c, {
+        groupId: t.groupId,
+        topic: t.topic,
+        clusterId: 'this-cluster',
+        slices: [{ partition: 0, messages: [message] }],
+        nowMs: Date.now(),
+      }),
+    ),
     /belong to Kafka cluster another-cluster-id/,
   );
 });
@@ -217,11 +331,25 @@ void test('a window that starts past the stored position is not applied, so a fa
   await admin.connect();
   const check = await checkPositions(db.pool, admin, { groupId: t.groupId, topic: t.topic });
   await admin.disconnect();
-  assert.deepEqual([...check.positions], [[0, 0n]], 'a new partition is positioned at its first offset when assigned');
-  const msgs = Array.from({ length: 20 }, (_, i) => ({ offset: String(i), key: null, value: Buffer.from(JSON.stringify(wager({ gameId: 'g-b', playerId: `f-${i}` }))) }));
+  assert.deepEqual(
+    [...check.positions],
+    [[0, 0n]],
+    'a new partition is positioned at its first offset when assigned',
+  );
+  const msgs = Array.from({ length: 20 }, (_, i) => ({
+    offset: String(i),
+    key: null,
+    value: Buffer.from(JSON.stringify(wager({ gameId: 'g-b', playerId: `f-${i}` }))),
+  }));
   const write = (messages: typeof msgs, fetchedFrom?: string) =>
     withTransaction(db.pool, (c) =>
-      applyWindow(c, { groupId: t.groupId, topic: t.topic, clusterId: check.clusterId, slices: [{ partition: 0, messages, ...(fetchedFrom ? { fetchedFrom } : {}) }], nowMs: Date.now() }),
+      applyWindow(c, {
+        groupId: t.groupId,
+        topic: t.topic,
+        clusterId: check.clusterId,
+        slices: [{ partition: 0, messages, ...(fetchedFrom ? { fetchedFrom } : {}) }],
+        nowMs: Date.now(),
+      }),
     );
   // The first window (offsets 0-9) failed; the second (10-19) must not move the position past it.
   const later = await write(msgs.slice(10), '10');
@@ -239,16 +367,30 @@ void test('a message that fails every window it is in is dead-lettered as unproc
   const t = await setup(2);
   // A rate from before the admin API refused such rates: one USD wager of 1,000,000,000 minor then
   // overflows its ledger row (1e9 × 1e13 × 3,333 / 1e6 = 3.3e19 micro-units).
-  await db.pool.query("INSERT INTO jackpot.fx_rates (from_currency, to_currency, rate_micro) VALUES ('USD', 'EUR', 10000000000000) ON CONFLICT (from_currency, to_currency) DO UPDATE SET rate_micro = excluded.rate_micro");
-  await assert.rejects(putFxRate(db.pool, 'USD', 'EUR', 1e12, 'test'), /rateMicro must be a whole number from 1 to 9000000000/);
+  await db.pool.query(
+    "INSERT INTO jackpot.fx_rates (from_currency, to_currency, rate_micro) VALUES ('USD', 'EUR', 10000000000000) ON CONFLICT (from_currency, to_currency) DO UPDATE SET rate_micro = excluded.rate_micro",
+  );
+  await assert.rejects(
+    putFxRate(db.pool, 'USD', 'EUR', 1e12, 'test'),
+    /rateMicro must be a whole number from 1 to 9000000000/,
+  );
   try {
-    const good = Array.from({ length: 300 }, (_, i) => asEvent(wager({ gameId: 'g-a', playerId: `pg-${i}`, amountMinor: 5 + i })));
-    const poison = asEvent(wager({ gameId: 'g-a', playerId: 'pg-150', currency: 'USD', amountMinor: 1_000_000_000 }));
+    const good = Array.from({ length: 300 }, (_, i) =>
+      asEvent(wager({ gameId: 'g-a', playerId: `pg-${i}`, amountMinor: 5 + i })),
+    );
+    const poison = asEvent(
+      wager({ gameId: 'g-a', playerId: 'pg-150', currency: 'USD', amountMinor: 1_000_000_000 }),
+    );
     const before = await appliedEvents();
     const a = await t.start();
     await produce(t.topic, [...good.slice(0, 150), poison, ...good.slice(150)]);
-    assert.ok(await eventually(async () => (await appliedEvents()) === before + 300, 60_000), `the 300 good wagers applied: ${(await appliedEvents()) - before}`);
-    const dead = await db.pool.query<{ reason: string; event_id: string; message: string }>("SELECT reason, event_id::text, message FROM jackpot.dead_letters WHERE reason = 'unprocessable'");
+    assert.ok(
+      await eventually(async () => (await appliedEvents()) === before + 300, 60_000),
+      `the 300 good wagers applied: ${(await appliedEvents()) - before}`,
+    );
+    const dead = await db.pool.query<{ reason: string; event_id: string; message: string }>(
+      "SELECT reason, event_id::text, message FROM jackpot.dead_letters WHERE reason = 'unprocessable'",
+    );
     assert.equal(dead.rows.length, 1);
     assert.equal(dead.rows[0]?.event_id ?? poison.wager?.eventId, poison.wager?.eventId);
     await a.stop();

@@ -58,14 +58,42 @@ async function hourly(sql: string, setup = ''): Promise<HourRow[]> {
 }
 
 const h = (hour: string, pool_id: string, game_id: string | null, n: Partial<HourRow>): HourRow => ({
-  hour, pool_id, game_id, wagers: '0', wagered_minor: '0', contribution_micro: '0', overflow_micro: '0', reserve_micro: '0', wins: '0', won_minor: '0', archived: false, ...n,
+  hour,
+  pool_id,
+  game_id,
+  wagers: '0',
+  wagered_minor: '0',
+  contribution_micro: '0',
+  overflow_micro: '0',
+  reserve_micro: '0',
+  wins: '0',
+  won_minor: '0',
+  archived: false,
+  ...n,
 });
 
 void test('pool_hourly: per UTC hour, pool and game, the ledger sums and the wins, exactly, in any session zone', async () => {
   const expected = [
-    h('2026-01-01T09:00Z', 'eu:mini', 'g1', { wagers: '2', wagered_minor: '400', contribution_micro: '4000000', overflow_micro: '5', reserve_micro: '40', wins: '1', won_minor: '700' }),
-    h('2026-01-01T09:00Z', 'eu:mini', 'g2', { wagers: '1', wagered_minor: '200', contribution_micro: '2000000', reserve_micro: '20' }),
-    h('2026-01-01T10:00Z', 'eu:grand', 'g1', { wagers: '1', wagered_minor: '100', contribution_micro: '9999999999999' }),
+    h('2026-01-01T09:00Z', 'eu:mini', 'g1', {
+      wagers: '2',
+      wagered_minor: '400',
+      contribution_micro: '4000000',
+      overflow_micro: '5',
+      reserve_micro: '40',
+      wins: '1',
+      won_minor: '700',
+    }),
+    h('2026-01-01T09:00Z', 'eu:mini', 'g2', {
+      wagers: '1',
+      wagered_minor: '200',
+      contribution_micro: '2000000',
+      reserve_micro: '20',
+    }),
+    h('2026-01-01T10:00Z', 'eu:grand', 'g1', {
+      wagers: '1',
+      wagered_minor: '100',
+      contribution_micro: '9999999999999',
+    }),
     h('2026-01-01T11:00Z', 'eu:grand', 'g3', { wins: '1', won_minor: '900' }),
   ];
   const range = `jackpot.pool_hourly('2026-01-01T09:00:00Z', '2026-01-01T12:00:00Z')`;
@@ -81,21 +109,42 @@ void test('pool_hourly: per UTC hour, pool and game, the ledger sums and the win
 
 void test('pool_hourly: a dropped ledger day comes from ledger_rollups, one row per pool, marked archived', async () => {
   assert.deepEqual(await hourly(`jackpot.pool_hourly('2025-12-30T00:00:00Z', '2026-01-01T00:00:00Z')`), [
-    h('2025-12-30T00:00Z', 'eu:grand', null, { wagers: '1', wagered_minor: null, contribution_micro: '1', archived: true }),
-    h('2025-12-31T00:00Z', 'eu:mini', null, { wagers: '15', wagered_minor: null, contribution_micro: '150', overflow_micro: '1', reserve_micro: '3', archived: true }),
+    h('2025-12-30T00:00Z', 'eu:grand', null, {
+      wagers: '1',
+      wagered_minor: null,
+      contribution_micro: '1',
+      archived: true,
+    }),
+    h('2025-12-31T00:00Z', 'eu:mini', null, {
+      wagers: '15',
+      wagered_minor: null,
+      contribution_micro: '150',
+      overflow_micro: '1',
+      reserve_micro: '3',
+      archived: true,
+    }),
   ]);
-  const partial = await hourly(`jackpot.pool_hourly('2025-12-31T12:00:00Z', '2025-12-31T13:00:00Z', 'eu:mini')`);
+  const partial = await hourly(
+    `jackpot.pool_hourly('2025-12-31T12:00:00Z', '2025-12-31T13:00:00Z', 'eu:mini')`,
+  );
   assert.equal(partial.length, 1, 'a range touching a dropped day counts the whole day');
 });
 
 void test('jackpot_analyst reads pool_hourly and wins_recent (the last 30 days, newest first)', async () => {
   const asAnalyst = `SET ROLE jackpot_analyst`;
-  assert.equal((await hourly(`jackpot.pool_hourly('2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z')`, asAnalyst)).length, 5);
+  assert.equal(
+    (await hourly(`jackpot.pool_hourly('2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z')`, asAnalyst)).length,
+    5,
+  );
   const client = await db.pool.connect();
   try {
     await client.query(asAnalyst);
-    const recent = await client.query<{ win_id: string; tier: string; currency: string }>('SELECT win_id, tier, currency FROM jackpot.wins_recent');
-    assert.deepEqual(recent.rows, [{ win_id: '00000000-0000-4000-9000-000000000003', tier: 'mini', currency: 'EUR' }]);
+    const recent = await client.query<{ win_id: string; tier: string; currency: string }>(
+      'SELECT win_id, tier, currency FROM jackpot.wins_recent',
+    );
+    assert.deepEqual(recent.rows, [
+      { win_id: '00000000-0000-4000-9000-000000000003', tier: 'mini', currency: 'EUR' },
+    ]);
     await assert.rejects(client.query('SELECT * FROM jackpot.pool_triggers'), { code: '42501' });
   } finally {
     await client.query('RESET ROLE');

@@ -19,7 +19,11 @@ const db = await createTestDatabase();
 
 void test('a created key verifies to its id, role, name and scope; only its hash is stored', async () => {
   const admin = await createApiKey(db.pool, { role: 'admin', name: 'ops laptop' });
-  const game = await createApiKey(db.pool, { role: 'game', name: 'studio-x eu-west-1', jackpots: ['eu-side', 'eu-main', 'eu-side'] });
+  const game = await createApiKey(db.pool, {
+    role: 'game',
+    name: 'studio-x eu-west-1',
+    jackpots: ['eu-side', 'eu-main', 'eu-side'],
+  });
   const all = await createApiKey(db.pool, { role: 'game', name: 'aggregator of studios', jackpots: 'all' });
   assert.match(admin.key, /^jk_admin_[A-Za-z0-9_-]{43}$/);
   assert.match(game.key, /^jk_game_[A-Za-z0-9_-]{43}$/);
@@ -65,7 +69,8 @@ void test('revoking is idempotent and says what it found; list shows every key w
   const admin = await createApiKey(db.pool, { role: 'admin', name: 'listed admin' });
   const first = await revokeApiKey(db.pool, game.keyId);
   const again = await revokeApiKey(db.pool, game.keyId);
-  if (first.kind !== 'revoked' || again.kind !== 'already_revoked') assert.fail(`${first.kind}, then ${again.kind}`);
+  if (first.kind !== 'revoked' || again.kind !== 'already_revoked')
+    assert.fail(`${first.kind}, then ${again.kind}`);
   assert.equal(again.revokedAt.getTime(), first.revokedAt.getTime(), 'the first revocation time stays');
   assert.equal(again.name, 'listed game');
   assert.deepEqual(await revokeApiKey(db.pool, 'key_0000000000000000'), { kind: 'not_found' });
@@ -73,7 +78,10 @@ void test('revoking is idempotent and says what it found; list shows every key w
   const listed = await listApiKeys(db.pool);
   const g = listed.find((k) => k.keyId === game.keyId);
   const a = listed.find((k) => k.keyId === admin.keyId);
-  assert.deepEqual([g?.role, g?.name, g?.jackpots, g?.revokedAt instanceof Date], ['game', 'listed game', ['a-jp', 'b-jp'], true]);
+  assert.deepEqual(
+    [g?.role, g?.name, g?.jackpots, g?.revokedAt instanceof Date],
+    ['game', 'listed game', ['a-jp', 'b-jp'], true],
+  );
   assert.deepEqual([a?.role, a?.jackpots, a?.revokedAt], ['admin', [], null]);
   assert.ok(a?.createdAt instanceof Date);
   assert.doesNotMatch(JSON.stringify(listed), new RegExp(`${game.key}|${admin.key}|${hashApiKey(game.key)}`));
@@ -108,15 +116,24 @@ void test('the schema refuses a key without a stated scope, and a scope on an ad
   // The INSERT of code written before scopes: all_jackpots has no default, so it cannot create an
   // unscoped key by accident.
   await assert.rejects(
-    db.pool.query("INSERT INTO jackpot.api_keys (key_id, name, role, key_hash) VALUES ($1, 'x', 'game', $2)", row()),
+    db.pool.query(
+      "INSERT INTO jackpot.api_keys (key_id, name, role, key_hash) VALUES ($1, 'x', 'game', $2)",
+      row(),
+    ),
     /all_jackpots/,
   );
   await assert.rejects(
-    db.pool.query("INSERT INTO jackpot.api_keys (key_id, name, role, key_hash, all_jackpots) VALUES ($1, 'x', 'admin', $2, true)", row()),
+    db.pool.query(
+      "INSERT INTO jackpot.api_keys (key_id, name, role, key_hash, all_jackpots) VALUES ($1, 'x', 'admin', $2, true)",
+      row(),
+    ),
     /api_keys_scope_check/,
   );
   await assert.rejects(
-    db.pool.query("INSERT INTO jackpot.api_keys (key_id, name, role, key_hash, all_jackpots, jackpot_ids) VALUES ($1, 'x', 'game', $2, true, '{eu-main}')", row()),
+    db.pool.query(
+      "INSERT INTO jackpot.api_keys (key_id, name, role, key_hash, all_jackpots, jackpot_ids) VALUES ($1, 'x', 'game', $2, true, '{eu-main}')",
+      row(),
+    ),
     /api_keys_scope_check/,
   );
 });
@@ -138,7 +155,9 @@ async function databaseBeforeScopes(): Promise<{ url: string; client: pg.Client 
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   });
-  await client.query('CREATE TABLE public.schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+  await client.query(
+    'CREATE TABLE public.schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
   for (const m of (await loadMigrations()).filter((m) => m.id <= 2)) {
     await client.query(m.sql);
     await client.query('INSERT INTO public.schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
@@ -148,7 +167,11 @@ async function databaseBeforeScopes(): Promise<{ url: string; client: pg.Client 
 
 void test('keys created before scopes keep working after the migration: game keys for all jackpots', async () => {
   const { url, client } = await databaseBeforeScopes();
-  const legacy = { game: `jk_game_${'L'.repeat(43)}`, admin: `jk_admin_${'M'.repeat(43)}`, revoked: `jk_game_${'R'.repeat(43)}` };
+  const legacy = {
+    game: `jk_game_${'L'.repeat(43)}`,
+    admin: `jk_admin_${'M'.repeat(43)}`,
+    revoked: `jk_game_${'R'.repeat(43)}`,
+  };
   await client.query(
     `INSERT INTO jackpot.api_keys (key_id, name, role, key_hash, revoked_at) VALUES
        ('key_00000000000000a1', 'old game server', 'game', $1, NULL),
@@ -159,8 +182,18 @@ void test('keys created before scopes keep working after the migration: game key
   await migrate(url);
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
-    assert.deepEqual(await verifyApiKey(pool, legacy.game), { keyId: 'key_00000000000000a1', role: 'game', name: 'old game server', jackpots: 'all' });
-    assert.deepEqual(await verifyApiKey(pool, legacy.admin), { keyId: 'key_00000000000000a2', role: 'admin', name: 'old operator', jackpots: [] });
+    assert.deepEqual(await verifyApiKey(pool, legacy.game), {
+      keyId: 'key_00000000000000a1',
+      role: 'game',
+      name: 'old game server',
+      jackpots: 'all',
+    });
+    assert.deepEqual(await verifyApiKey(pool, legacy.admin), {
+      keyId: 'key_00000000000000a2',
+      role: 'admin',
+      name: 'old operator',
+      jackpots: [],
+    });
     assert.equal(await verifyApiKey(pool, legacy.revoked), null, 'revoked stays revoked');
   } finally {
     await pool.end();

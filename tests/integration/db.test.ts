@@ -11,15 +11,24 @@ const db = await createTestDatabase();
 
 void test('an idle connection killed by the server is reported, not an unhandled error that ends the process, and the pool reconnects', async () => {
   const lost: Error[] = [];
-  const pool = createPool(db.url, { max: 2, applicationName: 'idle-kill-test', onIdleError: (e) => lost.push(e) });
+  const pool = createPool(db.url, {
+    max: 2,
+    applicationName: 'idle-kill-test',
+    onIdleError: (e) => lost.push(e),
+  });
   try {
-    const pid = await withClient(pool, async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid);
+    const pid = await withClient(
+      pool,
+      async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid,
+    );
     assert.equal(pool.idleCount, 1, 'the connection went back to the pool');
     await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
     for (let i = 0; i < 50 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(lost.length, 1, 'the loss was reported');
     assert.match(lost[0]?.message ?? '', /terminat/);
-    const again = await retryDb(() => withClient(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one));
+    const again = await retryDb(() =>
+      withClient(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one),
+    );
     assert.equal(again, 1, 'the next query connects anew');
   } finally {
     await pool.end();
@@ -43,7 +52,9 @@ void test('a connection killed while checked out (in a transaction) fails the wo
     );
     assert.ok(err !== undefined, 'the work failed');
     assert.ok(isRetryableDbError(err), `retryable: ${err.message}`);
-    const again = await retryDb(() => withClient(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one));
+    const again = await retryDb(() =>
+      withClient(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one),
+    );
     assert.equal(again, 1, 'the pool goes on with a new connection');
   } finally {
     await pool.end();

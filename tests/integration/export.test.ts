@@ -69,7 +69,11 @@ function row(n: number, occurredAt: string, extra: Partial<Row> = {}): Row {
 
 const before = row(1, '2025-12-31T23:59:59.999999Z');
 const atFrom = row(2, '2026-01-01T00:00:00.000000Z', { player_id: odd });
-const middle = row(3, '2026-01-01T00:30:00.123456Z', { wager_currency: 'USD', fx_rate_micro: 920_000, overflow_micro: 42 });
+const middle = row(3, '2026-01-01T00:30:00.123456Z', {
+  wager_currency: 'USD',
+  fx_rate_micro: 920_000,
+  overflow_micro: 42,
+});
 const otherPool = row(4, '2026-01-01T00:30:00.123456Z', { pool_id: 'eu-main:mini', game_id: 'g"1\\' });
 const lastIn = row(5, '2026-01-01T00:59:59.999999Z');
 const atTo = row(6, '2026-01-01T01:00:00.000000Z');
@@ -92,58 +96,127 @@ function csvField(v: string | number | null): string {
 
 const COLUMNS = Object.keys(before) as (keyof Row)[];
 
-void test('csv: a header line, then exactly the rows in [T1, T2) in order, every value as stored', { timeout: TIMEOUT }, async () => {
-  const r = await jackpot(['export', '--from', T1, '--to', T2, '--format', 'csv']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, '', 'no progress when stderr is not a terminal');
-  const expected = [COLUMNS.join(','), ...inRange.map((x) => COLUMNS.map((c) => csvField(x[c])).join(','))].join('\n') + '\n';
-  assert.equal(r.stdout, expected);
-});
+void test(
+  'csv: a header line, then exactly the rows in [T1, T2) in order, every value as stored',
+  { timeout: TIMEOUT },
+  async () => {
+    const r = await jackpot(['export', '--from', T1, '--to', T2, '--format', 'csv']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '', 'no progress when stderr is not a terminal');
+    const expected =
+      [COLUMNS.join(','), ...inRange.map((x) => COLUMNS.map((c) => csvField(x[c])).join(','))].join('\n') +
+      '\n';
+    assert.equal(r.stdout, expected);
+  },
+);
 
-void test('ndjson: one JSON object a line, parsing to exactly the stored values (quotes and backslashes intact)', { timeout: TIMEOUT }, async () => {
-  const r = await jackpot(['export', '--from', T1, '--to', T2, '--format', 'ndjson']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.ok(r.stdout.endsWith('}\n'));
-  const lines = r.stdout.trimEnd().split('\n');
-  assert.deepEqual(lines.map((l) => JSON.parse(l) as unknown), inRange);
-  assert.deepEqual(Object.keys(JSON.parse(lines[0] ?? '{}') as object), COLUMNS, 'columns in the documented order');
-});
+void test(
+  'ndjson: one JSON object a line, parsing to exactly the stored values (quotes and backslashes intact)',
+  { timeout: TIMEOUT },
+  async () => {
+    const r = await jackpot(['export', '--from', T1, '--to', T2, '--format', 'ndjson']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.endsWith('}\n'));
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l) as unknown),
+      inRange,
+    );
+    assert.deepEqual(
+      Object.keys(JSON.parse(lines[0] ?? '{}') as object),
+      COLUMNS,
+      'columns in the documented order',
+    );
+  },
+);
 
-void test('bounds: T1 inclusive, T2 exclusive, read with their offsets; --pool keeps one pool', { timeout: TIMEOUT }, async () => {
-  const ids = (out: string): string[] => out.trimEnd().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Row).event_id);
-  const shifted = await jackpot(['export', '--from', '2026-01-01T13:45:00+13:45', '--to', '2026-01-01T00:59:59.999999Z', '--format', 'ndjson']);
-  assert.equal(shifted.code, 0, shifted.stderr);
-  assert.deepEqual(ids(shifted.stdout), [atFrom, middle, otherPool].map((x) => x.event_id), 'the same instant in another offset');
-  const pool = await jackpot(['export', '--from', T1, '--to', T2, '--format', 'ndjson', '--pool', 'eu-main:mini']);
-  assert.equal(pool.code, 0, pool.stderr);
-  assert.deepEqual(ids(pool.stdout), [otherPool.event_id]);
-  const empty = await jackpot(['export', '--from', '2030-01-01T00:00:00Z', '--to', '2030-01-02T00:00:00Z', '--format', 'csv']);
-  assert.equal(empty.code, 0, empty.stderr);
-  assert.equal(empty.stdout, `${COLUMNS.join(',')}\n`, 'an empty range is the header alone');
-});
+void test(
+  'bounds: T1 inclusive, T2 exclusive, read with their offsets; --pool keeps one pool',
+  { timeout: TIMEOUT },
+  async () => {
+    const ids = (out: string): string[] =>
+      out
+        .trimEnd()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as Row).event_id);
+    const shifted = await jackpot([
+      'export',
+      '--from',
+      '2026-01-01T13:45:00+13:45',
+      '--to',
+      '2026-01-01T00:59:59.999999Z',
+      '--format',
+      'ndjson',
+    ]);
+    assert.equal(shifted.code, 0, shifted.stderr);
+    assert.deepEqual(
+      ids(shifted.stdout),
+      [atFrom, middle, otherPool].map((x) => x.event_id),
+      'the same instant in another offset',
+    );
+    const pool = await jackpot([
+      'export',
+      '--from',
+      T1,
+      '--to',
+      T2,
+      '--format',
+      'ndjson',
+      '--pool',
+      'eu-main:mini',
+    ]);
+    assert.equal(pool.code, 0, pool.stderr);
+    assert.deepEqual(ids(pool.stdout), [otherPool.event_id]);
+    const empty = await jackpot([
+      'export',
+      '--from',
+      '2030-01-01T00:00:00Z',
+      '--to',
+      '2030-01-02T00:00:00Z',
+      '--format',
+      'csv',
+    ]);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(empty.stdout, `${COLUMNS.join(',')}\n`, 'an empty range is the header alone');
+  },
+);
 
-void test('bad arguments exit 2 with the usage line and write nothing to stdout', { timeout: TIMEOUT }, async () => {
-  const cases: [string[], RegExp][] = [
-    [['--to', T2, '--format', 'csv'], /--from is required/],
-    [['--from', T1, '--format', 'csv'], /--to is required/],
-    [['--from', T1, '--to', T2], /--format must be csv or ndjson/],
-    [['--from', T1, '--to', T2, '--format', 'xml'], /--format must be csv or ndjson/],
-    [['--from', 'yesterday', '--to', T2, '--format', 'csv'], /--from must be an RFC 3339 timestamp/],
-    [['--from', '2026-01-01T00:00:00', '--to', T2, '--format', 'csv'], /--from must be an RFC 3339 timestamp/],
-    [['--from', '2026-02-30T00:00:00Z', '--to', '2026-03-02T00:00:00Z', '--format', 'csv'], /--from must be an RFC 3339/],
-    [['--from', T1, '--to', "2026-01-02T00:00:00Z'; DROP TABLE x; --", '--format', 'csv'], /--to must be an RFC 3339/],
-    [['--from', T2, '--to', T1, '--format', 'csv'], /must be before --to/],
-    [['--from', T1, '--to', T1, '--format', 'csv'], /must be before --to/],
-    [['--from', T1, '--to', T2, '--format', 'csv', '--pool', "x' OR '1'='1"], /is not a pool id/],
-    [['--from', T1, '--to', T2, '--format', 'csv', '--limit', '5'], /unknown flag --limit/],
-  ];
-  for (const [args, message] of cases) {
-    const r = await jackpot(['export', ...args]);
-    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, message, args.join(' '));
-    assert.match(r.stderr, /usage: npm run jackpot -- export --from T1 --to T2 --format csv\|ndjson/);
-    assert.equal(r.stdout, '');
-  }
-  const count = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jackpot.contributions');
-  assert.equal(count.rows[0]?.n, 6, 'nothing in the arguments reached the SQL');
-});
+void test(
+  'bad arguments exit 2 with the usage line and write nothing to stdout',
+  { timeout: TIMEOUT },
+  async () => {
+    const cases: [string[], RegExp][] = [
+      [['--to', T2, '--format', 'csv'], /--from is required/],
+      [['--from', T1, '--format', 'csv'], /--to is required/],
+      [['--from', T1, '--to', T2], /--format must be csv or ndjson/],
+      [['--from', T1, '--to', T2, '--format', 'xml'], /--format must be csv or ndjson/],
+      [['--from', 'yesterday', '--to', T2, '--format', 'csv'], /--from must be an RFC 3339 timestamp/],
+      [
+        ['--from', '2026-01-01T00:00:00', '--to', T2, '--format', 'csv'],
+        /--from must be an RFC 3339 timestamp/,
+      ],
+      [
+        ['--from', '2026-02-30T00:00:00Z', '--to', '2026-03-02T00:00:00Z', '--format', 'csv'],
+        /--from must be an RFC 3339/,
+      ],
+      [
+        ['--from', T1, '--to', "2026-01-02T00:00:00Z'; DROP TABLE x; --", '--format', 'csv'],
+        /--to must be an RFC 3339/,
+      ],
+      [['--from', T2, '--to', T1, '--format', 'csv'], /must be before --to/],
+      [['--from', T1, '--to', T1, '--format', 'csv'], /must be before --to/],
+      [['--from', T1, '--to', T2, '--format', 'csv', '--pool', "x' OR '1'='1"], /is not a pool id/],
+      [['--from', T1, '--to', T2, '--format', 'csv', '--limit', '5'], /unknown flag --limit/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await jackpot(['export', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.match(r.stderr, /usage: npm run jackpot -- export --from T1 --to T2 --format csv\|ndjson/);
+      assert.equal(r.stdout, '');
+    }
+    const count = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jackpot.contributions');
+    assert.equal(count.rows[0]?.n, 6, 'nothing in the arguments reached the SQL');
+  },
+);

@@ -81,12 +81,18 @@ async function startGateway(
 }
 
 /** A game key of its own for one test. */
-async function gameKeyFor(jackpots: JackpotScope, name = 'scoped server'): Promise<{ keyId: string; key: string }> {
+async function gameKeyFor(
+  jackpots: JackpotScope,
+  name = 'scoped server',
+): Promise<{ keyId: string; key: string }> {
   return createApiKey(db.pool, { role: 'game', name, jackpots });
 }
 
 /** `pool`, with a count of the `pool.query` calls whose text matches `pattern`. */
-function countingQueries(pool: pg.Pool, pattern: RegExp): { pool: pg.Pool; count: () => number; reset: () => void } {
+function countingQueries(
+  pool: pg.Pool,
+  pattern: RegExp,
+): { pool: pg.Pool; count: () => number; reset: () => void } {
   let n = 0;
   const proxy = new Proxy(pool, {
     get(target, prop) {
@@ -94,7 +100,8 @@ function countingQueries(pool: pg.Pool, pattern: RegExp): { pool: pg.Pool; count
       if (prop === 'query') {
         return (...args: unknown[]) => {
           const first = args[0];
-          const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text ?? '';
+          const text =
+            typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
           if (pattern.test(text)) n++;
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
@@ -154,7 +161,6 @@ const post = (gw: Gateway, body: unknown, opts: { key?: string | null } = {}) =>
 function errorCode(answer: Answer): unknown {
   return (answer.body as { error?: { code?: unknown } }).error?.code;
 }
-
 
 void test(
   '202 counts accepted wagers and lists rejected ones by index; exactly the accepted ones are in Kafka',
@@ -251,7 +257,10 @@ void test(
       400,
       'malformed JSON',
     );
-    assert.equal((await readTopic(kafka, gw.topic, (got) => got.length >= 0, { timeoutMs: 20_000 })).length, 0);
+    assert.equal(
+      (await readTopic(kafka, gw.topic, (got) => got.length >= 0, { timeoutMs: 20_000 })).length,
+      0,
+    );
   },
 );
 
@@ -371,7 +380,8 @@ void test(
     const answer = await post(gw, { wagers: [wager(), wager({ amountMinor: 0 })] });
     assert.equal(answer.status, 503, JSON.stringify(answer.body));
     assert.equal(errorCode(answer), 'kafka_unavailable');
-    const error = (answer.body as { error: { message: string; details: { index: number; code: string }[] } }).error;
+    const error = (answer.body as { error: { message: string; details: { index: number; code: string }[] } })
+      .error;
     assert.match(error.message, /re-send/);
     assert.deepEqual(
       error.details.map((d) => [d.index, d.code]),
@@ -391,14 +401,23 @@ void test(
     // bytes, and one wager per batch (no linger). Short ids fit (~240 bytes); 64-character game
     // and player ids do not (~400 bytes), and Kafka refuses that batch (MESSAGE_TOO_LARGE).
     const topic = await randomTopic('ingest-partial', 1, { 'max.message.bytes': '320' });
-    const producer = createWagerProducer({ kafka, topic, maxBatchMessages: 1, lingerMs: 0, retry: { retries: 1, initialRetryTime: 100 } });
+    const producer = createWagerProducer({
+      kafka,
+      topic,
+      maxBatchMessages: 1,
+      lingerMs: 0,
+      retry: { retries: 1, initialRetryTime: 100 },
+    });
     await producer.connect();
     const gw = await startGateway({ producer, topic });
     const small = [wager({ playerId: 'p-1' }), wager({ playerId: 'p-2' })];
     const big = wager({ gameId: 'g'.repeat(64), playerId: 'p'.repeat(64) });
     const answer = await post(gw, { wagers: [small[0], wager({ amountMinor: 0 }), small[1], big] });
     assert.equal(answer.status, 202, JSON.stringify(answer.body));
-    const body = answer.body as { accepted: number; rejected: { index: number; code: string; message: string }[] };
+    const body = answer.body as {
+      accepted: number;
+      rejected: { index: number; code: string; message: string }[];
+    };
     assert.equal(body.accepted, 2);
     assert.deepEqual(
       body.rejected.map((r) => [r.index, r.code]),
@@ -410,7 +429,9 @@ void test(
     assert.match(body.rejected[1]?.message ?? '', /re-send/);
     const messages = await readTopic(kafka, topic, (got) => got.length >= 2, { timeoutMs: 20_000 });
     assert.deepEqual(
-      messages.map((m) => (JSON.parse(m.value?.toString('utf8') ?? '{}') as { eventId: string }).eventId).sort(),
+      messages
+        .map((m) => (JSON.parse(m.value?.toString('utf8') ?? '{}') as { eventId: string }).eventId)
+        .sort(),
       small.map((w) => String(w['eventId'])).sort(),
       'what is reported accepted is exactly what Kafka holds',
     );
@@ -590,21 +611,53 @@ void test(
     const gw = await startGateway();
     const put = await call(gw, 'PUT', '/v1/admin/jackpots/wins-test', {
       key: adminKey,
-      body: { currency: 'EUR', pools: [{ tier: 'main', seedMinor: 700, contributionPpm: 10_000, mustHitByMinor: 900 }], games: ['wins-game'] },
+      body: {
+        currency: 'EUR',
+        pools: [{ tier: 'main', seedMinor: 700, contributionPpm: 10_000, mustHitByMinor: 900 }],
+        games: ['wins-game'],
+      },
     });
     assert.equal(put.status, 200);
-    const claim = { claimId: `c-${uniqueSuffix()}`, poolId: 'wins-test:main', gameId: 'wins-game', playerId: 'lucky' };
+    const claim = {
+      claimId: `c-${uniqueSuffix()}`,
+      poolId: 'wins-test:main',
+      gameId: 'wins-game',
+      playerId: 'lucky',
+    };
     const first = await call(gw, 'POST', '/v1/wins', { body: claim });
     assert.equal(first.status, 200);
-    const answer = first.body as { winId: string; poolId: string; cycle: number; amountMinor: number; wonAt: string };
+    const answer = first.body as {
+      winId: string;
+      poolId: string;
+      cycle: number;
+      amountMinor: number;
+      wonAt: string;
+    };
     assert.deepEqual(Object.keys(answer).sort(), ['amountMinor', 'cycle', 'poolId', 'winId', 'wonAt']);
     assert.equal(answer.amountMinor, 700, 'a fresh pool pays its seed');
     assert.equal(answer.cycle, 1);
-    assert.deepEqual((await call(gw, 'POST', '/v1/wins', { body: claim })).body, answer, 'same claimId, same answer');
+    assert.deepEqual(
+      (await call(gw, 'POST', '/v1/wins', { body: claim })).body,
+      answer,
+      'same claimId, same answer',
+    );
 
-    assert.equal(errorCode(await call(gw, 'POST', '/v1/wins', { body: { ...claim, poolId: 'wins-test:other' } })), 'claim_id_reused');
-    assert.equal(errorCode(await call(gw, 'POST', '/v1/wins', { body: { ...claim, claimId: 'x1', poolId: 'nope:main' } })), 'pool_not_found');
-    assert.equal(errorCode(await call(gw, 'POST', '/v1/wins', { body: { ...claim, claimId: 'x2', gameId: 'other-game' } })), 'game_not_linked');
+    assert.equal(
+      errorCode(await call(gw, 'POST', '/v1/wins', { body: { ...claim, poolId: 'wins-test:other' } })),
+      'claim_id_reused',
+    );
+    assert.equal(
+      errorCode(
+        await call(gw, 'POST', '/v1/wins', { body: { ...claim, claimId: 'x1', poolId: 'nope:main' } }),
+      ),
+      'pool_not_found',
+    );
+    assert.equal(
+      errorCode(
+        await call(gw, 'POST', '/v1/wins', { body: { ...claim, claimId: 'x2', gameId: 'other-game' } }),
+      ),
+      'game_not_linked',
+    );
     const bad = await call(gw, 'POST', '/v1/wins', { body: { claimId: 'x3', poolId: 'wins-test:main' } });
     assert.equal(bad.status, 400);
     assert.equal(errorCode(bad), 'invalid_claim');
@@ -612,14 +665,27 @@ void test(
 
     const meters = await call(gw, 'GET', '/v1/admin/pools/wins-test:main/meters', { key: adminKey });
     assert.equal(meters.status, 200);
-    const m = meters.body as { hits: number; wonMicro: string; topUpMicro: string; cycle: number; lastWins: { winId: string }[] };
+    const m = meters.body as {
+      hits: number;
+      wonMicro: string;
+      topUpMicro: string;
+      cycle: number;
+      lastWins: { winId: string }[];
+    };
     assert.equal(m.hits, 1);
     assert.equal(m.wonMicro, '700000000');
     assert.equal(m.topUpMicro, '1400000000', 'initial seed and the reseed, both topped up (empty reserve)');
     assert.equal(m.cycle, 2);
-    assert.deepEqual(m.lastWins.map((w) => w.winId), [answer.winId]);
+    assert.deepEqual(
+      m.lastWins.map((w) => w.winId),
+      [answer.winId],
+    );
     assert.doesNotMatch(JSON.stringify(meters.body), /trigger/i);
-    assert.equal((await call(gw, 'GET', '/v1/admin/pools/wins-test:main/meters')).status, 403, 'meters need an admin key');
+    assert.equal(
+      (await call(gw, 'GET', '/v1/admin/pools/wins-test:main/meters')).status,
+      403,
+      'meters need an admin key',
+    );
     assert.equal((await call(gw, 'GET', '/v1/admin/pools/nope:main/meters', { key: adminKey })).status, 404);
     const all = await call(gw, 'GET', '/v1/admin/meters', { key: adminKey });
     assert.ok((all.body as { poolId: string }[]).some((p) => p.poolId === 'wins-test:main'));
@@ -628,12 +694,26 @@ void test(
 
 void test('fx rates are set by admins, validated and audited', { timeout: TEST_TIMEOUT }, async () => {
   const gw = await startGateway();
-  const set = await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', { key: adminKey, body: { rateMicro: 920_000 } });
+  const set = await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', {
+    key: adminKey,
+    body: { rateMicro: 920_000 },
+  });
   assert.equal(set.status, 200);
   assert.equal((set.body as { rateMicro: number }).rateMicro, 920_000);
-  assert.equal((await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', { key: adminKey, body: { rateMicro: 930_000 } })).status, 200);
+  assert.equal(
+    (await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', { key: adminKey, body: { rateMicro: 930_000 } }))
+      .status,
+    200,
+  );
   const listed = await call(gw, 'GET', '/v1/admin/fx-rates', { key: adminKey });
-  assert.deepEqual((listed.body as { from: string; to: string; rateMicro: number }[]).map((r) => [r.from, r.to, r.rateMicro]), [['USD', 'EUR', 930_000]]);
+  assert.deepEqual(
+    (listed.body as { from: string; to: string; rateMicro: number }[]).map((r) => [
+      r.from,
+      r.to,
+      r.rateMicro,
+    ]),
+    [['USD', 'EUR', 930_000]],
+  );
   for (const [path, body] of [
     ['/v1/admin/fx-rates/usd/EUR', { rateMicro: 1 }],
     ['/v1/admin/fx-rates/EUR/EUR', { rateMicro: 1 }],
@@ -645,7 +725,9 @@ void test('fx rates are set by admins, validated and audited', { timeout: TEST_T
     assert.equal(errorCode(r), 'invalid_fx_rate');
   }
   assert.equal((await call(gw, 'PUT', '/v1/admin/fx-rates/USD/EUR', { body: { rateMicro: 1 } })).status, 403);
-  const audit = await db.pool.query<{ old_value: unknown; new_value: unknown }>("SELECT old_value, new_value FROM jackpot.config_audit WHERE subject = 'fx:USD>EUR' ORDER BY id");
+  const audit = await db.pool.query<{ old_value: unknown; new_value: unknown }>(
+    "SELECT old_value, new_value FROM jackpot.config_audit WHERE subject = 'fx:USD>EUR' ORDER BY id",
+  );
   assert.deepEqual(audit.rows, [
     { old_value: null, new_value: 920000 },
     { old_value: 920000, new_value: 930000 },
@@ -657,14 +739,18 @@ async function twoJackpots(gw: Gateway, a: string, b: string): Promise<void> {
   for (const id of [a, b]) {
     const put = await call(gw, 'PUT', `/v1/admin/jackpots/${id}`, {
       key: adminKey,
-      body: { currency: 'EUR', pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 10_000 }], games: [`${id}-1`, `${id}-2`] },
+      body: {
+        currency: 'EUR',
+        pools: [{ tier: 'main', seedMinor: 500, contributionPpm: 10_000 }],
+        games: [`${id}-1`, `${id}-2`],
+      },
     });
     assert.equal(put.status, 200, JSON.stringify(put.body));
   }
 }
 
 void test(
-  'a scoped game key sends wagers only for its jackpots\' games: game_not_in_scope per item, 400 when none is left; unlinked games go on',
+  "a scoped game key sends wagers only for its jackpots' games: game_not_in_scope per item, 400 when none is left; unlinked games go on",
   { timeout: TEST_TIMEOUT },
   async () => {
     const games = countingQueries(db.pool, /jackpot\.games/);
@@ -697,21 +783,35 @@ void test(
 
     games.reset();
     for (let i = 0; i < 5; i++) {
-      const none = await post(gw, { wagers: [wager({ gameId: 'scope-b-1' }), wager({ gameId: 'scope-b-2' })] }, { key: scoped });
+      const none = await post(
+        gw,
+        { wagers: [wager({ gameId: 'scope-b-1' }), wager({ gameId: 'scope-b-2' })] },
+        { key: scoped },
+      );
       assert.equal(none.status, 400);
       assert.equal(errorCode(none), 'invalid_wagers');
       assert.deepEqual(
-        (none.body as { error: { details: { index: number; code: string }[] } }).error.details.map((d) => [d.index, d.code]),
+        (none.body as { error: { details: { index: number; code: string }[] } }).error.details.map((d) => [
+          d.index,
+          d.code,
+        ]),
         [
           [0, 'game_not_in_scope'],
           [1, 'game_not_in_scope'],
         ],
       );
     }
-    assert.ok(games.count() <= 1, `game links are cached, not read per request (${games.count()} reads for 5 requests)`);
+    assert.ok(
+      games.count() <= 1,
+      `game links are cached, not read per request (${games.count()} reads for 5 requests)`,
+    );
 
     const unscoped = (await gameKeyFor('all', 'unscoped server')).key;
-    assert.equal((await post(gw, wager({ gameId: 'scope-b-1' }), { key: unscoped })).status, 202, 'an all-jackpots key sends for any game');
+    assert.equal(
+      (await post(gw, wager({ gameId: 'scope-b-1' }), { key: unscoped })).status,
+      202,
+      'an all-jackpots key sends for any game',
+    );
     assert.equal((await post(gw, wager({ gameId: 'scope-b-1' }), { key: gameKey })).status, 202);
   },
 );
@@ -723,82 +823,129 @@ void test(
     const gw = await startGateway();
     await twoJackpots(gw, 'claim-a', 'claim-b');
     const scoped = (await gameKeyFor(['claim-a'])).key;
-    const claim = (poolId: string, gameId: string) => ({ claimId: `c-${uniqueSuffix()}`, poolId, gameId, playerId: 'lucky' });
+    const claim = (poolId: string, gameId: string) => ({
+      claimId: `c-${uniqueSuffix()}`,
+      poolId,
+      gameId,
+      playerId: 'lucky',
+    });
 
     for (const poolId of ['claim-b:main', 'claim-b:nope', 'nowhere:main']) {
       const refused = await call(gw, 'POST', '/v1/wins', { key: scoped, body: claim(poolId, 'claim-b-1') });
       assert.equal(refused.status, 403, poolId);
       assert.equal(errorCode(refused), 'pool_not_in_scope', poolId);
     }
-    const before = await db.pool.query("SELECT count(*)::int AS n FROM jackpot.wins WHERE pool_id = 'claim-b:main'");
+    const before = await db.pool.query(
+      "SELECT count(*)::int AS n FROM jackpot.wins WHERE pool_id = 'claim-b:main'",
+    );
     assert.deepEqual(before.rows, [{ n: 0 }], 'nothing was paid out of scope');
 
     const won = await call(gw, 'POST', '/v1/wins', { key: scoped, body: claim('claim-a:main', 'claim-a-1') });
     assert.equal(won.status, 200, JSON.stringify(won.body));
     assert.equal((won.body as { amountMinor: number }).amountMinor, 500);
-    const all = await call(gw, 'POST', '/v1/wins', { key: gameKey, body: claim('claim-b:main', 'claim-b-1') });
+    const all = await call(gw, 'POST', '/v1/wins', {
+      key: gameKey,
+      body: claim('claim-b:main', 'claim-b-1'),
+    });
     assert.equal(all.status, 200, 'an all-jackpots key claims any pool');
 
     const adminWager = await post(gw, wager(), { key: adminKey });
     assert.equal(adminWager.status, 403);
     assert.equal(errorCode(adminWager), 'forbidden');
-    const adminClaim = await call(gw, 'POST', '/v1/wins', { key: adminKey, body: claim('claim-a:main', 'claim-a-1') });
+    const adminClaim = await call(gw, 'POST', '/v1/wins', {
+      key: adminKey,
+      body: claim('claim-a:main', 'claim-a-1'),
+    });
     assert.equal(adminClaim.status, 403);
     assert.equal(errorCode(adminClaim), 'forbidden');
   },
 );
 
-void test('claims are rate-limited per key: 429 with Retry-After; other keys are not affected', { timeout: TEST_TIMEOUT }, async () => {
-  const gw = await startGateway({ claimRateLimit: { perSecond: 0.2, burst: 2 } });
-  await twoJackpots(gw, 'rate-a', 'rate-b');
-  const key = (await gameKeyFor(['rate-a'])).key;
-  const claim = () => ({ claimId: `c-${uniqueSuffix()}`, poolId: 'rate-a:main', gameId: 'rate-a-1', playerId: 'p' });
-  assert.equal((await call(gw, 'POST', '/v1/wins', { key, body: claim() })).status, 200);
-  assert.equal((await call(gw, 'POST', '/v1/wins', { key, body: { claimId: 'not a claim' } })).status, 400, 'an invalid claim counts too');
-  const limited = await call(gw, 'POST', '/v1/wins', { key, body: claim() });
-  assert.equal(limited.status, 429);
-  assert.equal(errorCode(limited), 'rate_limited');
-  assert.equal(limited.headers.get('retry-after'), '5', 'one claim at 0.2 a second');
-  const paid = await db.pool.query("SELECT count(*)::int AS n FROM jackpot.wins WHERE pool_id = 'rate-a:main'");
-  assert.deepEqual(paid.rows, [{ n: 1 }]);
-  assert.equal((await call(gw, 'POST', '/v1/wins', { key: gameKey, body: claim() })).status, 200, 'another key has its own bucket');
-});
+void test(
+  'claims are rate-limited per key: 429 with Retry-After; other keys are not affected',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const gw = await startGateway({ claimRateLimit: { perSecond: 0.2, burst: 2 } });
+    await twoJackpots(gw, 'rate-a', 'rate-b');
+    const key = (await gameKeyFor(['rate-a'])).key;
+    const claim = () => ({
+      claimId: `c-${uniqueSuffix()}`,
+      poolId: 'rate-a:main',
+      gameId: 'rate-a-1',
+      playerId: 'p',
+    });
+    assert.equal((await call(gw, 'POST', '/v1/wins', { key, body: claim() })).status, 200);
+    assert.equal(
+      (await call(gw, 'POST', '/v1/wins', { key, body: { claimId: 'not a claim' } })).status,
+      400,
+      'an invalid claim counts too',
+    );
+    const limited = await call(gw, 'POST', '/v1/wins', { key, body: claim() });
+    assert.equal(limited.status, 429);
+    assert.equal(errorCode(limited), 'rate_limited');
+    assert.equal(limited.headers.get('retry-after'), '5', 'one claim at 0.2 a second');
+    const paid = await db.pool.query(
+      "SELECT count(*)::int AS n FROM jackpot.wins WHERE pool_id = 'rate-a:main'",
+    );
+    assert.deepEqual(paid.rows, [{ n: 1 }]);
+    assert.equal(
+      (await call(gw, 'POST', '/v1/wins', { key: gameKey, body: claim() })).status,
+      200,
+      'another key has its own bucket',
+    );
+  },
+);
 
-void test('a revoked key is refused (401) within 5 s by a gateway that was trusting it', { timeout: TEST_TIMEOUT }, async () => {
-  const gw = await startGateway();
-  const { keyId, key } = await gameKeyFor('all', 'to be revoked');
-  // `{}` is authenticated, then refused as an invalid wager (400): no Kafka needed to tell 401 apart.
-  assert.equal((await post(gw, {}, { key })).status, 400, 'the key works and is now trusted');
-  assert.equal((await revokeApiKey(db.pool, keyId)).kind, 'revoked');
-  const revokedAt = Date.now();
-  let status = 400;
-  while (status !== 401 && Date.now() - revokedAt < 7_000) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = (await post(gw, {}, { key })).status;
-  }
-  const tookMs = Date.now() - revokedAt;
-  assert.equal(status, 401);
-  assert.ok(tookMs <= 5_000, `refused ${tookMs} ms after the revocation`);
-});
+void test(
+  'a revoked key is refused (401) within 5 s by a gateway that was trusting it',
+  { timeout: TEST_TIMEOUT },
+  async () => {
+    const gw = await startGateway();
+    const { keyId, key } = await gameKeyFor('all', 'to be revoked');
+    // `{}` is authenticated, then refused as an invalid wager (400): no Kafka needed to tell 401 apart.
+    assert.equal((await post(gw, {}, { key })).status, 400, 'the key works and is now trusted');
+    assert.equal((await revokeApiKey(db.pool, keyId)).kind, 'revoked');
+    const revokedAt = Date.now();
+    let status = 400;
+    while (status !== 401 && Date.now() - revokedAt < 7_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await post(gw, {}, { key })).status;
+    }
+    const tookMs = Date.now() - revokedAt;
+    assert.equal(status, 401);
+    assert.ok(tookMs <= 5_000, `refused ${tookMs} ms after the revocation`);
+  },
+);
 
 void test(
   'unknown keys do not cost a query each, and an address with too many failures gets 429 with Retry-After, without a lookup',
   { timeout: TEST_TIMEOUT },
   async () => {
     const keys = countingQueries(db.pool, /jackpot\.api_keys/);
-    const gw = await startGateway({ db: keys.pool, auth: { ...DEFAULTS.auth, failures: { perSecond: 0.1, burst: 5 } } });
+    const gw = await startGateway({
+      db: keys.pool,
+      auth: { ...DEFAULTS.auth, failures: { perSecond: 0.1, burst: 5 } },
+    });
     assert.equal((await post(gw, {}, { key: gameKey })).status, 400, 'a good key: one lookup');
     const unknown = `jk_game_${'U'.repeat(43)}`;
     for (let i = 0; i < 4; i++) assert.equal((await post(gw, wager(), { key: unknown })).status, 401);
     assert.equal(keys.count(), 2, 'the unknown key was looked up once');
-    assert.equal((await post(gw, wager(), { key: `jk_game_${'V'.repeat(43)}` })).status, 401, 'the fifth failure');
+    assert.equal(
+      (await post(gw, wager(), { key: `jk_game_${'V'.repeat(43)}` })).status,
+      401,
+      'the fifth failure',
+    );
     const limited = await post(gw, wager(), { key: `jk_game_${'W'.repeat(43)}` });
     assert.equal(limited.status, 429);
     assert.equal(errorCode(limited), 'too_many_auth_failures');
     assert.equal(limited.headers.get('retry-after'), '10', 'one failure at 0.1 a second');
     assert.equal((await post(gw, wager(), { key: null })).status, 429, 'a missing key is a failure too');
     assert.equal(keys.count(), 3, 'no lookup once the address is limited');
-    assert.equal((await post(gw, {}, { key: gameKey })).status, 400, 'a key this gateway knows still works from that address');
+    assert.equal(
+      (await post(gw, {}, { key: gameKey })).status,
+      400,
+      'a key this gateway knows still works from that address',
+    );
     const metrics = String((await call(gw, 'GET', '/metrics', { key: null })).body);
     assert.match(metrics, /ingest_auth_refused(_total)?\{[^}]*reason="too_many_failures"[^}]*\} [1-9]/);
     assert.match(metrics, /ingest_auth_key_lookups(_total)?\{[^}]*result="unknown"[^}]*\} [1-9]/);
@@ -809,7 +956,11 @@ void test(
  * A raw TCP exchange: connects, lets `talk` write, and collects what comes back until the server
  * closes the connection or `waitMs` passes (then `closedAfterMs` is null).
  */
-function rawExchange(port: number, talk: (socket: Socket) => void, waitMs = 5_000): Promise<{ data: string; closedAfterMs: number | null }> {
+function rawExchange(
+  port: number,
+  talk: (socket: Socket) => void,
+  waitMs = 5_000,
+): Promise<{ data: string; closedAfterMs: number | null }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let data = '';
@@ -836,7 +987,12 @@ function idleConnection(port: number): Promise<Socket> {
   });
 }
 
-const LIMITS: HttpLimits = { maxConnections: 2, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 };
+const LIMITS: HttpLimits = {
+  maxConnections: 2,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+};
 
 void test(
   'past the connection cap a request gets 503 with Retry-After; past twice the cap connections are closed on arrival; both are counted',
@@ -854,7 +1010,10 @@ void test(
     await new Promise((r) => setTimeout(r, 100));
     const dropped = await rawExchange(gw.port, (s) => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
     assert.equal(dropped.data, '', 'closed without an answer');
-    assert.ok(dropped.closedAfterMs !== null && dropped.closedAfterMs < 2_000, `closed after ${dropped.closedAfterMs} ms`);
+    assert.ok(
+      dropped.closedAfterMs !== null && dropped.closedAfterMs < 2_000,
+      `closed after ${dropped.closedAfterMs} ms`,
+    );
 
     for (const s of held) s.destroy();
     await new Promise((r) => setTimeout(r, 200));
@@ -870,22 +1029,40 @@ void test(
   { timeout: TEST_TIMEOUT },
   async () => {
     const gw = await startGateway({
-      httpLimits: { maxConnections: 100, headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 },
+      httpLimits: {
+        maxConnections: 100,
+        headersTimeoutMs: 300,
+        requestTimeoutMs: 600,
+        keepAliveTimeoutMs: 300,
+      },
     });
-    const slowHeaders = await rawExchange(gw.port, (s) => s.write(`POST /v1/wagers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gameKey}\r\n`));
+    const slowHeaders = await rawExchange(gw.port, (s) =>
+      s.write(`POST /v1/wagers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gameKey}\r\n`),
+    );
     assert.match(slowHeaders.data, /^HTTP\/1\.1 408 /);
     assert.match(slowHeaders.data, /"code":"request_timeout"/);
-    assert.ok(slowHeaders.closedAfterMs !== null && slowHeaders.closedAfterMs < 3_000, `closed after ${slowHeaders.closedAfterMs} ms`);
+    assert.ok(
+      slowHeaders.closedAfterMs !== null && slowHeaders.closedAfterMs < 3_000,
+      `closed after ${slowHeaders.closedAfterMs} ms`,
+    );
 
     const slowBody = await rawExchange(gw.port, (s) =>
-      s.write(`POST /v1/wagers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gameKey}\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"wagers": [`),
+      s.write(
+        `POST /v1/wagers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gameKey}\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"wagers": [`,
+      ),
     );
     assert.match(slowBody.data, /^HTTP\/1\.1 408 /);
-    assert.ok(slowBody.closedAfterMs !== null && slowBody.closedAfterMs < 3_000, `closed after ${slowBody.closedAfterMs} ms`);
+    assert.ok(
+      slowBody.closedAfterMs !== null && slowBody.closedAfterMs < 3_000,
+      `closed after ${slowBody.closedAfterMs} ms`,
+    );
 
     const idle = await rawExchange(gw.port, (s) => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
     assert.match(idle.data, /^HTTP\/1\.1 200 /);
-    assert.ok(idle.closedAfterMs !== null && idle.closedAfterMs < 3_000, `idle connection closed after ${idle.closedAfterMs} ms`);
+    assert.ok(
+      idle.closedAfterMs !== null && idle.closedAfterMs < 3_000,
+      `idle connection closed after ${idle.closedAfterMs} ms`,
+    );
 
     const metrics = String((await call(gw, 'GET', '/metrics', { key: null })).body);
     assert.match(metrics, /http_server_refusals(_total)?\{[^}]*reason="request_timeout"[^}]*\} [1-9]/);

@@ -62,7 +62,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const SASL_ENV = { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: 'alice-secret' };
+const SASL_ENV = {
+  KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
+  KAFKA_SASL_USERNAME: 'alice',
+  KAFKA_SASL_PASSWORD: 'alice-secret',
+};
 
 /**
  * A client configured from environment variables, as every service's is. `retries: 1` for the
@@ -83,9 +87,17 @@ async function roundTrip(kafka: Kafka): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  const consumer = kafka.consumer({ groupId: `test.sasl.${randomUUID().slice(0, 12)}`, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 250 });
+  const consumer = kafka.consumer({
+    groupId: `test.sasl.${randomUUID().slice(0, 12)}`,
+    sessionTimeout: 6000,
+    heartbeatInterval: 500,
+    maxWaitTimeInMs: 250,
+  });
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
     await producer.connect();
     await producer.send({ topic, acks: -1, messages: ['a', 'b', 'c'].map((value) => ({ key: 'k', value })) });
     const got: string[] = [];
@@ -126,19 +138,30 @@ void test('SCRAM-SHA-256 over SASL_PLAINTEXT: a client with the right password p
 });
 
 void test('a wrong password is refused, and so is a client without credentials', async () => {
-  const wrong = await connectError(client(saslBrokers, { ...SASL_ENV, KAFKA_SASL_PASSWORD: 'not-the-password' }));
+  const wrong = await connectError(
+    client(saslBrokers, { ...SASL_ENV, KAFKA_SASL_PASSWORD: 'not-the-password' }),
+  );
   assert.ok(wrong, 'a wrong password must not connect');
   assert.equal(wrong.name, 'KafkaJSSASLAuthenticationError', wrong.message);
   const unknown = await connectError(client(saslBrokers, { ...SASL_ENV, KAFKA_SASL_USERNAME: 'mallory' }));
   assert.equal(unknown?.name, 'KafkaJSSASLAuthenticationError', 'an unknown user is refused');
   // SCRAM-SHA-512 credentials were never created for alice: the broker does not even offer it.
-  const otherMechanism = await connectError(client(saslBrokers, { ...SASL_ENV, KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512' }));
-  assert.equal((otherMechanism as { type?: string } | undefined)?.type, 'UNSUPPORTED_SASL_MECHANISM', 'a mechanism the listener does not enable is refused');
+  const otherMechanism = await connectError(
+    client(saslBrokers, { ...SASL_ENV, KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512' }),
+  );
+  assert.equal(
+    (otherMechanism as { type?: string } | undefined)?.type,
+    'UNSUPPORTED_SASL_MECHANISM',
+    'a mechanism the listener does not enable is refused',
+  );
   // A plaintext request before authentication: the broker closes the connection.
   const anonymous = await connectError(client(saslBrokers, {}, 1));
   assert.ok(anonymous, 'a client without SASL must not get metadata');
   const names = [anonymous.name, (anonymous as { cause?: Error }).cause?.name];
-  assert.ok(names.includes('KafkaJSConnectionClosedError'), `closed by the broker, got ${anonymous.name}: ${anonymous.message}`);
+  assert.ok(
+    names.includes('KafkaJSConnectionClosedError'),
+    `closed by the broker, got ${anonymous.name}: ${anonymous.message}`,
+  );
 });
 
 void test('SASL_SSL: TLS verified against KAFKA_SSL_CA_FILE, and a certificate from an unknown CA is refused', async () => {
@@ -147,7 +170,11 @@ void test('SASL_SSL: TLS verified against KAFKA_SSL_CA_FILE, and a certificate f
   // Without our CA, Node's default trust store does not know the broker's issuer.
   const untrusted = await connectError(client(tlsBrokers, { ...SASL_ENV, KAFKA_SSL: 'true' }, 1));
   assert.ok(untrusted, 'a broker certificate that does not verify must be refused');
-  assert.equal((untrusted as { cause?: { code?: string } }).cause?.code, 'SELF_SIGNED_CERT_IN_CHAIN', untrusted.message);
+  assert.equal(
+    (untrusted as { cause?: { code?: string } }).cause?.code,
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    untrusted.message,
+  );
   // TLS with the wrong password: encryption is not authentication.
   const wrong = await connectError(client(tlsBrokers, { ...tlsEnv, KAFKA_SASL_PASSWORD: 'nope' }));
   assert.equal(wrong?.name, 'KafkaJSSASLAuthenticationError');

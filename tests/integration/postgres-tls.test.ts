@@ -8,7 +8,16 @@
 import assert from 'node:assert/strict';
 import { freePort } from '../../infra/processes.js';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -20,7 +29,11 @@ const dir = mkdtempSync(join(tmpdir(), 'jackpot-pg-tls-'));
 const dataDir = join(dir, 'data');
 const binDir = (() => {
   const root = '/usr/lib/postgresql';
-  const newest = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))[0] : undefined;
+  const newest = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))[0]
+    : undefined;
   if (newest === undefined) throw new Error(`no PostgreSQL binaries under ${root}`);
   return join(root, newest, 'bin');
 })();
@@ -35,7 +48,9 @@ const owner = (() => {
 })();
 function pgTool(tool: string, args: string[]): void {
   const bin = join(binDir, tool);
-  const r = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', bin, ...args], { cwd: dir, encoding: 'utf8' }) : spawnSync(bin, args, { cwd: dir, encoding: 'utf8' });
+  const r = asRoot
+    ? spawnSync('runuser', ['-u', 'postgres', '--', bin, ...args], { cwd: dir, encoding: 'utf8' })
+    : spawnSync(bin, args, { cwd: dir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${tool} failed: ${r.error?.message ?? ''}${r.stdout}${r.stderr}`);
 }
 const giveToPostgres = (path: string): void => {
@@ -50,13 +65,17 @@ for (const f of [dir, certs.keyFile, certs.certFile]) giveToPostgres(f);
 const port = await freePort();
 
 after(() => {
-  if (existsSync(join(dataDir, 'postmaster.pid'))) pgTool('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+  if (existsSync(join(dataDir, 'postmaster.pid')))
+    pgTool('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
   rmSync(dir, { recursive: true, force: true });
 });
 
 pgTool('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
 // TLS or nothing over TCP. 127.0.0.2 is loopback too, but not in the certificate: the host-name check.
-writeFileSync(join(dataDir, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 reject\n');
+writeFileSync(
+  join(dataDir, 'pg_hba.conf'),
+  'local all all trust\nhostssl all all 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 reject\n',
+);
 giveToPostgres(join(dataDir, 'pg_hba.conf'));
 pgTool('pg_ctl', [
   '-D',
@@ -104,5 +123,10 @@ void test('without TLS the server refuses; a certificate from another CA or for 
   // node-postgres 8 verifies for `require` too (README): no silent unverified TLS.
   await refusedAsUntrusted(`${base}?sslmode=require`);
   await refusedAsUntrusted(`${base}?sslmode=verify-full&sslrootcert=${otherCa.caFile}`);
-  assert.equal(await connect(`postgres://postgres@127.0.0.2:${port}/postgres?sslmode=verify-full&sslrootcert=${certs.caFile}`), 'ERR_TLS_CERT_ALTNAME_INVALID');
+  assert.equal(
+    await connect(
+      `postgres://postgres@127.0.0.2:${port}/postgres?sslmode=verify-full&sslrootcert=${certs.caFile}`,
+    ),
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+  );
 });

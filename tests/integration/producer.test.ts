@@ -13,8 +13,6 @@ import { kafkaForTests, randomTopic, readTopic } from '../helpers/kafka.js';
 
 const TEST_TIMEOUT = 60_000;
 
-
-
 void test(
   '5,000 wagers sent concurrently are all in the topic, once, keyed by playerId',
   { timeout: TEST_TIMEOUT },

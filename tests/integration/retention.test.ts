@@ -25,12 +25,21 @@ const partitions = async (parent: string): Promise<string[]> =>
       [parent],
     )
   ).rows.map((r) => r.name);
-const claim = async (ids: string[]): Promise<string[]> => (await db.pool.query<{ event_id: string }>(sql.claimEvents(ids))).rows.map((r) => r.event_id);
+const claim = async (ids: string[]): Promise<string[]> =>
+  (await db.pool.query<{ event_id: string }>(sql.claimEvents(ids))).rows.map((r) => r.event_id);
 
 await ensureDayPartitions(db.pool, Date.now());
 // A new database's legacy partitions (migration 0007) are empty and end in 2000: the first run drops them.
-assert.deepEqual(await dropExpiredPartitions(db.pool, { applied_events: 7, dead_letters: 30, contributions: 0 }), ['applied_events_legacy', 'dead_letters_legacy']);
-await seedJackpot(db.pool, { jackpotId: 'ret', currency: 'EUR', pools: [{ tier: 'main', seedMinor: 100, contributionPpm: 25_000, reservePpm: 5_000 }], games: ['ret-game'] });
+assert.deepEqual(
+  await dropExpiredPartitions(db.pool, { applied_events: 7, dead_letters: 30, contributions: 0 }),
+  ['applied_events_legacy', 'dead_letters_legacy'],
+);
+await seedJackpot(db.pool, {
+  jackpotId: 'ret',
+  currency: 'EUR',
+  pools: [{ tier: 'main', seedMinor: 100, contributionPpm: 25_000, reservePpm: 5_000 }],
+  games: ['ret-game'],
+});
 await positionPartitions(db.pool, { groupId: 'g', topic: 't', clusterId: 'c', partitions: [0] });
 
 const weekOf = (iso: string): string => {
@@ -56,17 +65,31 @@ void test('an id claimed weeks ago is still a duplicate within the window, and f
   const week = weekOf(day);
   await db.pool.query("SELECT jackpot.create_day_partition('applied_events', $1::date)", [day]);
   const old = randomUUID();
-  await db.pool.query("INSERT INTO jackpot.applied_events (event_id, claimed_week) VALUES ($1, date_trunc('week', $2::date)::date)", [old, day]);
+  await db.pool.query(
+    "INSERT INTO jackpot.applied_events (event_id, claimed_week) VALUES ($1, date_trunc('week', $2::date)::date)",
+    [old, day],
+  );
   const fresh = randomUUID();
   assert.deepEqual(await claim([old, fresh].sort()), [old], 'the id claimed 2 weeks ago counts as claimed');
   assert.deepEqual(await claim([fresh]), [fresh], "and this week's claim too");
 
   // Its week ended between 7 and 13 days ago: kept with 20 days, dropped with 3.
-  assert.deepEqual(await dropExpiredPartitions(db.pool, { applied_events: 20, dead_letters: 0, contributions: 0 }), [], 'kept 20 days: nothing to drop');
-  const dropped = await dropExpiredPartitions(db.pool, { applied_events: 3, dead_letters: 0, contributions: 0 });
+  assert.deepEqual(
+    await dropExpiredPartitions(db.pool, { applied_events: 20, dead_letters: 0, contributions: 0 }),
+    [],
+    'kept 20 days: nothing to drop',
+  );
+  const dropped = await dropExpiredPartitions(db.pool, {
+    applied_events: 3,
+    dead_letters: 0,
+    contributions: 0,
+  });
   assert.deepEqual(dropped, [`applied_events_${week}`]);
   assert.deepEqual(await claim([old]), [], 'past the window the id is claimable again');
-  await assert.rejects(db.pool.query("SELECT jackpot.drop_expired_partitions('applied_events', 0)"), /keep_days must be at least 1/);
+  await assert.rejects(
+    db.pool.query("SELECT jackpot.drop_expired_partitions('applied_events', 0)"),
+    /keep_days must be at least 1/,
+  );
 });
 
 void test('dropped ledger days are summed into rollups first: pool totals and reconcile are unchanged', async () => {
@@ -75,18 +98,40 @@ void test('dropped ledger days are summed into rollups first: pool totals and re
   const messages: InMessage[] = [1, 2, 3, 4].map((i) => ({
     offset: String(i - 1),
     key: null,
-    value: Buffer.from(JSON.stringify({ ...wager({ gameId: 'ret-game', playerId: `p${i}`, amountMinor: 1_000 + i }), occurredAt: `${day}T12:00:0${i}.000Z` })),
+    value: Buffer.from(
+      JSON.stringify({
+        ...wager({ gameId: 'ret-game', playerId: `p${i}`, amountMinor: 1_000 + i }),
+        occurredAt: `${day}T12:00:0${i}.000Z`,
+      }),
+    ),
   }));
-  const outcome = await withTransaction(db.pool, (c) => applyWindow(c, { groupId: 'g', topic: 't', clusterId: 'c', slices: [{ partition: 0, messages }], nowMs: Date.now() }));
+  const outcome = await withTransaction(db.pool, (c) =>
+    applyWindow(c, {
+      groupId: 'g',
+      topic: 't',
+      clusterId: 'c',
+      slices: [{ partition: 0, messages }],
+      nowMs: Date.now(),
+    }),
+  );
   assert.equal(outcome.applied, 4);
   const before = await poolMicros(db.pool);
-  const rows = async () => Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.contributions')).rows[0]?.n);
+  const rows = async () =>
+    Number(
+      (await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.contributions')).rows[0]?.n,
+    );
   assert.equal(await rows(), 4);
 
-  const dropped = await dropExpiredPartitions(db.pool, { applied_events: 30, dead_letters: 0, contributions: 3 });
+  const dropped = await dropExpiredPartitions(db.pool, {
+    applied_events: 30,
+    dead_letters: 0,
+    contributions: 3,
+  });
   assert.deepEqual(dropped, [`contributions_${day.replaceAll('-', '')}`]);
   assert.equal(await rows(), 0, 'the rows of that day are gone');
-  const rollups = await db.pool.query<{ rows: string; c: string }>("SELECT rows::text, contribution_micro::text AS c FROM jackpot.ledger_rollups WHERE pool_id = 'ret:main'");
+  const rollups = await db.pool.query<{ rows: string; c: string }>(
+    "SELECT rows::text, contribution_micro::text AS c FROM jackpot.ledger_rollups WHERE pool_id = 'ret:main'",
+  );
   assert.deepEqual(rollups.rows, [{ rows: '4', c: String((1_001 + 1_002 + 1_003 + 1_004) * 25_000) }]);
   assert.deepEqual(await poolMicros(db.pool), before);
   const client = await db.pool.connect();
@@ -108,10 +153,19 @@ void test('dead letters go by the day they were received; the newest stay, with 
     );
   await insert(`${day}T08:00:00Z`, 1);
   await insert(new Date().toISOString(), 2);
-  const dropped = await dropExpiredPartitions(db.pool, { applied_events: 30, dead_letters: 7, contributions: 0 });
+  const dropped = await dropExpiredPartitions(db.pool, {
+    applied_events: 30,
+    dead_letters: 7,
+    contributions: 0,
+  });
   assert.deepEqual(dropped, [`dead_letters_${day.replaceAll('-', '')}`]);
-  const left = await db.pool.query<{ kafka_offset: string; published_at: Date | null }>('SELECT kafka_offset::text, published_at FROM jackpot.dead_letters ORDER BY id');
-  assert.deepEqual(left.rows.map((r) => r.kafka_offset), ['2']);
+  const left = await db.pool.query<{ kafka_offset: string; published_at: Date | null }>(
+    'SELECT kafka_offset::text, published_at FROM jackpot.dead_letters ORDER BY id',
+  );
+  assert.deepEqual(
+    left.rows.map((r) => r.kafka_offset),
+    ['2'],
+  );
   // The id sequence survives dropping partitions (it belongs to the parent).
   await insert(new Date().toISOString(), 3);
 });

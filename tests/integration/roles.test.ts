@@ -26,16 +26,32 @@ import { loadRecords } from '../../services/cli/src/reconcile.js';
 import { selectPoolTotals } from '../../services/projector/src/sql/select-pool-totals.js';
 import { serviceDatabaseUrl } from '../../infra/stack.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { asEvent, eventually, expectedApplied, expectedTotals, mixedStream, poolMicros, seedJackpot, wager, type JackpotSpec } from '../helpers/fixtures.js';
+import {
+  asEvent,
+  eventually,
+  expectedApplied,
+  expectedTotals,
+  mixedStream,
+  poolMicros,
+  seedJackpot,
+  wager,
+  type JackpotSpec,
+} from '../helpers/fixtures.js';
 import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
 
 const suffix = randomBytes(4).toString('hex');
-const LOGINS = { service: `jackpot_test_svc_${suffix}`, analyst: `jackpot_test_analyst_${suffix}`, stack: `jackpot_test_app_${suffix}` };
+const LOGINS = {
+  service: `jackpot_test_svc_${suffix}`,
+  analyst: `jackpot_test_analyst_${suffix}`,
+  stack: `jackpot_test_app_${suffix}`,
+};
 const PASSWORD = randomBytes(12).toString('hex');
 const pools: pg.Pool[] = [];
 const running: Aggregator[] = [];
 // The same server's maintenance database, where roles (cluster-wide) are dropped.
-const maintenanceUrl = Object.assign(new URL(process.env['DATABASE_URL'] || DEFAULT_DATABASE_URL), { pathname: '/postgres' }).toString();
+const maintenanceUrl = Object.assign(new URL(process.env['DATABASE_URL'] || DEFAULT_DATABASE_URL), {
+  pathname: '/postgres',
+}).toString();
 
 // Registered before the database helper's own cleanup, so it runs while the database still exists.
 after(async () => {
@@ -103,7 +119,12 @@ void test('a login in jackpot_service runs what the gateway, the aggregator, the
   await seedJackpot(service, { ...PLAIN, games: [...PLAIN.games, 'g-gone'] });
   await seedJackpot(service, PLAIN);
   await seedJackpot(service, MYSTERY);
-  assert.deepEqual((await db.pool.query("SELECT game_id FROM jackpot.games WHERE jackpot_id = 'plain' ORDER BY 1")).rows.map((r: { game_id: string }) => r.game_id), ['g-a', 'g-b']);
+  assert.deepEqual(
+    (await db.pool.query("SELECT game_id FROM jackpot.games WHERE jackpot_id = 'plain' ORDER BY 1")).rows.map(
+      (r: { game_id: string }) => r.game_id,
+    ),
+    ['g-a', 'g-b'],
+  );
   await putFxRate(service, 'GBP', 'EUR', 1_150_000, 'roles-test');
   const key = await createApiKey(service, { role: 'admin', name: `roles-test-${suffix}` });
   assert.equal((await verifyApiKey(service, key.key))?.role, 'admin');
@@ -137,37 +158,73 @@ void test('a login in jackpot_service runs what the gateway, the aggregator, the
 
   const events = [
     ...mixedStream(400, PLAIN.games, 'EUR', 7),
-    ...Array.from({ length: 60 }, (_, i) => asEvent(wager({ gameId: 'g-m', playerId: `m-${i}`, amountMinor: 100 }))),
+    ...Array.from({ length: 60 }, (_, i) =>
+      asEvent(wager({ gameId: 'g-m', playerId: `m-${i}`, amountMinor: 100 })),
+    ),
     asEvent(wager({ gameId: 'g-gone' })),
   ];
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  await producer.send({ topic: topics.topic, acks: -1, messages: events.map((e) => ({ key: e.key, value: e.value })) });
+  await producer.send({
+    topic: topics.topic,
+    acks: -1,
+    messages: events.map((e) => ({ key: e.key, value: e.value })),
+  });
   await producer.disconnect();
 
   const want = expectedApplied(events, [PLAIN, MYSTERY]);
-  const applied = async (): Promise<number> => Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n);
-  assert.ok(await eventually(async () => (await applied()) === want, 60_000), `applied ${await applied()} of ${want}`);
+  const applied = async (): Promise<number> =>
+    Number(
+      (await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n,
+    );
+  assert.ok(
+    await eventually(async () => (await applied()) === want, 60_000),
+    `applied ${await applied()} of ${want}`,
+  );
   const totals = await poolMicros(db.pool);
-  for (const [poolId, micro] of expectedTotals(events, [PLAIN])) assert.equal(totals.get(poolId), micro, poolId);
-  const mysteryWins = Number((await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM jackpot.wins WHERE kind = 'mystery'")).rows[0]?.n);
+  for (const [poolId, micro] of expectedTotals(events, [PLAIN]))
+    assert.equal(totals.get(poolId), micro, poolId);
+  const mysteryWins = Number(
+    (await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM jackpot.wins WHERE kind = 'mystery'"))
+      .rows[0]?.n,
+  );
   assert.ok(mysteryWins >= 3, `mystery hits under the service login: ${mysteryWins}`);
-  const reasons = (await db.pool.query<{ reason: string }>('SELECT DISTINCT reason FROM jackpot.dead_letters')).rows.map((r) => r.reason);
+  const reasons = (
+    await db.pool.query<{ reason: string }>('SELECT DISTINCT reason FROM jackpot.dead_letters')
+  ).rows.map((r) => r.reason);
   assert.ok(reasons.includes('unknown_game'), 'the unlinked game is dead-lettered');
   const unpublished = async (): Promise<number> =>
-    Number((await db.pool.query<{ n: string }>('SELECT (SELECT count(*) FROM jackpot.dead_letters WHERE published_at IS NULL) + (SELECT count(*) FROM jackpot.wins WHERE published_at IS NULL) AS n')).rows[0]?.n);
-  assert.ok(await eventually(async () => (await unpublished()) === 0, 30_000), 'both outboxes relayed and marked');
+    Number(
+      (
+        await db.pool.query<{ n: string }>(
+          'SELECT (SELECT count(*) FROM jackpot.dead_letters WHERE published_at IS NULL) + (SELECT count(*) FROM jackpot.wins WHERE published_at IS NULL) AS n',
+        )
+      ).rows[0]?.n,
+    );
+  assert.ok(
+    await eventually(async () => (await unpublished()) === 0, 30_000),
+    'both outboxes relayed and marked',
+  );
 
   // The partitions exist, belong to the migrating role, and grant the service nothing directly.
   const part = await db.pool.query<{ owner: string; acl: string | null }>(
     `SELECT pg_get_userbyid(relowner) AS owner, relacl::text AS acl FROM pg_class WHERE oid = to_regclass($1)`,
     [`jackpot.contributions_${today}`],
   );
-  assert.equal(part.rows[0]?.owner, new URL(db.url).username || 'postgres', "today's ledger partition, owned by the migrating role");
+  assert.equal(
+    part.rows[0]?.owner,
+    new URL(db.url).username || 'postgres',
+    "today's ledger partition, owned by the migrating role",
+  );
   assert.doesNotMatch(part.rows[0]?.acl ?? '', /jackpot_service/);
 
   // The gateway's claim, the projector's query, the operator's reconciliation.
-  const claim = validateWinClaim({ claimId: `roles-${suffix}`, poolId: 'plain:mini', gameId: 'g-a', playerId: 'winner' });
+  const claim = validateWinClaim({
+    claimId: `roles-${suffix}`,
+    poolId: 'plain:mini',
+    gameId: 'g-a',
+    playerId: 'winner',
+  });
   assert.ok(claim.ok);
   assert.equal((await claimPoolWin(service, claim.claim)).kind, 'won');
   assert.equal((await service.query(selectPoolTotals())).rowCount, 3);
@@ -185,7 +242,7 @@ void test('the service login cannot change the schema or rewrite what is append-
     ['CREATE TABLE jackpot.intruder (id int)', '42501'],
     ['DROP TABLE jackpot.wins', '42501'],
     ['TRUNCATE jackpot.applied_events', '42501'],
-    ["ALTER TABLE jackpot.pool_totals ADD COLUMN x int", '42501'],
+    ['ALTER TABLE jackpot.pool_totals ADD COLUMN x int', '42501'],
     ['UPDATE jackpot.contributions SET contribution_micro = 0', '42501'],
     ['DELETE FROM jackpot.contributions', '42501'],
     ['DELETE FROM jackpot.wins', '42501'],
@@ -198,17 +255,30 @@ void test('the service login cannot change the schema or rewrite what is append-
     [`SELECT count(*) FROM jackpot.contributions_default`, '42501'],
     ['SELECT * FROM public.schema_migrations', '42501'],
     // The partition function only makes days near today.
-    ["SELECT jackpot.create_ledger_partition(current_date + 400)", '22023'],
+    ['SELECT jackpot.create_ledger_partition(current_date + 400)', '22023'],
   ];
   for (const [sql, code] of refused) assert.equal(await outcome(service, sql), code, sql);
 });
 
 void test('a login in jackpot_analyst reads the documented tables, never a trigger or a key, and writes nothing', async () => {
-  for (const table of ['pool_totals', 'contributions', 'wins', 'dead_letters', 'jackpots', 'pools', 'games', 'pool_cycles', 'topups', 'fx_rates', 'config_audit']) {
+  for (const table of [
+    'pool_totals',
+    'contributions',
+    'wins',
+    'dead_letters',
+    'jackpots',
+    'pools',
+    'games',
+    'pool_cycles',
+    'topups',
+    'fx_rates',
+    'config_audit',
+  ]) {
     assert.equal(await outcome(analyst, `SELECT * FROM jackpot.${table} LIMIT 1`), 'ok', table);
   }
   // The ledger through its parent: every partition's rows, with the partitions' own grants empty.
-  const count = async (p: pg.Pool): Promise<string | undefined> => (await p.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.contributions')).rows[0]?.n;
+  const count = async (p: pg.Pool): Promise<string | undefined> =>
+    (await p.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.contributions')).rows[0]?.n;
   assert.equal(await count(analyst), await count(db.pool));
   assert.notEqual(await count(analyst), '0');
 
@@ -230,8 +300,14 @@ void test('a login in jackpot_analyst reads the documented tables, never a trigg
     )
   ).rows.map((r) => r.name);
   assert.ok(tables.length >= 17, `tables found: ${tables.join(', ')}`);
-  for (const t of tables) assert.equal(await outcome(analyst, `INSERT INTO ${t} DEFAULT VALUES`), '42501', `INSERT INTO ${t}`);
-  for (const sql of ['UPDATE jackpot.pool_totals SET version = version + 1', 'DELETE FROM jackpot.wins', 'TRUNCATE jackpot.dead_letters', 'CREATE TABLE jackpot.mine (id int)']) {
+  for (const t of tables)
+    assert.equal(await outcome(analyst, `INSERT INTO ${t} DEFAULT VALUES`), '42501', `INSERT INTO ${t}`);
+  for (const sql of [
+    'UPDATE jackpot.pool_totals SET version = version + 1',
+    'DELETE FROM jackpot.wins',
+    'TRUNCATE jackpot.dead_letters',
+    'CREATE TABLE jackpot.mine (id int)',
+  ]) {
     assert.equal(await outcome(analyst, sql), '42501', sql);
   }
 });
@@ -239,10 +315,22 @@ void test('a login in jackpot_analyst reads the documented tables, never a trigg
 void test('a table a later migration creates is the services’ at once, and the analysts’ only when granted', async () => {
   // Run as the migrating role, as a later migration would be.
   await db.pool.query('CREATE TABLE jackpot.roles_test_later (id bigserial PRIMARY KEY, note text)');
-  assert.equal(await outcome(service, "INSERT INTO jackpot.roles_test_later (note) VALUES ('x')"), 'ok', 'default privileges: table and sequence');
+  assert.equal(
+    await outcome(service, "INSERT INTO jackpot.roles_test_later (note) VALUES ('x')"),
+    'ok',
+    'default privileges: table and sequence',
+  );
   assert.equal(await outcome(service, "UPDATE jackpot.roles_test_later SET note = 'y'"), 'ok');
-  assert.equal(await outcome(service, 'DELETE FROM jackpot.roles_test_later'), '42501', 'no DELETE by default');
-  assert.equal(await outcome(analyst, 'SELECT * FROM jackpot.roles_test_later'), '42501', 'a new table is not readable by analysts by default');
+  assert.equal(
+    await outcome(service, 'DELETE FROM jackpot.roles_test_later'),
+    '42501',
+    'no DELETE by default',
+  );
+  assert.equal(
+    await outcome(analyst, 'SELECT * FROM jackpot.roles_test_later'),
+    '42501',
+    'a new table is not readable by analysts by default',
+  );
   await db.pool.query('GRANT SELECT ON jackpot.roles_test_later TO jackpot_analyst');
   assert.equal(await outcome(analyst, 'SELECT * FROM jackpot.roles_test_later'), 'ok');
 });
@@ -261,5 +349,8 @@ void test('stack:up gives the services a login in jackpot_service on the local t
   // A URL with a password, or a remote server, is production's: the operator makes its logins.
   const withPassword = Object.assign(new URL(db.url), { password: 'secret' }).toString();
   assert.equal(await serviceDatabaseUrl(withPassword, () => undefined, LOGINS.stack), withPassword);
-  assert.equal(await serviceDatabaseUrl('postgres://postgres@db.example:5432/jackpot', () => undefined, LOGINS.stack), 'postgres://postgres@db.example:5432/jackpot');
+  assert.equal(
+    await serviceDatabaseUrl('postgres://postgres@db.example:5432/jackpot', () => undefined, LOGINS.stack),
+    'postgres://postgres@db.example:5432/jackpot',
+  );
 });

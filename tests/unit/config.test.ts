@@ -28,7 +28,12 @@ void test('Kafka security: valid settings', () => {
       { sasl: { mechanism: 'scram-sha-256', username: 'svc', password: 's3cret' } },
     ],
     [
-      { KAFKA_SSL: '1', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'p' },
+      {
+        KAFKA_SSL: '1',
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'svc',
+        KAFKA_SASL_PASSWORD: 'p',
+      },
       { ssl: {}, sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'p' } },
     ],
   ];
@@ -41,7 +46,10 @@ void test('Kafka security: a half-made setting stops the start, naming the varia
     [{ KAFKA_SSL_CA_FILE: caFile }, /KAFKA_SSL_CA_FILE=.*unless KAFKA_SSL=true/],
     [{ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: missing }, /KAFKA_SSL_CA_FILE=.*readable file/],
     [{ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: notPem }, /KAFKA_SSL_CA_FILE=.*PEM/],
-    [{ KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'hunter2' }, /KAFKA_SASL_MECHANISM=.*SCRAM-SHA-256 or SCRAM-SHA-512/],
+    [
+      { KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'hunter2' },
+      /KAFKA_SASL_MECHANISM=.*SCRAM-SHA-256 or SCRAM-SHA-512/,
+    ],
     [{ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256', KAFKA_SASL_PASSWORD: 'hunter2' }, /KAFKA_SASL_USERNAME/],
     [{ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256', KAFKA_SASL_USERNAME: 'u' }, /KAFKA_SASL_PASSWORD is empty/],
     [{ KAFKA_SASL_USERNAME: 'u' }, /KAFKA_SASL_USERNAME=.*unless KAFKA_SASL_MECHANISM/],
@@ -68,7 +76,10 @@ void test('DATABASE_URL: TLS parameters are checked, the URL (and its password) 
     ['not a url', /DATABASE_URL is invalid/],
     ['mysql://u:hunter2@h/db', /scheme postgres/],
     ['postgres://u:hunter2@h/db?sslmode=no-verify', /DATABASE_URL sslmode="no-verify" is invalid/],
-    ['postgres://u:hunter2@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem', /DATABASE_URL sslrootcert=.*readable file/],
+    [
+      'postgres://u:hunter2@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem',
+      /DATABASE_URL sslrootcert=.*readable file/,
+    ],
     [`postgres://u:hunter2@h/db?sslmode=verify-full&sslkey=${missing}`, /DATABASE_URL sslkey=/],
   ];
   for (const [url, message] of cases) {

@@ -45,17 +45,25 @@ void test('fromDbError: what a retry can cure becomes a retryable DB_UNAVAILABLE
 void test('retryDb retries what the edge calls retryable, and gives up at once on the rest', async () => {
   let calls = 0;
   assert.equal(
-    await retryDb(() => (++calls < 3 ? Promise.reject(pgError('40P01')) : Promise.resolve('done')), { onRetry: () => undefined }),
+    await retryDb(() => (++calls < 3 ? Promise.reject(pgError('40P01')) : Promise.resolve('done')), {
+      onRetry: () => undefined,
+    }),
     'done',
   );
   assert.equal(calls, 3);
   calls = 0;
   const poison = pgError('23505');
-  await assert.rejects(retryDb(() => (calls++, Promise.reject(poison))), (e) => e === poison);
+  await assert.rejects(
+    retryDb(() => (calls++, Promise.reject(poison))),
+    (e) => e === poison,
+  );
   assert.equal(calls, 1, 'a poison error is not retried and keeps its code');
   calls = 0;
   const foreign = new AppError('POSITIONS_FOREIGN', 'not ours');
-  await assert.rejects(retryDb(() => (calls++, Promise.reject(foreign))), (e) => e === foreign);
+  await assert.rejects(
+    retryDb(() => (calls++, Promise.reject(foreign))),
+    (e) => e === foreign,
+  );
   assert.equal(calls, 1);
   await assert.rejects(
     retryDb(() => Promise.reject(pgError('40001')), { attempts: 2 }),

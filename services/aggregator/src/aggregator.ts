@@ -28,7 +28,13 @@ import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import { createRelay, relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { AggregatorConfig, FaultPoint } from './config.js';
-import { applyWindow, type Slice, type WindowInput, type WindowOutcome, type WindowPhase } from './apply-window.js';
+import {
+  applyWindow,
+  type Slice,
+  type WindowInput,
+  type WindowOutcome,
+  type WindowPhase,
+} from './apply-window.js';
 
 export interface AggregatorDeps {
   readonly kafka: Kafka;
@@ -109,7 +115,13 @@ function halve(slices: readonly Slice[]): [Slice[], Slice[]] {
   const last = head[head.length - 1];
   return [
     [{ ...only, messages: head }],
-    [{ partition: only.partition, messages: only.messages.slice(mid), ...(last === undefined ? {} : { fetchedFrom: (BigInt(last.offset) + 1n).toString() }) }],
+    [
+      {
+        partition: only.partition,
+        messages: only.messages.slice(mid),
+        ...(last === undefined ? {} : { fetchedFrom: (BigInt(last.offset) + 1n).toString() }),
+      },
+    ],
   ];
 }
 
@@ -150,9 +162,18 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { kafka, pool, config, logger } = deps;
   const clock = deps.clock ?? Date.now;
   const metrics = {
-    wagers: deps.meter.createCounter('jackpot.aggregator.wagers', { unit: '{wager}', description: 'Wagers consumed, by outcome' }),
-    deadLetters: deps.meter.createCounter('jackpot.aggregator.dead_letters', { unit: '{event}', description: 'Events dead-lettered, by reason' }),
-    ledgerRows: deps.meter.createCounter('jackpot.aggregator.ledger_rows', { unit: '{row}', description: 'Ledger rows written' }),
+    wagers: deps.meter.createCounter('jackpot.aggregator.wagers', {
+      unit: '{wager}',
+      description: 'Wagers consumed, by outcome',
+    }),
+    deadLetters: deps.meter.createCounter('jackpot.aggregator.dead_letters', {
+      unit: '{event}',
+      description: 'Events dead-lettered, by reason',
+    }),
+    ledgerRows: deps.meter.createCounter('jackpot.aggregator.ledger_rows', {
+      unit: '{row}',
+      description: 'Ledger rows written',
+    }),
     batchDuration: deps.meter.createHistogram('jackpot.aggregator.batch.duration', {
       unit: 's',
       description: 'Time to write one window, transaction included',
@@ -163,15 +184,27 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       description: 'Wagers per window',
       advice: { explicitBucketBoundaries: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000] },
     }),
-    mysteryWins: deps.meter.createCounter('jackpot.aggregator.mystery_wins', { unit: '{win}', description: 'Mystery triggers hit' }),
-    retries: deps.meter.createCounter('jackpot.aggregator.batch.retries', { unit: '{retry}', description: 'Window transactions retried' }),
+    mysteryWins: deps.meter.createCounter('jackpot.aggregator.mystery_wins', {
+      unit: '{win}',
+      description: 'Mystery triggers hit',
+    }),
+    retries: deps.meter.createCounter('jackpot.aggregator.batch.retries', {
+      unit: '{retry}',
+      description: 'Window transactions retried',
+    }),
     phaseDuration: deps.meter.createHistogram('jackpot.aggregator.batch.phase.duration', {
       unit: 's',
       description: 'Time of each step of a window transaction (see WindowPhase); lock waits included',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     }),
-    windowFailures: deps.meter.createCounter('jackpot.aggregator.batch.failures', { unit: '{window}', description: 'Windows that failed and were handed back to Kafka' }),
-    splits: deps.meter.createCounter('jackpot.aggregator.batch.splits', { unit: '{split}', description: 'Windows split to isolate a message that fails them' }),
+    windowFailures: deps.meter.createCounter('jackpot.aggregator.batch.failures', {
+      unit: '{window}',
+      description: 'Windows that failed and were handed back to Kafka',
+    }),
+    splits: deps.meter.createCounter('jackpot.aggregator.batch.splits', {
+      unit: '{split}',
+      description: 'Windows split to isolate a message that fails them',
+    }),
     positionAlarm: deps.meter.createObservableGauge('jackpot.aggregator.positions.alarm', {
       unit: '1',
       description: '1 while the stored positions do not belong to the topic (nothing is applied), else 0',
@@ -183,7 +216,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     description: '1 while fetching is paused for memory (critical pressure) or a full window queue, else 0',
   });
   fetchHeld.addCallback((r) => r.observe(held === null ? 0 : 1));
-  const recordPhase = (phase: WindowPhase, seconds: number): void => metrics.phaseDuration.record(seconds, { phase });
+  const recordPhase = (phase: WindowPhase, seconds: number): void =>
+    metrics.phaseDuration.record(seconds, { phase });
 
   const consumer: Consumer = kafka.consumer({
     groupId: config.groupId,
@@ -199,7 +233,11 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     allowAutoTopicCreation: false,
     readUncommitted: false,
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
   const admin = kafka.admin();
 
   let pending: Pending[] = [];
@@ -241,14 +279,17 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   const stopListening = memory?.onChange((level, previous) => {
     if (level === 'critical') memoryHeld = true;
     else if (level === 'ok' || level === 'warn') memoryHeld = false;
-    if (level === 'shed' && previous !== 'critical') logger.warn({ level, windowMaxEvents: windowMaxEvents() }, 'memory pressure: windows shrink');
+    if (level === 'shed' && previous !== 'critical')
+      logger.warn({ level, windowMaxEvents: windowMaxEvents() }, 'memory pressure: windows shrink');
     updateHold();
   });
 
   /** A window's size now: a quarter of batchMaxEvents under memory pressure, so less is held at once. */
   function windowMaxEvents(): number {
     const level = memory?.level() ?? 'ok';
-    return level === 'shed' || level === 'critical' ? Math.max(1, Math.floor(config.batchMaxEvents / 4)) : config.batchMaxEvents;
+    return level === 'shed' || level === 'critical'
+      ? Math.max(1, Math.floor(config.batchMaxEvents / 4))
+      : config.batchMaxEvents;
   }
 
   function holdReason(): string | null {
@@ -304,7 +345,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       queued.shift();
       updateHold();
       writing++;
-      for (const p of window) partitionsWriting.set(p.slice.partition, (partitionsWriting.get(p.slice.partition) ?? 0) + 1);
+      for (const p of window)
+        partitionsWriting.set(p.slice.partition, (partitionsWriting.get(p.slice.partition) ?? 0) + 1);
       void writeWindow(window).finally(() => {
         writing--;
         for (const p of window) {
@@ -349,7 +391,14 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         rejected += n;
       }
       logger.debug(
-        { events, applied: outcome.applied, duplicates: outcome.duplicates, rejected, rows: outcome.ledgerRows, ms: Math.round(seconds * 1000) },
+        {
+          events,
+          applied: outcome.applied,
+          duplicates: outcome.duplicates,
+          rejected,
+          rows: outcome.ledgerRows,
+          ms: Math.round(seconds * 1000),
+        },
         'window committed',
       );
       for (const p of window) p.resolve(outcome);
@@ -363,9 +412,15 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   }
 
   /** One transaction, retried on connection loss, deadlocks and the like. */
-  function applyOnce(slices: readonly Slice[], deadLetterAll?: WindowInput['deadLetterAll']): Promise<WindowOutcome> {
+  function applyOnce(
+    slices: readonly Slice[],
+    deadLetterAll?: WindowInput['deadLetterAll'],
+  ): Promise<WindowOutcome> {
     const cluster = clusterId;
-    if (cluster === undefined) return Promise.reject(new AppError('POSITIONS_FOREIGN', 'positions not checked yet; window not applied'));
+    if (cluster === undefined)
+      return Promise.reject(
+        new AppError('POSITIONS_FOREIGN', 'positions not checked yet; window not applied'),
+      );
     return retryDb(
       () =>
         withTransaction(pool, async (client) => {
@@ -384,7 +439,10 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       {
         onRetry: (e, attempt, delayMs) => {
           metrics.retries.add(1);
-          logger.warn({ err: e.message, attempt, delayMs: Math.round(delayMs) }, 'window transaction failed; retrying');
+          logger.warn(
+            { err: e.message, attempt, delayMs: Math.round(delayMs) },
+            'window transaction failed; retrying',
+          );
         },
       },
     );
@@ -405,11 +463,17 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       if (events === 1) {
         const only = slices[0];
         const err = toError(e);
-        logger.error({ err, partition: only?.partition, offset: only?.messages[0]?.offset }, 'a message fails every window it is in; dead-lettered as unprocessable');
+        logger.error(
+          { err, partition: only?.partition, offset: only?.messages[0]?.offset },
+          'a message fails every window it is in; dead-lettered as unprocessable',
+        );
         return applyOnce(slices, { reason: 'unprocessable', message: `${err.message}`.slice(0, 500) });
       }
       metrics.splits.add(1);
-      logger.warn({ err: toError(e).message, events }, 'window failed on its data; splitting it to find the message');
+      logger.warn(
+        { err: toError(e).message, events },
+        'window failed on its data; splitting it to find the message',
+      );
       const [a, b] = halve(slices);
       const first = await applyIsolating(a);
       return mergeOutcomes(first, await applyIsolating(b));
@@ -431,8 +495,19 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     if (outcome.positions.length > 0) {
       tasks.push(
         consumer
-          .commitOffsets(outcome.positions.map((p) => ({ topic: config.topic, partition: p.partition, offset: p.nextOffset })))
-          .catch((e: unknown) => logger.info({ err: toError(e).message }, 'Kafka offset commit skipped (Postgres holds the position)')),
+          .commitOffsets(
+            outcome.positions.map((p) => ({
+              topic: config.topic,
+              partition: p.partition,
+              offset: p.nextOffset,
+            })),
+          )
+          .catch((e: unknown) =>
+            logger.info(
+              { err: toError(e).message },
+              'Kafka offset commit skipped (Postgres holds the position)',
+            ),
+          ),
       );
     }
     if (outcome.poolUpdates.length > 0) {
@@ -443,7 +518,12 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
             acks: -1,
             messages: outcome.poolUpdates.map(poolUpdateRecord),
           })
-          .catch((e: unknown) => logger.warn({ err: toError(e).message }, 'pool updates not published; projectors resync from Postgres')),
+          .catch((e: unknown) =>
+            logger.warn(
+              { err: toError(e).message },
+              'pool updates not published; projectors resync from Postgres',
+            ),
+          ),
       );
     }
     if (hasOutbox) tasks.push(relayOutboxes());
@@ -496,10 +576,14 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
           clusterId = check.clusterId;
           for (const p of partitions) {
             const next = check.positions.get(p);
-            if (next !== undefined) consumer.seek({ topic: config.topic, partition: p, offset: next.toString() });
+            if (next !== undefined)
+              consumer.seek({ topic: config.topic, partition: p, offset: next.toString() });
           }
           if (alarm !== null) {
-            logger.info({ topic: config.topic, groupId: config.groupId }, 'stored positions belong to the topic again; resuming');
+            logger.info(
+              { topic: config.topic, groupId: config.groupId },
+              'stored positions belong to the topic again; resuming',
+            );
             alarm = null;
             // Not while fetching is held for backpressure: updateHold resumes when that ends.
             if (held === null) consumer.resume([{ topic: config.topic }]);
@@ -569,16 +653,26 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         const slice: Slice = {
           partition: batch.partition,
           fetchedFrom,
-          messages: messages.map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null, parsed: parseWager(m.value ?? null, nowMs) })),
+          messages: messages.map((m) => ({
+            offset: m.offset,
+            key: m.key ?? null,
+            value: m.value ?? null,
+            parsed: parseWager(m.value ?? null, nowMs),
+          })),
         };
         fetchedFrom = (BigInt(messages[messages.length - 1]?.offset ?? fetchedFrom) + 1n).toString();
-        outcomes.push(new Promise<WindowOutcome>((resolve, reject) => pending.push({ slice, resolve, reject })));
+        outcomes.push(
+          new Promise<WindowOutcome>((resolve, reject) => pending.push({ slice, resolve, reject })),
+        );
         pendingEvents += slice.messages.length;
         schedule();
       }
       const results = await Promise.all(outcomes);
       if (results.some((o) => o.unpositioned.includes(batch.partition))) {
-        logger.warn({ partition: batch.partition }, 'no stored position for an assigned partition; checking positions again');
+        logger.warn(
+          { partition: batch.partition },
+          'no stored position for an assigned partition; checking positions again',
+        );
         reposition();
         return;
       }
@@ -586,13 +680,20 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       if (gap !== undefined) {
         // The broker handed us messages past the stored position (a failed window, or a fetch
         // that started elsewhere). Go back to the position, unless the broker no longer has it.
-        const range = (await readTopicSource(admin, config.topic)).ranges.find((r) => r.partition === batch.partition);
+        const range = (await readTopicSource(admin, config.topic)).ranges.find(
+          (r) => r.partition === batch.partition,
+        );
         if (range !== undefined && BigInt(gap.nextOffset) < range.low) {
-          raiseAlarm(`partition ${batch.partition}: stored position ${gap.nextOffset} is below the partition's first offset ${range.low} (messages were deleted before they were applied)`);
+          raiseAlarm(
+            `partition ${batch.partition}: stored position ${gap.nextOffset} is below the partition's first offset ${range.low} (messages were deleted before they were applied)`,
+          );
           reposition();
           return;
         }
-        logger.warn({ partition: batch.partition, stored: gap.nextOffset, fetched: batch.firstOffset() }, 'position gap; seeking back to the stored offset');
+        logger.warn(
+          { partition: batch.partition, stored: gap.nextOffset, fetched: batch.firstOffset() },
+          'position gap; seeking back to the stored offset',
+        );
         consumer.seek({ topic: config.topic, partition: batch.partition, offset: gap.nextOffset });
         return;
       }
@@ -606,7 +707,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     async start() {
       // A replica started while Postgres restarts waits for it (8 attempts, 6-11 s) rather than exit.
       await retryDb(ensurePartitions, {
-        onRetry: (e, attempt) => logger.warn({ err: e.message, attempt }, 'database not reachable at start; retrying'),
+        onRetry: (e, attempt) =>
+          logger.warn({ err: e.message, attempt }, 'database not reachable at start; retrying'),
       });
       await producer.connect();
       await admin.connect();
@@ -641,7 +743,9 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       timers.push(setInterval(() => void recheck(), POSITIONS_CHECK_INTERVAL_MS));
       timers.push(
         setInterval(() => {
-          housekeeping().catch((e: unknown) => logger.error({ err: toError(e).message }, 'partition housekeeping failed; next try in an hour'));
+          housekeeping().catch((e: unknown) =>
+            logger.error({ err: toError(e).message }, 'partition housekeeping failed; next try in an hour'),
+          );
         }, PARTITION_CHECK_INTERVAL_MS),
       );
       for (const t of timers) t.unref();

@@ -30,7 +30,13 @@ import {
   type PoolParams,
   type ReasonCode,
 } from '../../../shared/src/domain/index.js';
-import { lockPools, newWinId, savePoolChanges, secureDrawMinor, type WinRecord } from '../../../shared/src/pool-store.js';
+import {
+  lockPools,
+  newWinId,
+  savePoolChanges,
+  secureDrawMinor,
+  type WinRecord,
+} from '../../../shared/src/pool-store.js';
 import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
 import { parseWager, type WagerParseResult } from '../../../shared/src/messages/wager.js';
 import { createLedgerEncoder } from './ledger-copy.js';
@@ -104,7 +110,8 @@ export interface WindowInput {
  * win holding them), `plan`, `copy` (ledger rows, encoding included), `pools` (totals, cycles,
  * wins).
  */
-export type WindowPhase = 'fence' | 'parse' | 'links' | 'bookkeeping' | 'claim' | 'lock_pools' | 'plan' | 'copy' | 'pools';
+export type WindowPhase =
+  'fence' | 'parse' | 'links' | 'bookkeeping' | 'claim' | 'lock_pools' | 'plan' | 'copy' | 'pools';
 
 interface Candidate {
   readonly partition: number;
@@ -125,9 +132,16 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
 
   // 1. The fence.
   const stored = new Map<number, bigint>();
-  for (const r of (await client.query<{ partition: number; next_offset: string; cluster_id: string | null }>(sql.lockOffsets(groupId, topic, partitions))).rows) {
+  for (const r of (
+    await client.query<{ partition: number; next_offset: string; cluster_id: string | null }>(
+      sql.lockOffsets(groupId, topic, partitions),
+    )
+  ).rows) {
     if (r.cluster_id !== input.clusterId) {
-      throw new AppError('POSITIONS_FOREIGN', `the positions of ${groupId} on ${topic} belong to Kafka cluster ${r.cluster_id ?? '(none recorded)'}, not ${input.clusterId}; window not applied`);
+      throw new AppError(
+        'POSITIONS_FOREIGN',
+        `the positions of ${groupId} on ${topic} belong to Kafka cluster ${r.cluster_id ?? '(none recorded)'}, not ${input.clusterId}; window not applied`,
+      );
     }
     stored.set(r.partition, BigInt(r.next_offset));
   }
@@ -145,7 +159,10 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       unpositioned.push(slice.partition);
       continue;
     }
-    if (BigInt(first.offset) > next && !(slice.fetchedFrom !== undefined && BigInt(slice.fetchedFrom) <= next)) {
+    if (
+      BigInt(first.offset) > next &&
+      !(slice.fetchedFrom !== undefined && BigInt(slice.fetchedFrom) <= next)
+    ) {
       gaps.push({ partition: slice.partition, nextOffset: next.toString() });
       continue;
     }
@@ -154,7 +171,8 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       else candidates.push({ partition: slice.partition, message: m });
     }
     const last = slice.messages[slice.messages.length - 1];
-    if (last !== undefined && BigInt(last.offset) + 1n > next) positions.set(slice.partition, BigInt(last.offset) + 1n);
+    if (last !== undefined && BigInt(last.offset) + 1n > next)
+      positions.set(slice.partition, BigInt(last.offset) + 1n);
   }
 
   // 2. Parse (usually done ahead: `InMessage.parsed`).
@@ -162,7 +180,9 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   const dead: { ref: number; reason: ReasonCode; message: string; eventId: string | null }[] = [];
   const parsed: BatchWager[] = [];
   candidates.forEach((c, ref) => {
-    const result = input.deadLetterAll ? { ok: false as const, ...input.deadLetterAll } : (c.message.parsed ?? parseWager(c.message.value, nowMs));
+    const result = input.deadLetterAll
+      ? { ok: false as const, ...input.deadLetterAll }
+      : (c.message.parsed ?? parseWager(c.message.value, nowMs));
     if (result.ok) parsed.push({ wager: result.wager, ref });
     else dead.push({ ref, reason: result.reason, message: result.message, eventId: null });
   });
@@ -178,13 +198,18 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   if (parsed.length > 0) {
     const gameIds = [...new Set(parsed.map((p) => p.wager.gameId))];
     const currencies = [...new Set(parsed.map((p) => p.wager.currency))];
-    for (const r of (await client.query<{ kind: 'link' | 'rate'; a: string; b: string; c: string }>(sql.gameLinksAndRates(gameIds, currencies))).rows) {
+    for (const r of (
+      await client.query<{ kind: 'link' | 'rate'; a: string; b: string; c: string }>(
+        sql.gameLinksAndRates(gameIds, currencies),
+      )
+    ).rows) {
       if (r.kind === 'link') bare.set(r.a, { gameId: r.a, jackpotId: r.b, currency: r.c, pools: [] });
       else fxRates.set(fxRateKey(r.a, r.b), BigInt(r.c));
     }
     screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
     const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
-    for (const r of screen.rejected) dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
+    for (const r of screen.rejected)
+      dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
     const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
     claimable = parsed.filter((p) => !refused.has(p.ref));
   }
@@ -193,7 +218,15 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   // 4. Dead letters and the new positions, in one statement: known already, so written before
   // the pools are locked, which keeps the pool locks (that the next window waits for) short.
   if (dead.length > 0 || positions.size > 0) {
-    const cols: sql.DeadLetterColumns = { reasons: [], messages: [], eventIds: [], partitions: [], offsets: [], keys: [], payloads: [] };
+    const cols: sql.DeadLetterColumns = {
+      reasons: [],
+      messages: [],
+      eventIds: [],
+      partitions: [],
+      offsets: [],
+      keys: [],
+      payloads: [],
+    };
     for (const d of dead.sort((a, b) => a.ref - b.ref)) {
       const c = candidates[d.ref];
       if (c === undefined) continue;
@@ -207,7 +240,15 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       rejected.set(d.reason, (rejected.get(d.reason) ?? 0) + 1);
     }
     const ps = [...positions.keys()];
-    await client.query(sql.saveDeadLettersAndPositions(groupId, topic, cols, ps, ps.map((p) => (positions.get(p) ?? 0n).toString())));
+    await client.query(
+      sql.saveDeadLettersAndPositions(
+        groupId,
+        topic,
+        cols,
+        ps,
+        ps.map((p) => (positions.get(p) ?? 0n).toString()),
+      ),
+    );
   }
   phase('bookkeeping');
 
@@ -221,12 +262,16 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     const seen = new Set(
       claimable.length === 0
         ? []
-        : (await client.query<{ event_id: string }>(sql.claimEvents(claimable.map((p) => p.wager.eventId)))).rows.map((r) => r.event_id),
+        : (
+            await client.query<{ event_id: string }>(sql.claimEvents(claimable.map((p) => p.wager.eventId)))
+          ).rows.map((r) => r.event_id),
     );
     phase('claim');
 
     // 6. Lock the pools and plan for real.
-    const jackpotIds = [...new Set(claimable.map((p) => bare.get(p.wager.gameId)?.jackpotId ?? ''))].filter((j) => j !== '').sort();
+    const jackpotIds = [...new Set(claimable.map((p) => bare.get(p.wager.gameId)?.jackpotId ?? ''))]
+      .filter((j) => j !== '')
+      .sort();
     const locked = await lockPools(client, { jackpotIds });
     phase('lock_pools');
     const poolsByJackpot = new Map<string, PoolParams[]>();
@@ -243,12 +288,24 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       states.set(lp.poolId, lp.state);
     }
     const links = new Map<string, GameLink>();
-    for (const [gameId, link] of bare) links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
+    for (const [gameId, link] of bare)
+      links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
     // Rows go straight into COPY buffers as they are planned (no row objects).
     const encoder = createLedgerEncoder();
-    const plan = planBatch({ wagers: parsed, links, states, seen, fxRates, drawTriggerMinor: input.drawTriggerMinor ?? secureDrawMinor, onRow: encoder.row });
+    const plan = planBatch({
+      wagers: parsed,
+      links,
+      states,
+      seen,
+      fxRates,
+      drawTriggerMinor: input.drawTriggerMinor ?? secureDrawMinor,
+      onRow: encoder.row,
+    });
     const screened = screen.rejected;
-    if (plan.rejected.length !== screened.length || plan.rejected.some((r, i) => r.ref !== screened[i]?.ref)) {
+    if (
+      plan.rejected.length !== screened.length ||
+      plan.rejected.some((r, i) => r.ref !== screened[i]?.ref)
+    ) {
       // Cannot happen (see step 3); if it did, the dead letters written above would be wrong.
       throw new Error('the planner rejected other wagers than its screening pass; window rolled back');
     }
@@ -258,13 +315,21 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
 
     // 7. Write.
     ledgerRows = encoder.count();
-    if (ledgerRows > 0) await pipeline(Readable.from(encoder.finish()), client.query(copyFrom(sql.COPY_LEDGER)));
+    if (ledgerRows > 0)
+      await pipeline(Readable.from(encoder.finish()), client.query(copyFrom(sql.COPY_LEDGER)));
     phase('copy');
     const wins: WinRecord[] = plan.wins.map((w) => ({ ...w, winId: newWinId(), claimId: null }));
     mysteryWins = wins.length;
     const after = new Map<string, PoolLifecycleState>();
     for (const [poolId, st] of plan.states) if (locked.has(poolId)) after.set(poolId, st);
-    poolUpdates = await savePoolChanges(client, { before: locked, after, deltas: plan.deltas, closes: plan.closes, openings: plan.openings, wins });
+    poolUpdates = await savePoolChanges(client, {
+      before: locked,
+      after,
+      deltas: plan.deltas,
+      closes: plan.closes,
+      openings: plan.openings,
+      wins,
+    });
     phase('pools');
   }
 

@@ -75,15 +75,23 @@ export function faultPoints(env: Record<string, string | undefined>): ReadonlyMa
   for (const item of raw.split(',')) {
     const [name, p] = item.trim().split(':');
     const probability = Number(p);
-    if (!(FAULT_POINTS as readonly string[]).includes(name ?? '') || !(probability >= 0 && probability <= 1)) {
-      throw new AppError('CONFIG_INVALID', `AGGREGATOR_FAULT_POINTS: "${item}" is not name:probability with a name of ${FAULT_POINTS.join(', ')} and a probability from 0 to 1`);
+    if (
+      !(FAULT_POINTS as readonly string[]).includes(name ?? '') ||
+      !(probability >= 0 && probability <= 1)
+    ) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `AGGREGATOR_FAULT_POINTS: "${item}" is not name:probability with a name of ${FAULT_POINTS.join(', ')} and a probability from 0 to 1`,
+      );
     }
     out.set(name as FaultPoint, probability);
   }
   return out;
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<AggregatorConfig> {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<AggregatorConfig> {
   return Object.freeze({
     ...commonConfig(env),
     port: int(env, 'AGGREGATOR_PORT', 8090, 0, 65535),

@@ -24,10 +24,20 @@ async function main(): Promise<void> {
   const pool = createPool(config.databaseUrl, {
     max: config.dbPoolMax,
     applicationName: 'jackpot-aggregator',
-    onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost; the next window reconnects'),
+    onIdleError: (e) =>
+      logger.warn({ err: e.message }, 'idle database connection lost; the next window reconnects'),
   });
-  const memory = startMemoryMonitor({ budgetBytes: config.memoryBudgetMb * 1024 * 1024, logger, meter: telemetry.meter });
-  const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: `aggregator-${hostname()}-${process.pid}`, logger });
+  const memory = startMemoryMonitor({
+    budgetBytes: config.memoryBudgetMb * 1024 * 1024,
+    logger,
+    meter: telemetry.meter,
+  });
+  const kafka = createKafka({
+    brokers: config.kafkaBrokers,
+    security: config.kafkaSecurity,
+    clientId: `aggregator-${hostname()}-${process.pid}`,
+    logger,
+  });
   const aggregator = createAggregator({
     kafka,
     pool,
@@ -56,7 +66,17 @@ async function main(): Promise<void> {
   });
   await http.listen({ port: config.port, host: '0.0.0.0' });
   await aggregator.start();
-  logger.info({ port: config.port, topic: config.topic, groupId: config.groupId, batchMaxEvents: config.batchMaxEvents, batchMaxWaitMs: config.batchMaxWaitMs, memoryBudgetMb: config.memoryBudgetMb }, 'aggregator started');
+  logger.info(
+    {
+      port: config.port,
+      topic: config.topic,
+      groupId: config.groupId,
+      batchMaxEvents: config.batchMaxEvents,
+      batchMaxWaitMs: config.batchMaxWaitMs,
+      memoryBudgetMb: config.memoryBudgetMb,
+    },
+    'aggregator started',
+  );
 
   // Past the deadline the window in flight is abandoned: it was never committed, so the next
   // owner of its partitions applies it. Exit 1 says so.

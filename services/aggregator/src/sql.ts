@@ -96,5 +96,17 @@ export const saveDeadLettersAndPositions = (
          UPDATE jackpot.consumer_offsets o SET next_offset = p.next_offset, updated_at = now()
          FROM unnest($3::int[], $4::bigint[]) AS p(partition, next_offset)
          WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = p.partition`,
-  values: [groupId, topic, partitions, nextOffsets, d.reasons, d.messages, d.eventIds, d.partitions, d.offsets, d.keys, d.payloads],
+  values: [
+    groupId,
+    topic,
+    partitions,
+    nextOffsets,
+    d.reasons,
+    d.messages,
+    d.eventIds,
+    d.partitions,
+    d.offsets,
+    d.keys,
+    d.payloads,
+  ],
 });

@@ -26,16 +26,31 @@ const POOL_ID = /^[A-Za-z0-9._:-]{1,97}$/;
 export function parseRfc3339(flag: string, value: string): number {
   const m = RFC3339.exec(value);
   const bad = (): UsageError =>
-    new UsageError(`--${flag} must be an RFC 3339 timestamp with an offset, such as 2026-11-30T00:00:00Z (got ${JSON.stringify(value)})`);
+    new UsageError(
+      `--${flag} must be an RFC 3339 timestamp with an offset, such as 2026-11-30T00:00:00Z (got ${JSON.stringify(value)})`,
+    );
   if (m === null) throw bad();
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const offsetHours = Number(m[9] ?? 0);
   const offsetMinutes = Number(m[10] ?? 0);
   // Date.UTC rolls 2026-02-30 over into March; a calendar date must come back as it went in.
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   if (
-    date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day ||
-    hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== month - 1 ||
+    date.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    offsetHours > 23 ||
+    offsetMinutes > 59
   )
     throw bad();
   return Date.parse(value.replace(' ', 'T'));
@@ -49,9 +64,11 @@ export function exportRange(flags: ReadonlyMap<string, string>): ExportRange {
   if (from === undefined) throw new UsageError('--from is required (inclusive, RFC 3339)');
   if (to === undefined) throw new UsageError('--to is required (exclusive, RFC 3339)');
   if (format !== 'csv' && format !== 'ndjson') throw new UsageError('--format must be csv or ndjson');
-  if (parseRfc3339('from', from) >= parseRfc3339('to', to)) throw new UsageError(`--from ${from} must be before --to ${to}`);
+  if (parseRfc3339('from', from) >= parseRfc3339('to', to))
+    throw new UsageError(`--from ${from} must be before --to ${to}`);
   const poolId = flags.get('pool') ?? null;
-  if (poolId !== null && !POOL_ID.test(poolId)) throw new UsageError(`--pool ${JSON.stringify(poolId)} is not a pool id (JACKPOT:TIER)`);
+  if (poolId !== null && !POOL_ID.test(poolId))
+    throw new UsageError(`--pool ${JSON.stringify(poolId)} is not a pool id (JACKPOT:TIER)`);
   return { from, to, format, poolId };
 }
 
@@ -97,6 +114,7 @@ export function exportStatement(range: ExportRange): string {
     range.format === 'csv'
       ? EXPORT_COLUMNS.map(([name, expr]) => (name === expr ? name : `${expr} AS ${name}`)).join(', ')
       : `json_build_object(${EXPORT_COLUMNS.map(([name, expr]) => `'${name}', ${expr}`).join(', ')})::text`;
-  const options = range.format === 'csv' ? `FORMAT csv, HEADER true` : `FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'`;
+  const options =
+    range.format === 'csv' ? `FORMAT csv, HEADER true` : `FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'`;
   return `COPY (SELECT ${select} FROM jackpot.contributions WHERE ${where} ORDER BY occurred_at, event_id, pool_id) TO STDOUT WITH (${options})`;
 }

@@ -35,13 +35,18 @@ export async function exportLedger(args: readonly string[]): Promise<number> {
   const range = exportRange(parseFlags(args, ['from', 'to', 'format', 'pool']));
   const sql = exportStatement(range);
   const headerLines = range.format === 'csv' ? 1 : 0;
-  const pool = createPool(commonConfig(process.env).databaseUrl, { max: 1, applicationName: 'jackpot-cli-export' });
+  const pool = createPool(commonConfig(process.env).databaseUrl, {
+    max: 1,
+    applicationName: 'jackpot-cli-export',
+  });
   const counted = counter();
   const started = Date.now();
   const progress = (end: string): void => {
     const rows = Math.max(0, counted.lines - headerLines);
     const seconds = (Date.now() - started) / 1000;
-    process.stderr.write(`\rexport: ${rows.toLocaleString('en')} rows, ${(counted.bytes / 1e6).toFixed(1)} MB, ${seconds.toFixed(0)} s${end}`);
+    process.stderr.write(
+      `\rexport: ${rows.toLocaleString('en')} rows, ${(counted.bytes / 1e6).toFixed(1)} MB, ${seconds.toFixed(0)} s${end}`,
+    );
   };
   const tty = process.stderr.isTTY === true;
   const timer = tty ? setInterval(() => progress(''), PROGRESS_INTERVAL_MS) : null;

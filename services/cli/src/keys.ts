@@ -39,14 +39,17 @@ function newKeyFromFlags(args: readonly string[]): NewApiKey {
   const list = flags.get('jackpots');
   const all = flags.has('all-jackpots');
   if (role === 'admin') {
-    if (list !== undefined || all) throw new UsageError('an admin key has no jackpot scope: drop --jackpots / --all-jackpots');
+    if (list !== undefined || all)
+      throw new UsageError('an admin key has no jackpot scope: drop --jackpots / --all-jackpots');
     return { role: 'admin', name };
   }
   if (list !== undefined && all) throw new UsageError('give either --jackpots or --all-jackpots, not both');
   if (all) return { role: 'game', name, jackpots: 'all' };
-  if (list === undefined) throw new UsageError('a game key needs --jackpots J1,J2 (its scope) or --all-jackpots');
+  if (list === undefined)
+    throw new UsageError('a game key needs --jackpots J1,J2 (its scope) or --all-jackpots');
   const ids = list.split(',').map((s) => s.trim());
-  if (ids.some((id) => id === '')) throw new UsageError(`--jackpots is a comma-separated list of jackpot ids, got ${JSON.stringify(list)}`);
+  if (ids.some((id) => id === ''))
+    throw new UsageError(`--jackpots is a comma-separated list of jackpot ids, got ${JSON.stringify(list)}`);
   return { role: 'game', name, jackpots: ids };
 }
 
@@ -69,10 +72,18 @@ export async function keysCreate(args: readonly string[]): Promise<number> {
       );
       const known = new Set(rows.map((r) => r.jackpot_id));
       const missing = spec.jackpots.filter((id) => !known.has(id));
-      if (missing.length > 0) process.stderr.write(`warning: no jackpot ${missing.join(', ')} configured yet\n`);
+      if (missing.length > 0)
+        process.stderr.write(`warning: no jackpot ${missing.join(', ')} configured yet\n`);
     }
-    const scope = spec.role === 'admin' ? 'admin endpoints only' : spec.jackpots === 'all' ? 'all jackpots' : `jackpots ${spec.jackpots.join(', ')}`;
-    process.stderr.write(`created ${spec.role} key ${created.keyId} (${spec.name}; ${scope}); it is shown once, store it now:\n`);
+    const scope =
+      spec.role === 'admin'
+        ? 'admin endpoints only'
+        : spec.jackpots === 'all'
+          ? 'all jackpots'
+          : `jackpots ${spec.jackpots.join(', ')}`;
+    process.stderr.write(
+      `created ${spec.role} key ${created.keyId} (${spec.name}; ${scope}); it is shown once, store it now:\n`,
+    );
     process.stdout.write(`${created.key}\n`);
     return 0;
   });
@@ -104,7 +115,8 @@ export async function keysList(args: readonly string[]): Promise<number> {
 export async function keysRevoke(args: readonly string[]): Promise<number> {
   const [keyId, ...rest] = args;
   if (keyId === undefined || rest.length > 0) throw new UsageError('give exactly one KEY_ID (see keys list)');
-  if (!KEY_ID_PATTERN.test(keyId)) throw new UsageError(`${JSON.stringify(keyId)} is not a key id (key_ and 16 hex digits; see keys list)`);
+  if (!KEY_ID_PATTERN.test(keyId))
+    throw new UsageError(`${JSON.stringify(keyId)} is not a key id (key_ and 16 hex digits; see keys list)`);
   return withDb(async (pool) => {
     const out = await revokeApiKey(pool, keyId);
     switch (out.kind) {
@@ -112,10 +124,14 @@ export async function keysRevoke(args: readonly string[]): Promise<number> {
         process.stderr.write(`no key ${keyId}\n`);
         return 1;
       case 'already_revoked':
-        process.stdout.write(`${keyId} (${out.name}) was already revoked at ${out.revokedAt.toISOString()}\n`);
+        process.stdout.write(
+          `${keyId} (${out.name}) was already revoked at ${out.revokedAt.toISOString()}\n`,
+        );
         return 0;
       case 'revoked':
-        process.stdout.write(`revoked ${keyId} (${out.name}) at ${out.revokedAt.toISOString()}; every gateway refuses it within 5 s\n`);
+        process.stdout.write(
+          `revoked ${keyId} (${out.name}) at ${out.revokedAt.toISOString()}; every gateway refuses it within 5 s\n`,
+        );
         return 0;
     }
   });

@@ -50,7 +50,8 @@ const COMMANDS: readonly Command[] = [
   },
   {
     words: ['jackpots', 'put'],
-    usage: 'jackpots put --id JACKPOT_ID --file CONFIG.json   (the admin API body; prints the stored configuration)',
+    usage:
+      'jackpots put --id JACKPOT_ID --file CONFIG.json   (the admin API body; prints the stored configuration)',
     run: async (args) => (await import('./operator.js')).jackpotsPut(args),
   },
   {
@@ -65,7 +66,8 @@ const COMMANDS: readonly Command[] = [
   },
   {
     words: ['fx', 'set'],
-    usage: 'fx set --from USD --to EUR --rate-micro 920000   (1 minor unit of FROM = rate / 1e6 minor units of TO)',
+    usage:
+      'fx set --from USD --to EUR --rate-micro 920000   (1 minor unit of FROM = rate / 1e6 minor units of TO)',
     run: async (args) => (await import('./operator.js')).fxSet(args),
   },
   {
@@ -81,7 +83,8 @@ const COMMANDS: readonly Command[] = [
   },
   {
     words: ['positions'],
-    usage: 'positions [--group GROUP] [--topic TOPIC]   (stored positions against the topic; exit 1 when they do not belong to it)',
+    usage:
+      'positions [--group GROUP] [--topic TOPIC]   (stored positions against the topic; exit 1 when they do not belong to it)',
     run: async (args) => (await import('./positions.js')).positionsShow(args),
   },
   {

@@ -80,7 +80,20 @@ export async function meters(args: readonly string[]): Promise<number> {
     }
     const m = (s: string) => microToString(BigInt(s));
     const rows = [
-      ['pool', 'cycle', 'amount', 'reserve', 'next-cycle', 'wagers', 'contributed', 'reserve in', 'overflow', 'top-ups', 'hits', 'won'],
+      [
+        'pool',
+        'cycle',
+        'amount',
+        'reserve',
+        'next-cycle',
+        'wagers',
+        'contributed',
+        'reserve in',
+        'overflow',
+        'top-ups',
+        'hits',
+        'won',
+      ],
       ...all.map((p) => [
         p.poolId,
         String(p.cycle),
@@ -98,9 +111,15 @@ export async function meters(args: readonly string[]): Promise<number> {
     ];
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
     process.stdout.write('amounts in minor units\n');
-    for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`);
+    for (const r of rows)
+      process.stdout.write(
+        `${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`,
+      );
     for (const p of all) {
-      for (const w of p.lastWins) process.stdout.write(`last win ${p.poolId}: cycle ${w.cycle} ${w.kind} ${w.amountMinor} to ${w.playerId} at ${w.wonAt}\n`);
+      for (const w of p.lastWins)
+        process.stdout.write(
+          `last win ${p.poolId}: cycle ${w.cycle} ${w.kind} ${w.amountMinor} to ${w.playerId} at ${w.wonAt}\n`,
+        );
     }
     return 0;
   });
@@ -111,12 +130,16 @@ export async function fxSet(args: readonly string[]): Promise<number> {
   const from = required(flags, 'from');
   const to = required(flags, 'to');
   const rateText = required(flags, 'rate-micro');
-  if (!/^[A-Z]{3}$/.test(from) || !/^[A-Z]{3}$/.test(to) || from === to) throw new UsageError('--from and --to must be two different ISO 4217 codes');
+  if (!/^[A-Z]{3}$/.test(from) || !/^[A-Z]{3}$/.test(to) || from === to)
+    throw new UsageError('--from and --to must be two different ISO 4217 codes');
   const rate = Number(rateText);
-  if (!/^\d+$/.test(rateText) || !Number.isSafeInteger(rate) || rate < 1 || rate > 1e12) throw new UsageError('--rate-micro must be an integer from 1 to 1e12');
+  if (!/^\d+$/.test(rateText) || !Number.isSafeInteger(rate) || rate < 1 || rate > 1e12)
+    throw new UsageError('--rate-micro must be an integer from 1 to 1e12');
   return withDb(async (pool) => {
     const stored = await putFxRate(pool, from, to, rate, actor());
-    process.stdout.write(`${stored.from}>${stored.to} = ${stored.rateMicro} micro (1 ${from} minor = ${stored.rateMicro / 1e6} ${to} minor)\n`);
+    process.stdout.write(
+      `${stored.from}>${stored.to} = ${stored.rateMicro} micro (1 ${from} minor = ${stored.rateMicro / 1e6} ${to} minor)\n`,
+    );
     return 0;
   });
 }
@@ -124,7 +147,8 @@ export async function fxSet(args: readonly string[]): Promise<number> {
 export async function fxList(args: readonly string[]): Promise<number> {
   parseFlags(args, []);
   return withDb(async (pool) => {
-    for (const r of await listFxRates(pool)) process.stdout.write(`${r.from}>${r.to}  ${r.rateMicro}  (set ${r.updatedAt})\n`);
+    for (const r of await listFxRates(pool))
+      process.stdout.write(`${r.from}>${r.to}  ${r.rateMicro}  (set ${r.updatedAt})\n`);
     return 0;
   });
 }

@@ -10,15 +10,30 @@ import { commonConfig } from '../../../shared/src/config.js';
 import { createPool } from '../../../shared/src/db.js';
 import { describePositionProblem, judgePositions } from '../../../shared/src/domain/positions.js';
 import { createKafka, TOPICS } from '../../../shared/src/kafka.js';
-import { readStoredPositions, readTopicSource, rebasePositions, type TopicSource, type StoredPositions } from '../../../shared/src/positions.js';
+import {
+  readStoredPositions,
+  readTopicSource,
+  rebasePositions,
+  type TopicSource,
+  type StoredPositions,
+} from '../../../shared/src/positions.js';
 import { parseFlags, UsageError } from './flags.js';
 
 const DEFAULT_GROUP = 'jackpot-aggregator';
 
-async function withParts<T>(fn: (parts: { pool: ReturnType<typeof createPool>; admin: ReturnType<ReturnType<typeof createKafka>['admin']> }) => Promise<T>): Promise<T> {
+async function withParts<T>(
+  fn: (parts: {
+    pool: ReturnType<typeof createPool>;
+    admin: ReturnType<ReturnType<typeof createKafka>['admin']>;
+  }) => Promise<T>,
+): Promise<T> {
   const config = commonConfig(process.env);
   const pool = createPool(config.databaseUrl, { max: 1, applicationName: 'jackpot-cli' });
-  const admin = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'jackpot-cli' }).admin();
+  const admin = createKafka({
+    brokers: config.kafkaBrokers,
+    security: config.kafkaSecurity,
+    clientId: 'jackpot-cli',
+  }).admin();
   try {
     await admin.connect();
     return await fn({ pool, admin });
@@ -29,12 +44,19 @@ async function withParts<T>(fn: (parts: { pool: ReturnType<typeof createPool>; a
 }
 
 function table(stored: StoredPositions, source: TopicSource): string[] {
-  const lines = [`  ${'partition'.padEnd(10)}${'position'.padStart(14)}${'first'.padStart(14)}${'end'.padStart(14)}${'lag'.padStart(12)}`];
-  const partitions = [...new Set([...stored.positions.keys(), ...source.ranges.map((r) => r.partition)])].sort((a, b) => a - b);
+  const lines = [
+    `  ${'partition'.padEnd(10)}${'position'.padStart(14)}${'first'.padStart(14)}${'end'.padStart(14)}${'lag'.padStart(12)}`,
+  ];
+  const partitions = [
+    ...new Set([...stored.positions.keys(), ...source.ranges.map((r) => r.partition)]),
+  ].sort((a, b) => a - b);
   for (const p of partitions) {
     const pos = stored.positions.get(p);
     const range = source.ranges.find((r) => r.partition === p);
-    const lag = pos !== undefined && pos >= 0n && range !== undefined && pos <= range.high ? (range.high - pos).toString() : '-';
+    const lag =
+      pos !== undefined && pos >= 0n && range !== undefined && pos <= range.high
+        ? (range.high - pos).toString()
+        : '-';
     lines.push(
       `  ${String(p).padEnd(10)}${(pos === undefined || pos < 0n ? '-' : pos.toString()).padStart(14)}${(range?.low.toString() ?? '-').padStart(14)}${(range?.high.toString() ?? '-').padStart(14)}${lag.padStart(12)}`,
     );
@@ -50,7 +72,12 @@ export async function positionsShow(args: readonly string[]): Promise<number> {
   return withParts(async ({ pool, admin }) => {
     const stored = await readStoredPositions(pool, groupId, topic);
     const source = await readTopicSource(admin, topic);
-    const verdict = judgePositions({ clusterId: source.clusterId, storedClusterId: stored.clusterId, stored: stored.positions, ranges: source.ranges });
+    const verdict = judgePositions({
+      clusterId: source.clusterId,
+      storedClusterId: stored.clusterId,
+      stored: stored.positions,
+      ranges: source.ranges,
+    });
     const out = [
       `group ${groupId} on ${topic}`,
       `  stored for cluster ${stored.clusterId ?? '(none recorded)'}; the broker is cluster ${source.clusterId}`,
@@ -75,10 +102,16 @@ export async function positionsShow(args: readonly string[]): Promise<number> {
 export async function positionsRebase(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args, ['group', 'topic', 'to'], ['yes']);
   const groupId = flags.get('group');
-  if (groupId === undefined) throw new UsageError('--group is required (the aggregators use jackpot-aggregator unless AGGREGATOR_GROUP_ID says otherwise)');
+  if (groupId === undefined)
+    throw new UsageError(
+      '--group is required (the aggregators use jackpot-aggregator unless AGGREGATOR_GROUP_ID says otherwise)',
+    );
   const topic = flags.get('topic') ?? TOPICS.wagers;
   const to = flags.get('to');
-  if (to !== 'earliest' && to !== 'latest') throw new UsageError('--to must be earliest (apply everything the topic holds) or latest (only what arrives from now on)');
+  if (to !== 'earliest' && to !== 'latest')
+    throw new UsageError(
+      '--to must be earliest (apply everything the topic holds) or latest (only what arrives from now on)',
+    );
   return withParts(async ({ pool, admin }) => {
     const stored = await readStoredPositions(pool, groupId, topic);
     const source = await readTopicSource(admin, topic);
@@ -103,7 +136,12 @@ export async function positionsRebase(args: readonly string[]): Promise<number> 
         return 1;
       }
     }
-    const done = await rebasePositions(pool, admin, { groupId, topic, to, actor: `cli:${userInfo().username}@${hostname()}` });
+    const done = await rebasePositions(pool, admin, {
+      groupId,
+      topic,
+      to,
+      actor: `cli:${userInfo().username}@${hostname()}`,
+    });
     process.stdout.write(
       `re-based ${groupId} on ${topic} (cluster ${done.after.clusterId}): ${[...done.after.positions].map(([p, n]) => `${p}@${n}`).join(' ')}; audited in jackpot.config_audit\n`,
     );

@@ -65,51 +65,65 @@ interface CycleRow {
   won: string | null;
 }
 
-export async function loadRecords(client: pg.ClientBase): Promise<{ pools: PoolRecord[]; cycles: CycleRecord[] }> {
-  const pools = (await client.query<PoolRow>(POOLS_SQL)).rows.map(
-    (r): PoolRecord => ({
-      poolId: r.pool_id,
-      cycle: r.cycle,
-      amountMicro: BigInt(r.amount_micro),
-      reserveMicro: BigInt(r.reserve_micro),
-      nextCarryMicro: BigInt(r.next_carry_micro),
-      seedMicro: BigInt(r.seed_micro),
-      carriedInMicro: BigInt(r.carried_in_micro),
-      cycleContributionMicro: BigInt(r.cycle_contribution_micro),
-      contributionTotalMicro: BigInt(r.contribution_micro_total),
-      reserveTotalMicro: BigInt(r.reserve_micro_total),
-      ledger: { contributionMicro: BigInt(r.ledger_c), overflowMicro: BigInt(r.ledger_o), reserveMicro: BigInt(r.ledger_r) },
-      topUpsMicro: BigInt(r.topups),
-      wonMicro: BigInt(r.won),
-    }),
-  );
-  const cycles = (await client.query<CycleRow>(CYCLES_SQL)).rows.map(
-    (r): CycleRecord => ({
-      poolId: r.pool_id,
-      cycle: r.cycle,
-      seedMicro: BigInt(r.seed),
-      carriedInMicro: BigInt(r.carried_in),
-      ledgerContributionMicro: BigInt(r.ledger_c),
-      closed: r.closed
-        ? { payoutMicro: BigInt(r.payout ?? 0), carriedOutMicro: BigInt(r.carried_out ?? 0), winMicro: r.won === null ? null : BigInt(r.won) }
-        : null,
-    }),
-  );
+export async function loadRecords(
+  client: pg.ClientBase,
+): Promise<{ pools: PoolRecord[]; cycles: CycleRecord[] }> {
+  const pools = (await client.query<PoolRow>(POOLS_SQL)).rows.map((r): PoolRecord => ({
+    poolId: r.pool_id,
+    cycle: r.cycle,
+    amountMicro: BigInt(r.amount_micro),
+    reserveMicro: BigInt(r.reserve_micro),
+    nextCarryMicro: BigInt(r.next_carry_micro),
+    seedMicro: BigInt(r.seed_micro),
+    carriedInMicro: BigInt(r.carried_in_micro),
+    cycleContributionMicro: BigInt(r.cycle_contribution_micro),
+    contributionTotalMicro: BigInt(r.contribution_micro_total),
+    reserveTotalMicro: BigInt(r.reserve_micro_total),
+    ledger: {
+      contributionMicro: BigInt(r.ledger_c),
+      overflowMicro: BigInt(r.ledger_o),
+      reserveMicro: BigInt(r.ledger_r),
+    },
+    topUpsMicro: BigInt(r.topups),
+    wonMicro: BigInt(r.won),
+  }));
+  const cycles = (await client.query<CycleRow>(CYCLES_SQL)).rows.map((r): CycleRecord => ({
+    poolId: r.pool_id,
+    cycle: r.cycle,
+    seedMicro: BigInt(r.seed),
+    carriedInMicro: BigInt(r.carried_in),
+    ledgerContributionMicro: BigInt(r.ledger_c),
+    closed: r.closed
+      ? {
+          payoutMicro: BigInt(r.payout ?? 0),
+          carriedOutMicro: BigInt(r.carried_out ?? 0),
+          winMicro: r.won === null ? null : BigInt(r.won),
+        }
+      : null,
+  }));
   return { pools, cycles };
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '))
+    .join('\n');
 }
 
 /** Returns the exit code: 0 when everything reconciles, 1 on a mismatch, 2 on bad usage. */
-export async function runReconcile(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function runReconcile(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   if (argv.some((a) => a !== '--quiet')) {
     out('usage: npm run reconcile [-- --quiet]\n');
     return 2;
   }
-  const client = new pg.Client({ connectionString: process.env['DATABASE_URL'] || DEFAULT_DATABASE_URL, application_name: 'jackpot-reconcile' });
+  const client = new pg.Client({
+    connectionString: process.env['DATABASE_URL'] || DEFAULT_DATABASE_URL,
+    application_name: 'jackpot-reconcile',
+  });
   await client.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -136,7 +150,9 @@ export async function runReconcile(argv: readonly string[], out: (s: string) => 
       );
     }
     for (const f of findings) {
-      out(`MISMATCH ${f.poolId}${f.cycle === null ? '' : ` cycle ${f.cycle}`}: ${f.check}: expected ${microToString(f.expected)}, found ${microToString(f.actual)}\n`);
+      out(
+        `MISMATCH ${f.poolId}${f.cycle === null ? '' : ` cycle ${f.cycle}`}: ${f.check}: expected ${microToString(f.expected)}, found ${microToString(f.actual)}\n`,
+      );
     }
     out(
       findings.length === 0

@@ -113,7 +113,9 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     ttlMs: GAME_DIRECTORY_TTL_MS,
     now,
     load: async () => {
-      const { rows } = await db.query<{ game_id: string; jackpot_id: string }>('SELECT game_id, jackpot_id FROM jackpot.games');
+      const { rows } = await db.query<{ game_id: string; jackpot_id: string }>(
+        'SELECT game_id, jackpot_id FROM jackpot.games',
+      );
       return new Map(rows.map((r) => [r.game_id, r.jackpot_id]));
     },
   });
@@ -205,7 +207,12 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       }
       const { identity } = result;
       if (identity.role !== role) {
-        return sendError(reply, 403, 'forbidden', `this endpoint needs ${role === 'admin' ? 'an admin' : 'a game'} key`);
+        return sendError(
+          reply,
+          403,
+          'forbidden',
+          `this endpoint needs ${role === 'admin' ? 'an admin' : 'a game'} key`,
+        );
       }
       identities.set(req, identity);
       return undefined;
@@ -215,11 +222,17 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
    * Under memory pressure (`shed` or worse) wagers are refused before anything is read: no key
    * lookup, no body. Node discards the unread body as it arrives instead of buffering it.
    */
-  const refuseWhenOverloaded = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+  const refuseWhenOverloaded = async (
+    _req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
     const level = deps.memory?.level() ?? 'ok';
     if (level !== 'shed' && level !== 'critical') return undefined;
     metrics.overloaded.add(1, { cause: 'memory' });
-    return overloaded(reply, `this gateway is short of memory; re-send after ${OVERLOADED_RETRY_AFTER_S} s (the same eventIds are counted once)`);
+    return overloaded(
+      reply,
+      `this gateway is short of memory; re-send after ${OVERLOADED_RETRY_AFTER_S} s (the same eventIds are counted once)`,
+    );
   };
 
   function overloaded(reply: FastifyReply, message: string): FastifyReply {
@@ -298,7 +311,10 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     // held here waiting for room (held requests would keep their bodies in memory unbounded).
     if (producer.room() < accepted.length) {
       metrics.overloaded.add(1, { cause: 'producer_buffer' });
-      return overloaded(reply, `the gateway's Kafka buffer is full (Kafka is slower than the wagers offered); nothing was sent, re-send after ${OVERLOADED_RETRY_AFTER_S} s`);
+      return overloaded(
+        reply,
+        `the gateway's Kafka buffer is full (Kafka is slower than the wagers offered); nothing was sent, re-send after ${OVERLOADED_RETRY_AFTER_S} s`,
+      );
     }
     // Each wager is answered as Kafka answered it. The producer sends in batches, so one request's
     // wagers may travel in several produce requests, and some may be acknowledged while others fail.
@@ -358,28 +374,52 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       );
     }
     const checked = validateWinClaim(req.body);
-    if (!checked.ok) return sendError(reply, 400, 'invalid_claim', 'the win claim is invalid', checked.issues);
+    if (!checked.ok)
+      return sendError(reply, 400, 'invalid_claim', 'the win claim is invalid', checked.issues);
     const { claim } = checked;
     // Before any query: a scoped key learns nothing about pools outside its scope, not even whether they exist.
     if (!keyCoversJackpot(identity, jackpotOfPool(claim.poolId))) {
-      return sendError(reply, 403, 'pool_not_in_scope', `pool ${JSON.stringify(claim.poolId)} belongs to a jackpot outside this API key's scope`);
+      return sendError(
+        reply,
+        403,
+        'pool_not_in_scope',
+        `pool ${JSON.stringify(claim.poolId)} belongs to a jackpot outside this API key's scope`,
+      );
     }
     try {
       const out = await retryDb(() => claimPoolWin(db, claim), { attempts: 4 });
       switch (out.kind) {
         case 'won':
           metrics.wins.add(1);
-          log.info({ claimId: claim.claimId, poolId: claim.poolId, cycle: out.answer.cycle, amountMinor: out.answer.amountMinor }, 'win paid');
+          log.info(
+            {
+              claimId: claim.claimId,
+              poolId: claim.poolId,
+              cycle: out.answer.cycle,
+              amountMinor: out.answer.amountMinor,
+            },
+            'win paid',
+          );
           deps.onWin?.(out.update);
           return reply.code(200).send(out.answer);
         case 'replayed':
           return reply.code(200).send(out.answer);
         case 'claim_id_reused':
-          return sendError(reply, 409, 'claim_id_reused', `claimId ${JSON.stringify(claim.claimId)} already won on pool ${JSON.stringify(out.poolId)}`);
+          return sendError(
+            reply,
+            409,
+            'claim_id_reused',
+            `claimId ${JSON.stringify(claim.claimId)} already won on pool ${JSON.stringify(out.poolId)}`,
+          );
         case 'pool_not_found':
           return sendError(reply, 404, 'pool_not_found', `no pool ${JSON.stringify(claim.poolId)}`);
         case 'game_not_linked':
-          return sendError(reply, 409, 'game_not_linked', `game ${JSON.stringify(claim.gameId)} is not linked to jackpot ${JSON.stringify(out.jackpotId)}`);
+          return sendError(
+            reply,
+            409,
+            'game_not_linked',
+            `game ${JSON.stringify(claim.gameId)} is not linked to jackpot ${JSON.stringify(out.jackpotId)}`,
+          );
       }
     } catch (e) {
       return dbFailure(reply, e);
@@ -443,15 +483,20 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     }
   });
 
-  app.get<{ Params: { poolId: string } }>('/v1/admin/pools/:poolId/meters', { onRequest: requireKey('admin') }, async (req, reply) => {
-    try {
-      const [meters] = await readMeters(db, req.params.poolId);
-      if (meters === undefined) return sendError(reply, 404, 'pool_not_found', `no pool ${JSON.stringify(req.params.poolId)}`);
-      return reply.code(200).send(meters);
-    } catch (e) {
-      return dbFailure(reply, e);
-    }
-  });
+  app.get<{ Params: { poolId: string } }>(
+    '/v1/admin/pools/:poolId/meters',
+    { onRequest: requireKey('admin') },
+    async (req, reply) => {
+      try {
+        const [meters] = await readMeters(db, req.params.poolId);
+        if (meters === undefined)
+          return sendError(reply, 404, 'pool_not_found', `no pool ${JSON.stringify(req.params.poolId)}`);
+        return reply.code(200).send(meters);
+      } catch (e) {
+        return dbFailure(reply, e);
+      }
+    },
+  );
 
   app.get('/v1/admin/fx-rates', { onRequest: requireKey('admin') }, async (_req, reply) => {
     try {
@@ -461,26 +506,47 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     }
   });
 
-  app.put<{ Params: { from: string; to: string } }>('/v1/admin/fx-rates/:from/:to', { onRequest: requireKey('admin') }, async (req, reply) => {
-    const { from, to } = req.params;
-    const rate = (req.body as { rateMicro?: unknown } | null)?.rateMicro;
-    const details = [
-      ...(/^[A-Z]{3}$/.test(from) ? [] : [{ path: 'from', code: 'invalid_value', message: 'from must be an ISO 4217 code' }]),
-      ...(/^[A-Z]{3}$/.test(to) && to !== from ? [] : [{ path: 'to', code: 'invalid_value', message: 'to must be an ISO 4217 code other than from' }]),
-      ...(isValidFxRateMicro(rate)
-        ? []
-        : [{ path: 'rateMicro', code: 'invalid_value', message: `rateMicro must be an integer from 1 to ${MAX_FX_RATE_MICRO} (millionths of a minor unit)` }]),
-    ];
-    if (details.length > 0 || typeof rate !== 'number') return sendError(reply, 400, 'invalid_fx_rate', 'the rate is invalid', details);
-    const identity = identities.get(req);
-    try {
-      const stored = await putFxRate(db, from, to, rate, identity === undefined ? 'unknown' : `${identity.keyId} (${identity.name})`);
-      log.info({ from, to, rateMicro: rate }, 'fx rate set');
-      return reply.code(200).send(stored);
-    } catch (e) {
-      return dbFailure(reply, e);
-    }
-  });
+  app.put<{ Params: { from: string; to: string } }>(
+    '/v1/admin/fx-rates/:from/:to',
+    { onRequest: requireKey('admin') },
+    async (req, reply) => {
+      const { from, to } = req.params;
+      const rate = (req.body as { rateMicro?: unknown } | null)?.rateMicro;
+      const details = [
+        ...(/^[A-Z]{3}$/.test(from)
+          ? []
+          : [{ path: 'from', code: 'invalid_value', message: 'from must be an ISO 4217 code' }]),
+        ...(/^[A-Z]{3}$/.test(to) && to !== from
+          ? []
+          : [{ path: 'to', code: 'invalid_value', message: 'to must be an ISO 4217 code other than from' }]),
+        ...(isValidFxRateMicro(rate)
+          ? []
+          : [
+              {
+                path: 'rateMicro',
+                code: 'invalid_value',
+                message: `rateMicro must be an integer from 1 to ${MAX_FX_RATE_MICRO} (millionths of a minor unit)`,
+              },
+            ]),
+      ];
+      if (details.length > 0 || typeof rate !== 'number')
+        return sendError(reply, 400, 'invalid_fx_rate', 'the rate is invalid', details);
+      const identity = identities.get(req);
+      try {
+        const stored = await putFxRate(
+          db,
+          from,
+          to,
+          rate,
+          identity === undefined ? 'unknown' : `${identity.keyId} (${identity.name})`,
+        );
+        log.info({ from, to, rateMicro: rate }, 'fx rate set');
+        return reply.code(200).send(stored);
+      } catch (e) {
+        return dbFailure(reply, e);
+      }
+    },
+  );
 
   return {
     app,

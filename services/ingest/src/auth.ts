@@ -16,11 +16,7 @@
  *
  * Entries are keyed by the key's SHA-256, so raw keys are never kept in memory longer than a request.
  */
-import {
-  hashApiKey,
-  isWellFormedApiKey,
-  type ApiKeyIdentity,
-} from '../../../shared/src/api-keys.js';
+import { hashApiKey, isWellFormedApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.js';
 import type { AuthConfig } from './config.js';
 import { createRateLimiter } from './rate-limiter.js';
 
@@ -72,7 +68,9 @@ export interface AuthenticatorOptions extends AuthConfig {
 
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   if (!(opts.trustedKeyTtlMs > 0 && opts.trustedKeyTtlMs <= MAX_TRUSTED_KEY_TTL_MS)) {
-    throw new RangeError(`trustedKeyTtlMs must be 1 to ${MAX_TRUSTED_KEY_TTL_MS}, got ${opts.trustedKeyTtlMs}`);
+    throw new RangeError(
+      `trustedKeyTtlMs must be 1 to ${MAX_TRUSTED_KEY_TTL_MS}, got ${opts.trustedKeyTtlMs}`,
+    );
   }
   const now = opts.now ?? Date.now;
   /** Keys that verified, by hash; kept after their trust expires as "known" (re-checked, not limited). */

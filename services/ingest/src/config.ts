@@ -92,7 +92,6 @@ export interface IngestConfig extends CommonConfig {
   readonly memoryBudgetMb: number;
 }
 
-
 /** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
 export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
   return Object.freeze({

@@ -24,7 +24,8 @@ export function createGameDirectory(opts: {
   let loading: Promise<ReadonlyMap<string, string>> | undefined;
   return {
     jackpotsByGame() {
-      if (snapshot !== undefined && now() - snapshot.loadedAtMs < opts.ttlMs) return Promise.resolve(snapshot.games);
+      if (snapshot !== undefined && now() - snapshot.loadedAtMs < opts.ttlMs)
+        return Promise.resolve(snapshot.games);
       if (loading === undefined) {
         // Counted from the start of the read, like the key cache: the rows are at least this fresh.
         const startedMs = now();

@@ -33,10 +33,23 @@ async function main(): Promise<void> {
   const logger = createLogger('ingest', config.logLevel);
   const telemetry = startTelemetry('ingest');
   // 10 connections: key lookups are cached and admin writes are rare.
-  const memory = startMemoryMonitor({ budgetBytes: config.memoryBudgetMb * 1024 * 1024, logger, meter: telemetry.meter });
-  const db = createPool(config.databaseUrl, { max: 10, applicationName: 'ingest', onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost') });
+  const memory = startMemoryMonitor({
+    budgetBytes: config.memoryBudgetMb * 1024 * 1024,
+    logger,
+    meter: telemetry.meter,
+  });
+  const db = createPool(config.databaseUrl, {
+    max: 10,
+    applicationName: 'ingest',
+    onIdleError: (e) => logger.warn({ err: e.message }, 'idle database connection lost'),
+  });
   db.on('error', (err) => logger.warn({ err }, 'idle Postgres connection failed'));
-  const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'ingest', logger });
+  const kafka = createKafka({
+    brokers: config.kafkaBrokers,
+    security: config.kafkaSecurity,
+    clientId: 'ingest',
+    logger,
+  });
   const producer = createWagerProducer({
     kafka,
     topic: config.topic,
@@ -67,7 +80,12 @@ async function main(): Promise<void> {
       if (update !== null) {
         events
           .send({ topic: config.poolUpdatesTopic, acks: -1, messages: [poolUpdateRecord(update)] })
-          .catch((e: unknown) => logger.warn({ err: toError(e).message }, 'pool update not published; projectors resync from Postgres'));
+          .catch((e: unknown) =>
+            logger.warn(
+              { err: toError(e).message },
+              'pool update not published; projectors resync from Postgres',
+            ),
+          );
       }
       void relayAwardsNow();
     },

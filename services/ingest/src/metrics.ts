@@ -62,10 +62,12 @@ export function createIngestMetrics(meter: Meter): IngestMetrics {
     }),
     overloaded: meter.createCounter('ingest.wagers.overloaded', {
       unit: '{request}',
-      description: 'Wager requests refused with 503 overloaded, by cause (memory: pressure at shed or above; producer_buffer: the Kafka buffer is full)',
+      description:
+        'Wager requests refused with 503 overloaded, by cause (memory: pressure at shed or above; producer_buffer: the Kafka buffer is full)',
     }),
     authRefused: meter.createCounter('ingest.auth.refused', {
-      description: 'Requests refused by authentication, by reason (missing_key, unknown_key, too_many_failures)',
+      description:
+        'Requests refused by authentication, by reason (missing_key, unknown_key, too_many_failures)',
     }),
   };
 }

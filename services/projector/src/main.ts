@@ -19,7 +19,11 @@ async function main(): Promise<void> {
   const telemetry = startTelemetry('projector');
   const projector = createProjector(config, { logger, telemetry });
   // Warn and export only: the projector holds one entry per pool and what its connections buffer.
-  const memory = startMemoryMonitor({ budgetBytes: config.memoryBudgetMb * 1024 * 1024, logger, meter: telemetry.meter });
+  const memory = startMemoryMonitor({
+    budgetBytes: config.memoryBudgetMb * 1024 * 1024,
+    logger,
+    meter: telemetry.meter,
+  });
 
   // Nothing in flight here can be lost: the projector only reads. The deadline is for a broker
   // or database that does not answer the goodbye.

@@ -72,7 +72,9 @@ export function createPageData(opts: PageDataOptions): PageData {
   // One key; the promise is cached, so displays asking while a read runs share it.
   const wins = new NodeCache({ stdTTL: WINS_TTL_S, checkperiod: 0, useClones: false });
   const samples: CounterSample[] = [];
-  let throughput = Buffer.from(JSON.stringify(summarizeThroughput([], Date.now(), { bucketMs: BUCKET_MS, windowMs: WINDOW_MS })));
+  let throughput = Buffer.from(
+    JSON.stringify(summarizeThroughput([], Date.now(), { bucketMs: BUCKET_MS, windowMs: WINDOW_MS })),
+  );
   let admin: Admin | null = null;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -94,7 +96,10 @@ export function createPageData(opts: PageDataOptions): PageData {
     } catch (e) {
       if (Date.now() - lastKafkaWarning > 60_000) {
         lastKafkaWarning = Date.now();
-        log.warn({ err: toError(e), topic: opts.wagerTopic }, 'cannot read the wager topic offsets; lag shown as unknown');
+        log.warn(
+          { err: toError(e), topic: opts.wagerTopic },
+          'cannot read the wager topic offsets; lag shown as unknown',
+        );
       }
       const a = admin;
       admin = null;
@@ -107,12 +112,16 @@ export function createPageData(opts: PageDataOptions): PageData {
     try {
       // Positions first, then the topic's end: the end only grows, so the lag is never understated
       // by a window committed between the two reads.
-      const rows = await opts.executeSql<CountersRow>(selectCounters(opts.aggregatorGroupId, opts.wagerTopic));
+      const rows = await opts.executeSql<CountersRow>(
+        selectCounters(opts.aggregatorGroupId, opts.wagerTopic),
+      );
       const end = await topicEnd();
       const now = Date.now();
       samples.push(toSample(rows, now, end));
       while (samples.length > 0 && samples[0]!.atMs < now - WINDOW_MS - BUCKET_MS) samples.shift();
-      throughput = Buffer.from(JSON.stringify(summarizeThroughput(samples, now, { bucketMs: BUCKET_MS, windowMs: WINDOW_MS })));
+      throughput = Buffer.from(
+        JSON.stringify(summarizeThroughput(samples, now, { bucketMs: BUCKET_MS, windowMs: WINDOW_MS })),
+      );
     } catch (e) {
       log.warn({ err: toError(e) }, 'throughput sample failed; the chart shows a gap');
     }

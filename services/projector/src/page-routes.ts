@@ -27,12 +27,16 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-cache',
-  'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:",
+  'content-security-policy':
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
 
-export function registerPageRoutes(app: FastifyInstance, opts: { readonly data: PageData; readonly logger: Logger }): void {
+export function registerPageRoutes(
+  app: FastifyInstance,
+  opts: { readonly data: PageData; readonly logger: Logger },
+): void {
   // Read once at start: a missing page stops the projector there, not on a display's first visit.
   const page = readFileSync(pagePath());
 
@@ -46,7 +50,12 @@ export function registerPageRoutes(app: FastifyInstance, opts: { readonly data: 
       return await reply.type(JSON_TYPE).header('cache-control', 'no-cache').send(body);
     } catch (e) {
       opts.logger.warn({ err: e }, 'reading recent wins failed');
-      return sendError(reply.header('retry-after', '2'), 503, 'database_unavailable', 'recent wins cannot be read right now');
+      return sendError(
+        reply.header('retry-after', '2'),
+        503,
+        'database_unavailable',
+        'recent wins cannot be read right now',
+      );
     }
   });
 

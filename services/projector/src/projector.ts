@@ -51,10 +51,19 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   const metrics = createProjectorMetrics(deps.telemetry.meter);
   // Three connections: one resync at a time, the live page's reads (a wins read and a counters
   // sample at most at once, both cached), and headroom for a slow one at shutdown.
-  const pgPool = createPool(config.databaseUrl, { max: 3, applicationName: 'projector', onIdleError: (e) => log.warn({ err: e.message }, 'idle database connection lost') });
+  const pgPool = createPool(config.databaseUrl, {
+    max: 3,
+    applicationName: 'projector',
+    onIdleError: (e) => log.warn({ err: e.message }, 'idle database connection lost'),
+  });
   pgPool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
   const executeSql = executeSqlOn(pgPool);
-  const kafka = createKafka({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, clientId: 'projector', logger: log });
+  const kafka = createKafka({
+    brokers: config.kafkaBrokers,
+    security: config.kafkaSecurity,
+    clientId: 'projector',
+    logger: log,
+  });
   const store = createPoolStore();
   const hub = createSseHub({
     store,

@@ -59,7 +59,11 @@ function delta(a: bigint | undefined, b: bigint | undefined): bigint | null {
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** Samples in time order; `nowMs` fixes the last bucket. */
-export function summarizeThroughput(samples: readonly CounterSample[], nowMs: number, opts: SummaryOptions): ThroughputSummary {
+export function summarizeThroughput(
+  samples: readonly CounterSample[],
+  nowMs: number,
+  opts: SummaryOptions,
+): ThroughputSummary {
   const { bucketMs, windowMs } = opts;
   const first = Math.floor((nowMs - windowMs) / bucketMs);
   const last = Math.floor(nowMs / bucketMs);
@@ -94,7 +98,8 @@ export function summarizeThroughput(samples: readonly CounterSample[], nowMs: nu
     const perMinute = acc === undefined ? 0 : 60_000 / acc.coveredMs;
     const contributions: Record<string, number> = {};
     if (acc !== undefined) {
-      for (const [poolId, micro] of acc.contributions) contributions[poolId] = round2((Number(micro) / MICRO_PER_MINOR) * perMinute);
+      for (const [poolId, micro] of acc.contributions)
+        contributions[poolId] = round2((Number(micro) / MICRO_PER_MINOR) * perMinute);
     }
     buckets.push({
       at: new Date(k * bucketMs).toISOString(),
@@ -110,7 +115,9 @@ export function summarizeThroughput(samples: readonly CounterSample[], nowMs: nu
   const rate =
     latest === undefined || from === undefined || latest.atMs <= from.atMs
       ? null
-      : round2((Number(delta(from.wagersApplied, latest.wagersApplied) ?? 0n) * 1000) / (latest.atMs - from.atMs));
+      : round2(
+          (Number(delta(from.wagersApplied, latest.wagersApplied) ?? 0n) * 1000) / (latest.atMs - from.atMs),
+        );
   return {
     bucketSeconds: bucketMs / 1000,
     buckets,

@@ -82,7 +82,8 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
         // and the consumer is restarting (a fresh broker's coordinator still loading ended a
         // projector's start that way). On the first join the group is there and nothing has
         // been fetched yet.
-        if (joins === 1) for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
+        if (joins === 1)
+          for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
         if (joins > 1) {
           log.warn({ joins }, 'rejoined the consumer group; re-reading Postgres');
           opts.onRejoin();

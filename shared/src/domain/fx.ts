@@ -30,7 +30,12 @@ export const MAX_FX_RATE_MICRO = 9_000_000_000;
 
 /** Whether a rate can be configured: a whole number from 1 to MAX_FX_RATE_MICRO. */
 export function isValidFxRateMicro(rateMicro: unknown): rateMicro is number {
-  return typeof rateMicro === 'number' && Number.isSafeInteger(rateMicro) && rateMicro >= 1 && rateMicro <= MAX_FX_RATE_MICRO;
+  return (
+    typeof rateMicro === 'number' &&
+    Number.isSafeInteger(rateMicro) &&
+    rateMicro >= 1 &&
+    rateMicro <= MAX_FX_RATE_MICRO
+  );
 }
 
 /** Rates by `"FROM>TO"` (see `fxRateKey`), in micro-units of TO per minor unit of FROM. */

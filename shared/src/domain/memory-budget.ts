@@ -28,7 +28,12 @@ export interface PressureThresholds {
   readonly margin: number;
 }
 
-const DEFAULT_PRESSURE_THRESHOLDS: PressureThresholds = Object.freeze({ warn: 0.7, shed: 0.85, critical: 0.95, margin: 0.05 });
+const DEFAULT_PRESSURE_THRESHOLDS: PressureThresholds = Object.freeze({
+  warn: 0.7,
+  shed: 0.85,
+  critical: 0.95,
+  margin: 0.05,
+});
 
 export function pressureRank(level: PressureLevel): number {
   return PRESSURE_LEVELS.indexOf(level);
@@ -48,12 +53,15 @@ export function nextPressureLevel(
   budgetBytes: number,
   t: PressureThresholds = DEFAULT_PRESSURE_THRESHOLDS,
 ): PressureLevel {
-  if (!(budgetBytes > 0) || !Number.isFinite(budgetBytes)) throw new RangeError(`budgetBytes must be a positive number, got ${budgetBytes}`);
-  if (!(t.warn < t.shed && t.shed < t.critical && t.margin >= 0 && t.margin < t.warn)) throw new RangeError('thresholds must rise and the margin stay under the first');
+  if (!(budgetBytes > 0) || !Number.isFinite(budgetBytes))
+    throw new RangeError(`budgetBytes must be a positive number, got ${budgetBytes}`);
+  if (!(t.warn < t.shed && t.shed < t.critical && t.margin >= 0 && t.margin < t.warn))
+    throw new RangeError('thresholds must rise and the margin stay under the first');
   const ratio = Math.max(0, usedBytes) / budgetBytes;
   // Up: the highest level whose threshold the sample reaches.
   let raw = 0;
-  for (let i = 1; i < PRESSURE_LEVELS.length; i++) if (ratio >= threshold(PRESSURE_LEVELS[i] as PressureLevel, t)) raw = i;
+  for (let i = 1; i < PRESSURE_LEVELS.length; i++)
+    if (ratio >= threshold(PRESSURE_LEVELS[i] as PressureLevel, t)) raw = i;
   let rank = pressureRank(previous);
   if (raw >= rank) return PRESSURE_LEVELS[raw] as PressureLevel;
   // Down: one level at a time, each only when the sample is `margin` below that level's threshold.

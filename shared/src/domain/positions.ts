@@ -19,8 +19,18 @@ export interface PartitionRange {
 
 export type PositionProblem =
   | { readonly kind: 'cluster_changed'; readonly storedClusterId: string; readonly clusterId: string }
-  | { readonly kind: 'beyond_end'; readonly partition: number; readonly position: bigint; readonly high: bigint }
-  | { readonly kind: 'below_start'; readonly partition: number; readonly position: bigint; readonly low: bigint }
+  | {
+      readonly kind: 'beyond_end';
+      readonly partition: number;
+      readonly position: bigint;
+      readonly high: bigint;
+    }
+  | {
+      readonly kind: 'below_start';
+      readonly partition: number;
+      readonly position: bigint;
+      readonly low: bigint;
+    }
   | { readonly kind: 'partition_missing'; readonly partition: number; readonly position: bigint };
 
 export interface PositionsVerdict {
@@ -48,14 +58,20 @@ export function judgePositions(input: {
   const problems: PositionProblem[] = [];
   const written = [...input.stored].filter(([, position]) => position >= 0n).sort(([a], [b]) => a - b);
   if (input.storedClusterId !== null && input.storedClusterId !== input.clusterId && written.length > 0) {
-    problems.push({ kind: 'cluster_changed', storedClusterId: input.storedClusterId, clusterId: input.clusterId });
+    problems.push({
+      kind: 'cluster_changed',
+      storedClusterId: input.storedClusterId,
+      clusterId: input.clusterId,
+    });
   }
   const ranges = new Map(input.ranges.map((r) => [r.partition, r]));
   for (const [partition, position] of written) {
     const range = ranges.get(partition);
     if (range === undefined) problems.push({ kind: 'partition_missing', partition, position });
-    else if (position > range.high) problems.push({ kind: 'beyond_end', partition, position, high: range.high });
-    else if (position < range.low) problems.push({ kind: 'below_start', partition, position, low: range.low });
+    else if (position > range.high)
+      problems.push({ kind: 'beyond_end', partition, position, high: range.high });
+    else if (position < range.low)
+      problems.push({ kind: 'below_start', partition, position, low: range.low });
   }
   const initial = [...input.ranges]
     .sort((a, b) => a.partition - b.partition)

@@ -17,7 +17,11 @@ export interface CycleRecord {
   /** Sum of the ledger rows booked to this cycle. */
   readonly ledgerContributionMicro: bigint;
   /** Null while the cycle runs. */
-  readonly closed: { readonly payoutMicro: bigint; readonly carriedOutMicro: bigint; readonly winMicro: bigint | null } | null;
+  readonly closed: {
+    readonly payoutMicro: bigint;
+    readonly carriedOutMicro: bigint;
+    readonly winMicro: bigint | null;
+  } | null;
 }
 
 export interface PoolRecord {
@@ -34,7 +38,11 @@ export interface PoolRecord {
   readonly contributionTotalMicro: bigint;
   readonly reserveTotalMicro: bigint;
   /** From the ledger, all cycles. */
-  readonly ledger: { readonly contributionMicro: bigint; readonly overflowMicro: bigint; readonly reserveMicro: bigint };
+  readonly ledger: {
+    readonly contributionMicro: bigint;
+    readonly overflowMicro: bigint;
+    readonly reserveMicro: bigint;
+  };
   readonly topUpsMicro: bigint;
   readonly wonMicro: bigint;
 }
@@ -59,10 +67,19 @@ export interface CycleLine {
   readonly ok: boolean;
 }
 
-export function reconcile(pools: readonly PoolRecord[], cycles: readonly CycleRecord[]): { lines: CycleLine[]; findings: Finding[] } {
+export function reconcile(
+  pools: readonly PoolRecord[],
+  cycles: readonly CycleRecord[],
+): { lines: CycleLine[]; findings: Finding[] } {
   const findings: Finding[] = [];
   const lines: CycleLine[] = [];
-  const check = (poolId: string, cycle: number | null, name: string, expected: bigint, actual: bigint): boolean => {
+  const check = (
+    poolId: string,
+    cycle: number | null,
+    name: string,
+    expected: bigint,
+    actual: bigint,
+  ): boolean => {
     if (expected === actual) return true;
     findings.push({ poolId, cycle, check: name, expected, actual });
     return false;
@@ -74,26 +91,73 @@ export function reconcile(pools: readonly PoolRecord[], cycles: readonly CycleRe
     const own = (byPool.get(p.poolId) ?? []).slice().sort((a, b) => a.cycle - b.cycle);
     if (!own.some((c) => c.cycle === p.cycle)) {
       // No cycle record for the running cycle: check the pool row's own parts against the ledger alone.
-      own.push({ poolId: p.poolId, cycle: p.cycle, seedMicro: p.seedMicro, carriedInMicro: p.carriedInMicro, ledgerContributionMicro: 0n, closed: null });
+      own.push({
+        poolId: p.poolId,
+        cycle: p.cycle,
+        seedMicro: p.seedMicro,
+        carriedInMicro: p.carriedInMicro,
+        ledgerContributionMicro: 0n,
+        closed: null,
+      });
     }
     for (const c of own) {
       const start = c.seedMicro + c.carriedInMicro + c.ledgerContributionMicro;
       let ok = true;
       if (c.closed === null) {
         if (c.cycle !== p.cycle) {
-          findings.push({ poolId: p.poolId, cycle: c.cycle, check: 'cycle never closed', expected: BigInt(p.cycle), actual: BigInt(c.cycle) });
+          findings.push({
+            poolId: p.poolId,
+            cycle: c.cycle,
+            check: 'cycle never closed',
+            expected: BigInt(p.cycle),
+            actual: BigInt(c.cycle),
+          });
           ok = false;
         }
-        ok = check(p.poolId, c.cycle, 'amount = seed + carried in + ledger contributions', start, p.amountMicro) && ok;
-        ok = check(p.poolId, c.cycle, 'ledger contributions = running cycle meter', c.ledgerContributionMicro, p.cycleContributionMicro) && ok;
+        ok =
+          check(
+            p.poolId,
+            c.cycle,
+            'amount = seed + carried in + ledger contributions',
+            start,
+            p.amountMicro,
+          ) && ok;
+        ok =
+          check(
+            p.poolId,
+            c.cycle,
+            'ledger contributions = running cycle meter',
+            c.ledgerContributionMicro,
+            p.cycleContributionMicro,
+          ) && ok;
         ok = check(p.poolId, c.cycle, 'cycle record seed = pool seed', c.seedMicro, p.seedMicro) && ok;
-        ok = check(p.poolId, c.cycle, 'cycle record carried in = pool carried in', c.carriedInMicro, p.carriedInMicro) && ok;
+        ok =
+          check(
+            p.poolId,
+            c.cycle,
+            'cycle record carried in = pool carried in',
+            c.carriedInMicro,
+            p.carriedInMicro,
+          ) && ok;
         lines.push({ ...lineOf(c), endMicro: p.amountMicro, state: 'running', ok });
       } else {
         const end = c.closed.payoutMicro + c.closed.carriedOutMicro;
-        ok = check(p.poolId, c.cycle, 'seed + carried in + ledger contributions = payout + carried out', start, end) && ok;
+        ok =
+          check(
+            p.poolId,
+            c.cycle,
+            'seed + carried in + ledger contributions = payout + carried out',
+            start,
+            end,
+          ) && ok;
         if (c.closed.winMicro === null) {
-          findings.push({ poolId: p.poolId, cycle: c.cycle, check: 'won cycle has a win record', expected: c.closed.payoutMicro, actual: 0n });
+          findings.push({
+            poolId: p.poolId,
+            cycle: c.cycle,
+            check: 'won cycle has a win record',
+            expected: c.closed.payoutMicro,
+            actual: 0n,
+          });
           ok = false;
         } else {
           ok = check(p.poolId, c.cycle, 'payout = win amount', c.closed.payoutMicro, c.closed.winMicro) && ok;
@@ -101,9 +165,16 @@ export function reconcile(pools: readonly PoolRecord[], cycles: readonly CycleRe
         lines.push({ ...lineOf(c), endMicro: end, state: 'won', ok });
       }
     }
-    check(p.poolId, null, 'lifetime contributions meter = ledger', p.ledger.contributionMicro, p.contributionTotalMicro);
+    check(
+      p.poolId,
+      null,
+      'lifetime contributions meter = ledger',
+      p.ledger.contributionMicro,
+      p.contributionTotalMicro,
+    );
     check(p.poolId, null, 'lifetime reserve meter = ledger', p.ledger.reserveMicro, p.reserveTotalMicro);
-    const entered = p.ledger.contributionMicro + p.ledger.overflowMicro + p.ledger.reserveMicro + p.topUpsMicro;
+    const entered =
+      p.ledger.contributionMicro + p.ledger.overflowMicro + p.ledger.reserveMicro + p.topUpsMicro;
     const leftAndHeld = p.wonMicro + p.amountMicro + p.reserveMicro + p.nextCarryMicro;
     check(p.poolId, null, 'money in = won + amount + reserve + held for next cycle', entered, leftAndHeld);
   }
@@ -111,5 +182,11 @@ export function reconcile(pools: readonly PoolRecord[], cycles: readonly CycleRe
 }
 
 function lineOf(c: CycleRecord): Omit<CycleLine, 'endMicro' | 'state' | 'ok'> {
-  return { poolId: c.poolId, cycle: c.cycle, seedMicro: c.seedMicro, carriedInMicro: c.carriedInMicro, contributionMicro: c.ledgerContributionMicro };
+  return {
+    poolId: c.poolId,
+    cycle: c.cycle,
+    seedMicro: c.seedMicro,
+    carriedInMicro: c.carriedInMicro,
+    contributionMicro: c.ledgerContributionMicro,
+  };
 }

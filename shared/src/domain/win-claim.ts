@@ -28,18 +28,40 @@ const FIELDS: readonly (readonly [keyof WinClaim, RegExp, string])[] = [
   ['playerId', IDENTIFIER, '1 to 64 characters of [A-Za-z0-9._:-]'],
 ];
 
-export function validateWinClaim(body: unknown): { ok: true; claim: WinClaim } | { ok: false; issues: ClaimIssue[] } {
+export function validateWinClaim(
+  body: unknown,
+): { ok: true; claim: WinClaim } | { ok: false; issues: ClaimIssue[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, issues: [{ path: '', code: 'not_an_object', message: `the body must be a JSON object, got ${describeValue(body)}` }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: '',
+          code: 'not_an_object',
+          message: `the body must be a JSON object, got ${describeValue(body)}`,
+        },
+      ],
+    };
   }
   const record = body as Record<string, unknown>;
   const issues: ClaimIssue[] = [];
   const claim: Record<string, string> = {};
   for (const [name, pattern, expected] of FIELDS) {
     const value = record[name];
-    if (value === undefined) issues.push({ path: name, code: 'missing_field', message: `${name} is required` });
-    else if (typeof value !== 'string') issues.push({ path: name, code: 'wrong_type', message: `${name} must be a string, got ${describeValue(value)}` });
-    else if (!pattern.test(value)) issues.push({ path: name, code: 'invalid_value', message: `${name} must be ${expected}, got ${describeValue(value)}` });
+    if (value === undefined)
+      issues.push({ path: name, code: 'missing_field', message: `${name} is required` });
+    else if (typeof value !== 'string')
+      issues.push({
+        path: name,
+        code: 'wrong_type',
+        message: `${name} must be a string, got ${describeValue(value)}`,
+      });
+    else if (!pattern.test(value))
+      issues.push({
+        path: name,
+        code: 'invalid_value',
+        message: `${name} must be ${expected}, got ${describeValue(value)}`,
+      });
     else claim[name] = value;
   }
   return issues.length > 0 ? { ok: false, issues } : { ok: true, claim: claim as unknown as WinClaim };

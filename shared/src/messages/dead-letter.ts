@@ -23,14 +23,20 @@ export interface DeadLetterMessage {
 }
 
 /** Kafka headers as kafkajs hands them over (a header may repeat). */
-export type WireHeaders = Readonly<Record<string, Buffer | string | ReadonlyArray<Buffer | string> | undefined>>;
+export type WireHeaders = Readonly<
+  Record<string, Buffer | string | ReadonlyArray<Buffer | string> | undefined>
+>;
 
 export function deadLetterRecord(d: DeadLetterMessage): {
   readonly key: Buffer | null;
   readonly value: Buffer;
   readonly headers: Readonly<Record<string, string>>;
 } {
-  return { key: d.key, value: d.payload, headers: { [DLQ_REASON_HEADER]: d.reason, [DEAD_LETTER_ID_HEADER]: d.id } };
+  return {
+    key: d.key,
+    value: d.payload,
+    headers: { [DLQ_REASON_HEADER]: d.reason, [DEAD_LETTER_ID_HEADER]: d.id },
+  };
 }
 
 const DECIMAL_ID = /^[1-9]\d{0,18}$/;
@@ -51,8 +57,10 @@ export function decodeDeadLetter(record: {
 }): DecodeResult<DeadLetterMessage> {
   const reason = header(record.headers, DLQ_REASON_HEADER);
   if (reason === undefined) return refused(`one ${DLQ_REASON_HEADER} header expected`);
-  if (!isReasonCode(reason)) return refused(`${DLQ_REASON_HEADER} ${JSON.stringify(reason)} is not a reason code`);
+  if (!isReasonCode(reason))
+    return refused(`${DLQ_REASON_HEADER} ${JSON.stringify(reason)} is not a reason code`);
   const id = header(record.headers, DEAD_LETTER_ID_HEADER);
-  if (id === undefined || !DECIMAL_ID.test(id)) return refused(`${DEAD_LETTER_ID_HEADER} must be a positive integer`);
+  if (id === undefined || !DECIMAL_ID.test(id))
+    return refused(`${DEAD_LETTER_ID_HEADER} must be a positive integer`);
   return decoded({ id, reason, key: record.key, payload: record.value ?? Buffer.alloc(0) });
 }

@@ -4,7 +4,8 @@
  * fully checked message or a reason, which the reader logs and acts on (resync, skip, fail a test).
  */
 
-export type DecodeResult<T> = { readonly ok: true; readonly message: T } | { readonly ok: false; readonly reason: string };
+export type DecodeResult<T> =
+  { readonly ok: true; readonly message: T } | { readonly ok: false; readonly reason: string };
 
 export const decoded = <T>(message: T): DecodeResult<T> => ({ ok: true, message });
 export const refused = <T>(reason: string): DecodeResult<T> => ({ ok: false, reason });

@@ -85,9 +85,18 @@ const plainCycle = (
 
 function initialStates(): Map<string, PoolLifecycleState> {
   return new Map<string, PoolLifecycleState>([
-    ['j1:grand', { poolId: 'j1:grand', cycle: 3, amountMicro: 1_000_000_000n, reserveMicro: 5n, ...plainCycle(grand) }],
-    ['j1:mini', { poolId: 'j1:mini', cycle: 1, amountMicro: 10_000_000n, reserveMicro: 0n, ...plainCycle(mini) }],
-    ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n, ...plainCycle(usdMajor) }],
+    [
+      'j1:grand',
+      { poolId: 'j1:grand', cycle: 3, amountMicro: 1_000_000_000n, reserveMicro: 5n, ...plainCycle(grand) },
+    ],
+    [
+      'j1:mini',
+      { poolId: 'j1:mini', cycle: 1, amountMicro: 10_000_000n, reserveMicro: 0n, ...plainCycle(mini) },
+    ],
+    [
+      'j2:major',
+      { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n, ...plainCycle(usdMajor) },
+    ],
   ]);
 }
 
@@ -213,7 +222,10 @@ void test('a mixed batch: applied, unknown game, wrong currency, duplicate', () 
         'j1:mini',
         { poolId: 'j1:mini', cycle: 1, amountMicro: 13_500_000n, reserveMicro: 0n, ...plainCycle(mini) },
       ],
-      ['j2:major', { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n, ...plainCycle(usdMajor) }],
+      [
+        'j2:major',
+        { poolId: 'j2:major', cycle: 7, amountMicro: 0n, reserveMicro: 0n, ...plainCycle(usdMajor) },
+      ],
     ]),
   );
   // the caller's map and states are untouched

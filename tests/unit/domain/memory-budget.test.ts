@@ -53,12 +53,29 @@ void test('hovering at a threshold does not flap', () => {
     level = nextPressureLevel(level, percent * MB, BUDGET);
     seen.push(level);
   }
-  assert.deepEqual(seen, ['warn', 'shed', 'shed', 'shed', 'shed', 'shed', 'shed', 'shed', 'warn', 'warn', 'warn', 'warn', 'ok']);
+  assert.deepEqual(seen, [
+    'warn',
+    'shed',
+    'shed',
+    'shed',
+    'shed',
+    'shed',
+    'shed',
+    'shed',
+    'warn',
+    'warn',
+    'warn',
+    'warn',
+    'ok',
+  ]);
 });
 
 void test('a negative sample counts as zero; a budget that is not positive is refused', () => {
   assert.equal(nextPressureLevel('critical', -5, BUDGET), 'ok');
   assert.throws(() => nextPressureLevel('ok', 1, 0), RangeError);
   assert.throws(() => nextPressureLevel('ok', 1, Number.NaN), RangeError);
-  assert.throws(() => nextPressureLevel('ok', 1, BUDGET, { warn: 0.9, shed: 0.8, critical: 0.95, margin: 0.05 }), RangeError);
+  assert.throws(
+    () => nextPressureLevel('ok', 1, BUDGET, { warn: 0.9, shed: 0.8, critical: 0.95, margin: 0.05 }),
+    RangeError,
+  );
 });

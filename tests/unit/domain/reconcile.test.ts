@@ -25,20 +25,88 @@ const pool: PoolRecord = {
   wonMicro: 150n * M,
 };
 const cycles: CycleRecord[] = [
-  { poolId: 'j:mini', cycle: 1, seedMicro: 100n * M, carriedInMicro: 0n, ledgerContributionMicro: 50_500_000n, closed: { payoutMicro: 150n * M, carriedOutMicro: 500_000n, winMicro: 150n * M } },
-  { poolId: 'j:mini', cycle: 2, seedMicro: 100n * M, carriedInMicro: 500_000n, ledgerContributionMicro: 7_250_000n, closed: null },
+  {
+    poolId: 'j:mini',
+    cycle: 1,
+    seedMicro: 100n * M,
+    carriedInMicro: 0n,
+    ledgerContributionMicro: 50_500_000n,
+    closed: { payoutMicro: 150n * M, carriedOutMicro: 500_000n, winMicro: 150n * M },
+  },
+  {
+    poolId: 'j:mini',
+    cycle: 2,
+    seedMicro: 100n * M,
+    carriedInMicro: 500_000n,
+    ledgerContributionMicro: 7_250_000n,
+    closed: null,
+  },
 ];
 
-const cases: { name: string; pool?: Partial<PoolRecord>; cycle?: { index: number; change: Partial<CycleRecord> }; expect: string[] }[] = [
+const cases: {
+  name: string;
+  pool?: Partial<PoolRecord>;
+  cycle?: { index: number; change: Partial<CycleRecord> };
+  expect: string[];
+}[] = [
   { name: 'a consistent history', expect: [] },
-  { name: 'one micro-unit too much in the amount', pool: { amountMicro: 107_750_001n }, expect: ['amount = seed + carried in + ledger contributions', 'money in = won + amount + reserve + held for next cycle'] },
-  { name: 'a ledger row missing from the running cycle', cycle: { index: 1, change: { ledgerContributionMicro: 7_249_999n } }, expect: ['amount = seed + carried in + ledger contributions', 'ledger contributions = running cycle meter'] },
-  { name: 'a payout that is not the win', cycle: { index: 0, change: { closed: { payoutMicro: 150n * M, carriedOutMicro: 500_000n, winMicro: 149n * M } } }, expect: ['payout = win amount'] },
-  { name: 'a won cycle with no win record', cycle: { index: 0, change: { closed: { payoutMicro: 150n * M, carriedOutMicro: 500_000n, winMicro: null } } }, expect: ['won cycle has a win record'] },
-  { name: 'a closed cycle that does not add up', cycle: { index: 0, change: { carriedInMicro: 1n } }, expect: ['seed + carried in + ledger contributions = payout + carried out'] },
-  { name: 'an old cycle left open', cycle: { index: 0, change: { closed: null } }, expect: ['cycle never closed', 'amount = seed + carried in + ledger contributions', 'ledger contributions = running cycle meter', 'cycle record carried in = pool carried in'] },
-  { name: 'an unrecorded top-up', pool: { topUpsMicro: 0n }, expect: ['money in = won + amount + reserve + held for next cycle'] },
-  { name: 'a reserve meter that drifted', pool: { reserveTotalMicro: 119n * M }, expect: ['lifetime reserve meter = ledger'] },
+  {
+    name: 'one micro-unit too much in the amount',
+    pool: { amountMicro: 107_750_001n },
+    expect: [
+      'amount = seed + carried in + ledger contributions',
+      'money in = won + amount + reserve + held for next cycle',
+    ],
+  },
+  {
+    name: 'a ledger row missing from the running cycle',
+    cycle: { index: 1, change: { ledgerContributionMicro: 7_249_999n } },
+    expect: [
+      'amount = seed + carried in + ledger contributions',
+      'ledger contributions = running cycle meter',
+    ],
+  },
+  {
+    name: 'a payout that is not the win',
+    cycle: {
+      index: 0,
+      change: { closed: { payoutMicro: 150n * M, carriedOutMicro: 500_000n, winMicro: 149n * M } },
+    },
+    expect: ['payout = win amount'],
+  },
+  {
+    name: 'a won cycle with no win record',
+    cycle: {
+      index: 0,
+      change: { closed: { payoutMicro: 150n * M, carriedOutMicro: 500_000n, winMicro: null } },
+    },
+    expect: ['won cycle has a win record'],
+  },
+  {
+    name: 'a closed cycle that does not add up',
+    cycle: { index: 0, change: { carriedInMicro: 1n } },
+    expect: ['seed + carried in + ledger contributions = payout + carried out'],
+  },
+  {
+    name: 'an old cycle left open',
+    cycle: { index: 0, change: { closed: null } },
+    expect: [
+      'cycle never closed',
+      'amount = seed + carried in + ledger contributions',
+      'ledger contributions = running cycle meter',
+      'cycle record carried in = pool carried in',
+    ],
+  },
+  {
+    name: 'an unrecorded top-up',
+    pool: { topUpsMicro: 0n },
+    expect: ['money in = won + amount + reserve + held for next cycle'],
+  },
+  {
+    name: 'a reserve meter that drifted',
+    pool: { reserveTotalMicro: 119n * M },
+    expect: ['lifetime reserve meter = ledger'],
+  },
 ];
 
 for (const c of cases) {
@@ -48,6 +116,9 @@ for (const c of cases) {
     const { findings, lines } = reconcile([p], cs);
     assert.deepEqual(findings.map((f) => f.check).sort(), [...c.expect].sort());
     assert.equal(lines.length, 2);
-    assert.equal(lines.every((l) => l.ok), !findings.some((f) => f.cycle !== null));
+    assert.equal(
+      lines.every((l) => l.ok),
+      !findings.some((f) => f.cycle !== null),
+    );
   });
 }

@@ -527,7 +527,9 @@ void test('amounts written in other JSON forms are read as their value', () => {
 
 void test('every parser reason code is exercised by the tables above', () => {
   const seen = new Set<string>([...cases.map((c) => c.expect), ...bytesCases.map((c) => c.expect)]);
-  const parserCodes = REASON_CODES.filter((r) => r !== 'unknown_game' && r !== 'currency_mismatch' && r !== 'unprocessable');
+  const parserCodes = REASON_CODES.filter(
+    (r) => r !== 'unknown_game' && r !== 'currency_mismatch' && r !== 'unprocessable',
+  );
   assert.deepEqual(
     parserCodes.filter((r) => !seen.has(r)),
     [],
@@ -645,9 +647,15 @@ function nearMisses(valid: fc.Arbitrary<string>, alphabet: string): fc.Arbitrary
   const char = fc.constantFrom(...alphabet.split(''));
   return fc.oneof(
     valid,
-    fc.tuple(valid, fc.nat(), char).map(([s, i, c]) => s.slice(0, i % (s.length + 1)) + c + s.slice((i % (s.length + 1)) + 1)),
-    fc.tuple(valid, fc.nat(), char).map(([s, i, c]) => s.slice(0, i % (s.length + 1)) + c + s.slice(i % (s.length + 1))),
-    fc.tuple(valid, fc.nat()).map(([s, i]) => s.slice(0, i % (s.length + 1)) + s.slice((i % (s.length + 1)) + 1)),
+    fc
+      .tuple(valid, fc.nat(), char)
+      .map(([s, i, c]) => s.slice(0, i % (s.length + 1)) + c + s.slice((i % (s.length + 1)) + 1)),
+    fc
+      .tuple(valid, fc.nat(), char)
+      .map(([s, i, c]) => s.slice(0, i % (s.length + 1)) + c + s.slice(i % (s.length + 1))),
+    fc
+      .tuple(valid, fc.nat())
+      .map(([s, i]) => s.slice(0, i % (s.length + 1)) + s.slice((i % (s.length + 1)) + 1)),
   );
 }
 
@@ -672,7 +680,10 @@ void test('property: parseTimestampMs accepts exactly what the reference express
       two(60),
       two(60),
       fc.oneof(fc.constant(''), fc.stringMatching(/^\.\d{1,10}$/)),
-      fc.oneof(fc.constant('Z'), fc.tuple(fc.constantFrom('+', '-'), two(24), two(60)).map(([s, h, m]) => `${s}${h}:${m}`)),
+      fc.oneof(
+        fc.constant('Z'),
+        fc.tuple(fc.constantFrom('+', '-'), two(24), two(60)).map(([s, h, m]) => `${s}${h}:${m}`),
+      ),
     )
     .map(([y, mo, d, h, mi, s, f, z]) => `${y}-${mo}-${d}T${h}:${mi}:${s}${f}${z}`);
   fc.assert(
@@ -694,7 +705,11 @@ void test('property: parseTimestampMs accepts exactly what the reference express
         new Date(Date.UTC(2000, (mo ?? 1) - 1, d)).getUTCMonth() === (mo ?? 1) - 1 &&
         (mo ?? 0) >= 1 &&
         (d ?? 0) >= 1 &&
-        !((mo ?? 0) === 2 && d === 29 && !((y ?? 0) % 4 === 0 && ((y ?? 0) % 100 !== 0 || (y ?? 0) % 400 === 0)));
+        !(
+          (mo ?? 0) === 2 &&
+          d === 29 &&
+          !((y ?? 0) % 4 === 0 && ((y ?? 0) % 100 !== 0 || (y ?? 0) % 400 === 0))
+        );
       assert.equal(got !== null, exists, JSON.stringify(s));
     }),
     { numRuns: 5000 },

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TOPICS } from '../../../shared/src/kafka.js';
-import { AWARD_SCHEMA_VERSION, awardRecord, decodeAward, encodeAward, type AwardMessage } from '../../../shared/src/messages/award.js';
+import {
+  AWARD_SCHEMA_VERSION,
+  awardRecord,
+  decodeAward,
+  encodeAward,
+  type AwardMessage,
+} from '../../../shared/src/messages/award.js';
 
 const valid = {
   winId: '0b6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a10',
@@ -21,9 +27,20 @@ void test('award: the version is the topic name’s', () => {
 
 void test('encodeAward writes the contract’s fields in its order; the record is keyed by pool with the win id header', () => {
   assert.equal(encodeAward(award), JSON.stringify(valid));
-  assert.deepEqual(awardRecord(award), { key: 'demo:grand', value: JSON.stringify(valid), headers: { 'x-win-id': valid.winId } });
+  assert.deepEqual(awardRecord(award), {
+    key: 'demo:grand',
+    value: JSON.stringify(valid),
+    headers: { 'x-win-id': valid.winId },
+  });
   assert.equal(
-    (JSON.parse(encodeAward({ ...award, amountMinor: 2n ** 60n }).replace(/"amountMinor":(\d+)/, '"amountMinor":"$1"')) as { amountMinor: string }).amountMinor,
+    (
+      JSON.parse(
+        encodeAward({ ...award, amountMinor: 2n ** 60n }).replace(
+          /"amountMinor":(\d+)/,
+          '"amountMinor":"$1"',
+        ),
+      ) as { amountMinor: string }
+    ).amountMinor,
     (2n ** 60n).toString(),
     'an amount beyond 2^53 is written exactly',
   );
@@ -31,7 +48,10 @@ void test('encodeAward writes the contract’s fields in its order; the record i
 
 void test('decodeAward reads what encodeAward writes', () => {
   assert.deepEqual(decodeAward(encodeAward(award)), { ok: true, message: award });
-  assert.deepEqual(decodeAward(Buffer.from(encodeAward({ ...award, kind: 'mystery' }))), { ok: true, message: { ...award, kind: 'mystery' } });
+  assert.deepEqual(decodeAward(Buffer.from(encodeAward({ ...award, kind: 'mystery' }))), {
+    ok: true,
+    message: { ...award, kind: 'mystery' },
+  });
   assert.equal(decodeAward(JSON.stringify({ ...valid, extra: 1 })).ok, true, 'unknown fields are ignored');
 });
 

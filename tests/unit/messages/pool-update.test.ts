@@ -31,7 +31,10 @@ void test('encodePoolUpdate writes what JSON.stringify wrote before, in the cont
     JSON.stringify(valid).replace('123456', '12345678901234567890'),
     'an amount beyond 2^53 is written exactly, never rounded',
   );
-  assert.doesNotThrow(() => JSON.parse(encodePoolUpdate({ ...message, poolId: 'we"ird:\\x', jackpotId: 'we"ird' })), 'strings are escaped');
+  assert.doesNotThrow(
+    () => JSON.parse(encodePoolUpdate({ ...message, poolId: 'we"ird:\\x', jackpotId: 'we"ird' })),
+    'strings are escaped',
+  );
 });
 
 void test('decodePoolUpdate reads what encodePoolUpdate writes, as text or bytes', () => {
@@ -68,7 +71,10 @@ void test('decodePoolUpdate refuses what it cannot show exactly', () => {
     ['amount as a string', JSON.stringify({ ...valid, amountMinor: '123456' })],
     ['fractional amount', JSON.stringify({ ...valid, amountMinor: 1.5 })],
     ['negative amount', JSON.stringify({ ...valid, amountMinor: -1 })],
-    ['amount beyond 2^53 (rounded by JSON.parse)', JSON.stringify(valid).replace('123456', '9007199254740993')],
+    [
+      'amount beyond 2^53 (rounded by JSON.parse)',
+      JSON.stringify(valid).replace('123456', '9007199254740993'),
+    ],
     ['cycle 0', JSON.stringify({ ...valid, cycle: 0 })],
     ['version 0', JSON.stringify({ ...valid, version: 0 })],
     ['version as a string', JSON.stringify({ ...valid, version: '7' })],

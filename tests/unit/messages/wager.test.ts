@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TOPICS } from '../../../shared/src/kafka.js';
-import { encodeWager, parseWager, WAGER_SCHEMA_VERSION, wagerRecord, type WagerMessage } from '../../../shared/src/messages/wager.js';
+import {
+  encodeWager,
+  parseWager,
+  WAGER_SCHEMA_VERSION,
+  wagerRecord,
+  type WagerMessage,
+} from '../../../shared/src/messages/wager.js';
 
 const NOW = Date.parse('2026-11-29T12:00:10Z');
 const wager: WagerMessage = {

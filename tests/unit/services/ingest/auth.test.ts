@@ -56,7 +56,8 @@ void test('a verified key is trusted for the TTL, then asked again; a revoked on
 
 void test('an unknown key costs one lookup, however often it is sent', async () => {
   const { auth, asked } = setup({ burst: 100 });
-  for (let i = 0; i < 20; i++) assert.equal(status(await auth.authenticate(bearer(bad(1)), `a${i}`)), '401 unknown_key');
+  for (let i = 0; i < 20; i++)
+    assert.equal(status(await auth.authenticate(bearer(bad(1)), `a${i}`)), '401 unknown_key');
   assert.deepEqual(asked, [bad(1)]);
 });
 
@@ -72,15 +73,24 @@ void test('malformed and missing keys never reach the lookup', async () => {
 
 void test('an address with too many failures gets 429 with Retry-After and no lookup, until its bucket refills', async () => {
   const { auth, asked, clock } = setup({ burst: 3, perSecond: 1 });
-  for (let i = 0; i < 3; i++) assert.equal(status(await auth.authenticate(bearer(bad(i)), 'a')), '401 unknown_key');
+  for (let i = 0; i < 3; i++)
+    assert.equal(status(await auth.authenticate(bearer(bad(i)), 'a')), '401 unknown_key');
   const limited = await auth.authenticate(bearer(bad(99)), 'a');
   assert.equal(status(limited), '429 too_many_failures');
   assert.equal(limited.ok === false && limited.status === 429 && limited.retryAfterSeconds, 1);
   assert.equal(status(await auth.authenticate(undefined, 'a')), '429 too_many_failures');
   assert.equal(asked.length, 3, 'no lookup once limited');
-  assert.equal(status(await auth.authenticate(bearer(bad(98)), 'b')), '401 unknown_key', 'other addresses are not affected');
+  assert.equal(
+    status(await auth.authenticate(bearer(bad(98)), 'b')),
+    '401 unknown_key',
+    'other addresses are not affected',
+  );
   clock.ms += 1000;
-  assert.equal(status(await auth.authenticate(bearer(bad(97)), 'a')), '401 unknown_key', 'one token refilled');
+  assert.equal(
+    status(await auth.authenticate(bearer(bad(97)), 'a')),
+    '401 unknown_key',
+    'one token refilled',
+  );
 });
 
 void test('a key verified before is re-checked even from a limited address; a new good key is not counted as a failure', async () => {
@@ -96,7 +106,11 @@ void test('a key verified before is re-checked even from a limited address; a ne
   for (let i = 10; i < 12; i++) await auth.authenticate(bearer(bad(i)), 'nat');
   assert.equal(status(await auth.authenticate(bearer(bad(12)), 'nat')), '429 too_many_failures');
   const before = asked.length;
-  assert.equal(status(await auth.authenticate(bearer(GOOD), 'nat')), 'ok', 'a known key is asked again, not limited');
+  assert.equal(
+    status(await auth.authenticate(bearer(GOOD), 'nat')),
+    'ok',
+    'a known key is asked again, not limited',
+  );
   assert.equal(asked.length, before + 1);
 });
 
@@ -127,13 +141,24 @@ void test('a failed lookup is reported to every waiter, not remembered, and cost
     failures: { perSecond: 0.001, burst: 1 },
     lookup: () => (fail ? Promise.reject(new Error('db down')) : Promise.resolve(ID)),
   });
-  await assert.rejects(Promise.all([auth.authenticate(bearer(GOOD), 'a'), auth.authenticate(bearer(GOOD), 'b')]), /db down/);
+  await assert.rejects(
+    Promise.all([auth.authenticate(bearer(GOOD), 'a'), auth.authenticate(bearer(GOOD), 'b')]),
+    /db down/,
+  );
   fail = false;
   assert.equal(status(await auth.authenticate(bearer(GOOD), 'a')), 'ok');
 });
 
 void test('the trust TTL cannot exceed the contract 5 s', () => {
   for (const ttl of [0, 5001]) {
-    assert.throws(() => createAuthenticator({ trustedKeyTtlMs: ttl, failures: { perSecond: 1, burst: 1 }, lookup: () => Promise.resolve(null) }), RangeError);
+    assert.throws(
+      () =>
+        createAuthenticator({
+          trustedKeyTtlMs: ttl,
+          failures: { perSecond: 1, burst: 1 },
+          lookup: () => Promise.resolve(null),
+        }),
+      RangeError,
+    );
   }
 });

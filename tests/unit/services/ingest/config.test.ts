@@ -13,8 +13,18 @@ void test('defaults are the contract and the documented limits', () => {
   assert.deepEqual(c.claimRateLimit, { perSecond: 10, burst: 20 });
   assert.deepEqual(c.auth, { trustedKeyTtlMs: 4000, failures: { perSecond: 5, burst: 50 } });
   assert.ok(c.auth.trustedKeyTtlMs <= 5000, 'a revoked key is refused within 5 s');
-  assert.deepEqual(c.http, { maxConnections: 5000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 });
-  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.rateLimit) && Object.isFrozen(c.claimRateLimit) && Object.isFrozen(c.http));
+  assert.deepEqual(c.http, {
+    maxConnections: 5000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 65_000,
+  });
+  assert.ok(
+    Object.isFrozen(c) &&
+      Object.isFrozen(c.rateLimit) &&
+      Object.isFrozen(c.claimRateLimit) &&
+      Object.isFrozen(c.http),
+  );
 });
 
 void test('settings are read from the environment', () => {
@@ -37,7 +47,12 @@ void test('settings are read from the environment', () => {
   assert.deepEqual(c.rateLimit, { perSecond: 10, burst: 2000 });
   assert.deepEqual(c.claimRateLimit, { perSecond: 2, burst: 3 });
   assert.deepEqual(c.auth.failures, { perSecond: 4, burst: 5 });
-  assert.deepEqual(c.http, { maxConnections: 100, headersTimeoutMs: 2000, requestTimeoutMs: 3000, keepAliveTimeoutMs: 4000 });
+  assert.deepEqual(c.http, {
+    maxConnections: 100,
+    headersTimeoutMs: 2000,
+    requestTimeoutMs: 3000,
+    keepAliveTimeoutMs: 4000,
+  });
 });
 
 for (const [name, value] of [

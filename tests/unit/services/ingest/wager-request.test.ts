@@ -72,9 +72,17 @@ void test('checkWagers judges occurredAt against the given clock', () => {
 });
 
 void test('checkWagers refuses games outside the scope as game_not_in_scope, after validation, in request order', () => {
-  const items = [{ ...W, gameId: 'mine' }, { ...W, gameId: 'theirs' }, { ...W, gameId: 'theirs', amountMinor: 0 }, W];
+  const items = [
+    { ...W, gameId: 'mine' },
+    { ...W, gameId: 'theirs' },
+    { ...W, gameId: 'theirs', amountMinor: 0 },
+    W,
+  ];
   const { accepted, rejected } = checkWagers(items, NOW, (g) => g !== 'theirs');
-  assert.deepEqual(accepted.map((a) => a.index), [0, 3]);
+  assert.deepEqual(
+    accepted.map((a) => a.index),
+    [0, 3],
+  );
   assert.deepEqual(
     rejected.map((r) => [r.index, r.code]),
     [
@@ -87,5 +95,11 @@ void test('checkWagers refuses games outside the scope as game_not_in_scope, aft
 
 void test('mergeRejected keeps request order', () => {
   const r = (index: number) => ({ index, code: 'kafka_unavailable' as const, message: '' });
-  assert.deepEqual(mergeRejected([r(4), r(1)].sort((a, b) => a.index - b.index), [r(0), r(3)]).map((x) => x.index), [0, 1, 3, 4]);
+  assert.deepEqual(
+    mergeRejected(
+      [r(4), r(1)].sort((a, b) => a.index - b.index),
+      [r(0), r(3)],
+    ).map((x) => x.index),
+    [0, 1, 3, 4],
+  );
 });

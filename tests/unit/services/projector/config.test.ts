@@ -38,7 +38,10 @@ void test('a bad value stops the service with the variable named', () => {
     [{ KAFKA_BROKERS: ' , ' }, 'KAFKA_BROKERS'],
     [{ PROJECTOR_SSE_MAX_CLIENTS: '0' }, 'PROJECTOR_SSE_MAX_CLIENTS'],
     [{ PROJECTOR_SSE_MAX_CLIENTS: 'many' }, 'PROJECTOR_SSE_MAX_CLIENTS'],
-    [{ PROJECTOR_SSE_MAX_CLIENTS: '600', PROJECTOR_HTTP_MAX_CONNECTIONS: '500' }, 'PROJECTOR_SSE_MAX_CLIENTS'],
+    [
+      { PROJECTOR_SSE_MAX_CLIENTS: '600', PROJECTOR_HTTP_MAX_CONNECTIONS: '500' },
+      'PROJECTOR_SSE_MAX_CLIENTS',
+    ],
   ];
   for (const [env, name] of table) {
     assert.throws(

@@ -5,7 +5,12 @@ import { summarizeThroughput, type CounterSample } from '../../../../services/pr
 const opts = { bucketMs: 15_000, windowMs: 60_000 };
 const T0 = 1_800_000_000_000; // a multiple of 15 s
 
-function sample(atS: number, wagers: number, micro: Record<string, number>, lag: number | null = 0): CounterSample {
+function sample(
+  atS: number,
+  wagers: number,
+  micro: Record<string, number>,
+  lag: number | null = 0,
+): CounterSample {
   return {
     atMs: T0 + atS * 1000,
     wagersApplied: BigInt(wagers),
@@ -26,7 +31,12 @@ void test('rates are counter deltas divided by the time the samples cover, per m
   assert.equal(s.buckets.length, 5, 'from now - window to now, both ends');
   const b0 = s.buckets.find((b) => b.at === new Date(T0).toISOString());
   // 1,000 wagers over 10 s covered = 6,000 a minute; 10 minor units over 10 s = 60 a minute.
-  assert.deepEqual(b0, { at: new Date(T0).toISOString(), wagersPerMinute: 6_000, lagMessages: 10, contributionsMinorPerMinute: { 'j:mini': 60 } });
+  assert.deepEqual(b0, {
+    at: new Date(T0).toISOString(),
+    wagersPerMinute: 6_000,
+    lagMessages: 10,
+    contributionsMinorPerMinute: { 'j:mini': 60 },
+  });
   const b1 = s.buckets.find((b) => b.at === new Date(T0 + 15_000).toISOString());
   assert.equal(b1?.wagersPerMinute, 6_000);
   assert.equal(b1?.lagMessages, 7);
