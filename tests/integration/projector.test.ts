@@ -155,7 +155,8 @@ void test('serves every pool of Postgres at start: the list sorted by poolId, on
     assert.equal(key, 'poolId,jackpotId,tier,currency,amountMinor,cycle,version,updatedAt');
   }
 
-  // The exact path is answered before Fastify, anything else by Fastify: the same bytes either way.
+  // The exact path is a raw GET (shared/src/http.ts), anything else goes through Fastify's routing:
+  // the same bytes either way.
   const direct = await fetch(`${p.base}/v1/pools`);
   const routed = await fetch(`${p.base}/v1/pools?via=fastify`);
   assert.equal(direct.headers.get('content-type'), 'application/json; charset=utf-8');

@@ -27,8 +27,7 @@ import { decodePoolUpdate } from '../../../shared/src/messages/pool-update.js';
 import { createResyncer, type ResyncTrigger } from './resync.js';
 import { createSseHub } from './sse.js';
 import { createPoolStore, type PoolStore } from './store.js';
-import { serveListBeforeFastify } from './fast-list.js';
-import { registerPoolRoutes } from './routes.js';
+import { rawListPools, registerPoolRoutes } from './routes.js';
 import { createPageData } from './page-data.js';
 import { registerPageRoutes } from './page-routes.js';
 import { createUpdateConsumer, uniqueGroupId } from './update-consumer.js';
@@ -175,14 +174,15 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
     onRejoin: () => resyncer.request('rejoin'),
   });
 
+  const notServingReason = (): string | null => (loaded ? null : 'initial load from Postgres not done');
   const app = createHttpServer({
     logger: log,
     telemetry: deps.telemetry,
     limits: config.http,
     ready: () =>
       Promise.resolve(loaded ? consumer.notRunningReason() : 'initial load from Postgres not done'),
+    rawGets: new Map([['/v1/pools', rawListPools({ store, metrics, notServingReason })]]),
   });
-  const notServingReason = (): string | null => (loaded ? null : 'initial load from Postgres not done');
   registerPoolRoutes(app, { store, hub, metrics, notServingReason });
   const pageData = createPageData({
     executeSql,
@@ -192,9 +192,6 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
     logger: log,
   });
   registerPageRoutes(app, { data: pageData, logger: log });
-  if (!serveListBeforeFastify(app.server, { store, metrics, notServingReason })) {
-    log.warn('HTTP server has an unexpected request listener; GET /v1/pools goes through Fastify');
-  }
 
   return {
     store,

@@ -4,7 +4,7 @@
  * for a pool id (pool ids always contain `:` anyway).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { sendError } from '../../../shared/src/http.js';
+import { sendError, type RawGetHandler } from '../../../shared/src/http.js';
 import type { ProjectorMetrics } from './metrics.js';
 import type { SseHub } from './sse.js';
 import type { PoolStore } from './store.js';
@@ -20,6 +20,34 @@ export interface PoolRoutesOptions {
 const JSON_TYPE = 'application/json; charset=utf-8';
 // Amounts change every second: no cache between the display and us may keep an old answer.
 const NO_CACHE = 'no-cache';
+
+const LIST_ATTRIBUTES = {
+  'http.request.method': 'GET',
+  'http.route': '/v1/pools',
+  'http.response.status_code': 200,
+} as const;
+
+/**
+ * `GET /v1/pools` as a raw handler (`rawGets` of shared/src/http.ts): every display polls this
+ * one URL, so it is the whole read load. Before the initial load it declines, and Fastify's route
+ * below answers the 503; that route also serves the same bytes for `/v1/pools?…` and HEAD.
+ */
+export function rawListPools(opts: Omit<PoolRoutesOptions, 'hub'>): RawGetHandler {
+  const { store, metrics } = opts;
+  return (_req, res) => {
+    if (opts.notServingReason() !== null) return false;
+    const started = performance.now();
+    const body = store.listJson();
+    res.writeHead(200, {
+      'content-type': JSON_TYPE,
+      'content-length': body.length,
+      'cache-control': NO_CACHE,
+    });
+    res.end(body);
+    metrics.requestDuration.record((performance.now() - started) / 1000, LIST_ATTRIBUTES);
+    return true;
+  };
+}
 
 export function registerPoolRoutes(app: FastifyInstance, opts: PoolRoutesOptions): void {
   const { store, hub, metrics } = opts;
