@@ -1,6 +1,6 @@
 /**
  * How fast the aggregator drains a backlog into Postgres, against a naive consumer that writes
- * each wager with one INSERT per ledger row and one UPDATE of the pool totals (autocommit), in the
+ * each wager with one INSERT of its ledger row and one UPDATE of the pool totals (autocommit), in the
  * same run and on the same machine.
  *
  *   npm run bench:aggregator
@@ -25,6 +25,13 @@
  * generated traffic (pool amounts and meters, ledger rows and sums, applied event ids, dead
  * letters by reason), so the benchmark cannot report a fast wrong answer. Everything it created
  * is removed at the end. Results go to bench/results/aggregator.json.
+ *
+ * Event ids: BENCH_EVENT_IDS=v7 (default: time-ordered UUIDv7 from the producer library's
+ * `newEventId`, as game servers are told to make them) or v4 (random, the load generator's own);
+ * BENCH_PRELOAD_IDS=N first fills the duplicate check with N ids of the same kind, claimed this
+ * week, as if the week had already seen them (default 0), so that the claim works on an index
+ * larger than the run itself. Peak RSS is sampled in this process while the aggregator runs (it
+ * runs in-process: the figure includes the benchmark's own heap, its Kafka admin and pg pools).
  *
  * Settings: BENCH_WAGERS, BENCH_NAIVE_WAGERS, BENCH_PRODUCERS, BENCH_SEED (default 1),
  * BENCH_TIMEOUT_S (default 600), KAFKA_BROKERS, DATABASE_URL. BENCH_CPU_PROFILE=file.cpuprofile
@@ -51,7 +58,7 @@ import { validateJackpotConfig, type JackpotConfig } from '../shared/src/domain/
 import { putJackpot } from '../shared/src/jackpot-store.js';
 import { createKafka } from '../shared/src/kafka.js';
 import { createLogger } from '../shared/src/logger.js';
-import { createWagerProducer, type WagerProducer } from '../shared/src/producer.js';
+import { createWagerProducer, newEventId, type WagerProducer } from '../shared/src/producer.js';
 import { parseWager, wagerRecord } from '../shared/src/messages/wager.js';
 import { migrate } from '../infra/migrate.js';
 import { createTopic } from '../infra/topics.js';
@@ -99,7 +106,15 @@ interface Expected {
 async function prefill(
   kafka: Kafka,
   config: JackpotConfig,
-  opts: { n: number; naiveN: number; seed: string; producers: number; topic: string; naiveTopic: string },
+  opts: {
+    n: number;
+    naiveN: number;
+    seed: string;
+    producers: number;
+    topic: string;
+    naiveTopic: string;
+    eventIds: 'v4' | 'v7';
+  },
 ): Promise<{ expected: Expected; bytes: number; seconds: number }> {
   const traffic = createTraffic({
     seed: opts.seed,
@@ -124,6 +139,18 @@ async function prefill(
   const naive = createWagerProducer({ kafka, topic: opts.naiveTopic });
   await Promise.all([...ps, naive].map((p) => p.connect()));
   let bytes = 0;
+  // v7: each wager's v4 id is replaced by a new UUIDv7 as it is sent; a re-sent copy keeps its
+  // first copy's replacement.
+  const v7 = new Map<string, string>();
+  const withId = (e: TrafficEvent): TrafficEvent => {
+    if (opts.eventIds === 'v4' || e.kind === 'invalid') return e;
+    let id = v7.get(e.wager.eventId);
+    if (id === undefined) {
+      id = newEventId();
+      v7.set(e.wager.eventId, id);
+    }
+    return { ...e, wager: { ...e.wager, eventId: id } };
+  };
   try {
     const CHUNK = 20_000;
     const start = Date.now();
@@ -131,7 +158,11 @@ async function prefill(
       const sends: Promise<void>[] = [];
       for (let j = i; j < Math.min(opts.n, i + CHUNK); j++) {
         // 20,000 events a second of occurredAt: realistic timestamps, all well inside today's partitions.
-        const event = toEvent(traffic.next(start - opts.n / 20 + Math.floor(j / 20)), expected, config);
+        const event = toEvent(
+          withId(traffic.next(start - opts.n / 20 + Math.floor(j / 20))),
+          expected,
+          config,
+        );
         bytes += event.value.length;
         sends.push((ps[shardOf(event.key, opts.producers)] as WagerProducer).sendRaw(event.key, event.value));
         if (j < opts.naiveN) sends.push(naive.sendRaw(event.key, event.value));
@@ -194,6 +225,29 @@ async function createDatabase(
   const put = await withClient(pool, (c) => putJackpot(c, config, { actor: 'aggregator-bench' }));
   if (!put.ok) throw new Error(`jackpot not stored: ${JSON.stringify(put)}`);
   return { name, url: url.toString(), pool };
+}
+
+/**
+ * N ids in this week's partition of the duplicate check, of the kind the run sends: random (v4)
+ * or UUIDv7 of the last N milliseconds before now (older than every id of the run).
+ */
+async function preloadIds(pool: pg.Pool, n: number, kind: 'v4' | 'v7'): Promise<void> {
+  await ensureDayPartitions(pool, Date.now());
+  const id =
+    kind === 'v4'
+      ? 'gen_random_uuid()'
+      : `(lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint - $1::bigint + i), 12, '0') || '7' ||
+          substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid`;
+  const CHUNK = 1_000_000;
+  for (let from = 0; from < n; from += CHUNK) {
+    await pool.query(
+      `INSERT INTO jackpot.applied_events (event_id, claimed_week)
+       SELECT ${id}, date_trunc('week', now() AT TIME ZONE 'UTC')::date
+       FROM generate_series($2::bigint, $3::bigint) AS i WHERE $1::bigint > 0`,
+      [n, from, Math.min(n, from + CHUNK) - 1],
+    );
+  }
+  await pool.query('VACUUM ANALYZE jackpot.applied_events');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,6 +323,10 @@ interface AggregatorRun {
   /** CPU of this process (the aggregator) per applied wager, and as a share of one core. */
   readonly cpuUsPerEvent: number;
   readonly cpuCores: number;
+  /** This process's RSS (MB) just before the aggregator started, and its peak while it ran (sampled every 20 ms). */
+  readonly rssMbAtStart: number;
+  readonly rssMbPeak: number;
+  readonly heapMbPeak: number;
 }
 
 async function runAggregator(
@@ -311,6 +369,14 @@ async function runAggregator(
       ).rows[0]?.n ?? 0,
     );
 
+  const rssAtStart = process.memoryUsage.rss();
+  let rssPeak = rssAtStart;
+  let heapPeak = 0;
+  const rssWatch = setInterval(() => {
+    const m = process.memoryUsage();
+    rssPeak = Math.max(rssPeak, m.rss);
+    heapPeak = Math.max(heapPeak, m.heapUsed + m.external);
+  }, 20);
   const cpuBefore = process.cpuUsage();
   const t0 = performance.now();
   let busyAtJoin = Number.NaN;
@@ -343,6 +409,7 @@ async function runAggregator(
     }
   } finally {
     clearInterval(joinWatch);
+    clearInterval(rssWatch);
     await aggregator.stop();
     await pool.end();
   }
@@ -388,6 +455,9 @@ async function runAggregator(
     retries: counter(metrics.get('jackpot.aggregator.batch.retries')),
     cpuUsPerEvent: round((cpu.user + cpu.system) / n),
     cpuCores: round((cpu.user + cpu.system) / 1e6 / wall),
+    rssMbAtStart: Math.round(rssAtStart / 2 ** 20),
+    rssMbPeak: Math.round(rssPeak / 2 ** 20),
+    heapMbPeak: Math.round(heapPeak / 2 ** 20),
   };
 }
 
@@ -404,7 +474,7 @@ interface NaiveRun {
 }
 
 /**
- * kafkajs eachMessage; per wager one INSERT of a ledger row per pool and one UPDATE of the
+ * kafkajs eachMessage; per wager one INSERT of its ledger row (the pools' shares as arrays) and one UPDATE of the
  * jackpot's pool_totals rows, each statement its own autocommit transaction. No dedupe, no
  * fence, no dead letters: it does less than the aggregator, so the ratio flatters it if anything.
  */
@@ -447,24 +517,26 @@ async function runNaive(
         if (parsed.ok && games.has(parsed.wager.gameId) && parsed.wager.currency === config.currency) {
           const w = parsed.wager;
           const amount = BigInt(w.amountMinor);
-          for (const p of pools) {
-            await client.query(
-              `INSERT INTO jackpot.contributions (event_id, pool_id, cycle, wager_minor, contribution_micro, reserve_micro, occurred_at, game_id, player_id, wager_currency)
-               VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9)`,
-              [
-                w.eventId,
-                p.poolId,
-                w.amountMinor,
-                (amount * p.ppm).toString(),
-                (amount * p.reservePpm).toString(),
-                w.occurredAt,
-                w.gameId,
-                w.playerId,
-                w.currency,
-              ],
-            );
-            rows++;
-          }
+          // One ledger row a wager, its pool shares as arrays, as the aggregator writes it.
+          await client.query(
+            `INSERT INTO jackpot.ledger (event_id, occurred_at, game_id, player_id, wager_currency, wager_minor,
+                                         pool_ids, cycles, contribution_micro, overflow_micro, reserve_micro)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+            [
+              w.eventId,
+              w.occurredAt,
+              w.gameId,
+              w.playerId,
+              w.currency,
+              w.amountMinor,
+              pools.map((p) => p.poolId),
+              pools.map(() => 1),
+              pools.map((p) => (amount * p.ppm).toString()),
+              pools.map(() => '0'),
+              pools.map((p) => (amount * p.reservePpm).toString()),
+            ],
+          );
+          rows += pools.length;
           await client.query(
             `UPDATE jackpot.pool_totals SET amount_micro = amount_micro + $2::numeric * contribution_ppm, reserve_micro = reserve_micro + $2::numeric * reserve_ppm,
                     wagers_total = wagers_total + 1, version = version + 1, updated_at = now()
@@ -499,7 +571,12 @@ async function runNaive(
 // ---------------------------------------------------------------------------------------------
 // Correctness: what Postgres holds against the independent computation.
 
-async function verify(pool: pg.Pool, config: JackpotConfig, expected: Expected): Promise<string[]> {
+async function verify(
+  pool: pg.Pool,
+  config: JackpotConfig,
+  expected: Expected,
+  preloaded: number,
+): Promise<string[]> {
   const problems: string[] = [];
   const totals = await pool.query<{
     pool_id: string;
@@ -543,8 +620,8 @@ async function verify(pool: pg.Pool, config: JackpotConfig, expected: Expected):
   }
   const events = (await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM jackpot.applied_events'))
     .rows[0]?.n;
-  if (Number(events) !== expected.applied)
-    problems.push(`applied_events: ${events}, expected ${expected.applied}`);
+  if (Number(events) !== expected.applied + preloaded)
+    problems.push(`applied_events: ${events}, expected ${expected.applied} + ${preloaded} preloaded`);
   const dead = new Map(
     (
       await pool.query<{ reason: string; n: string }>(
@@ -589,6 +666,8 @@ async function bench(): Promise<void> {
   const producers = int(env, 'BENCH_PRODUCERS', 4, 1, 64);
   const timeoutS = int(env, 'BENCH_TIMEOUT_S', 600, 10, 86_400);
   const seed = env['BENCH_SEED'] ?? '1';
+  const eventIds = env['BENCH_EVENT_IDS'] === 'v4' ? 'v4' : 'v7';
+  const preload = int(env, 'BENCH_PRELOAD_IDS', 0, 0, 100_000_000);
   const brokers = list(env, 'KAFKA_BROKERS', DEFAULT_KAFKA_BROKERS);
 
   const validated = validateJackpotConfig(JACKPOT_ID, JACKPOT_BODY);
@@ -617,9 +696,10 @@ async function bench(): Promise<void> {
 
   try {
     console.log(
-      `aggregator bench: ${n} events (${naiveN} for the naive consumer), ${PARTITIONS} partitions, load ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
+      `aggregator bench: ${n} events (${naiveN} for the naive consumer), ${PARTITIONS} partitions, event ids ${eventIds}` +
+        `${preload > 0 ? `, ${preload} ids preloaded` : ''}, load ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
     );
     const aggDb = await createDatabase(admin, serverUrl, config);
     databases.push(aggDb);
@@ -636,7 +716,15 @@ async function bench(): Promise<void> {
       createdTopics.push(topic);
     }
 
+    if (preload > 0) {
+      const t = performance.now();
+      await preloadIds(aggDb.pool, preload, eventIds);
+      console.log(
+        `preloaded ${preload} ${eventIds} ids into this week's duplicate check in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
+    }
     const filled = await prefill(kafka, config, {
+      eventIds,
       n,
       naiveN,
       seed,
@@ -666,12 +754,15 @@ async function bench(): Promise<void> {
         `${agg.retries} retries; aggregator CPU ${agg.cpuUsPerEvent} µs/event (${agg.cpuCores} cores)`,
     );
     console.log(
+      `  memory (this process, aggregator in-process): RSS ${agg.rssMbAtStart} MB at start, peak ${agg.rssMbPeak} MB; peak heap+external ${agg.heapMbPeak} MB`,
+    );
+    console.log(
       `  per window (ms): ${Object.entries(agg.phaseMsPerWindow)
         .map(([k, v]) => `${k} ${v.toFixed(1)}`)
         .join(', ')}`,
     );
 
-    const problems = await verify(aggDb.pool, config, expected);
+    const problems = await verify(aggDb.pool, config, expected, preload);
     if (agg.applied !== expected.applied)
       problems.push(`applied metric ${agg.applied}, expected ${expected.applied}`);
     console.log(
@@ -711,6 +802,8 @@ async function bench(): Promise<void> {
             partitions: PARTITIONS,
             producers,
             seed,
+            eventIds,
+            preloadedIds: preload,
             jackpot: JACKPOT_ID,
             pools: config.pools.length,
             games: config.games.length,

@@ -105,7 +105,7 @@ async function assertExact(events: readonly RawEvent[], what: string): Promise<v
 
 async function reset(): Promise<void> {
   await db.pool.query(
-    'TRUNCATE jackpot.contributions, jackpot.applied_events, jackpot.dead_letters, jackpot.consumer_offsets',
+    'TRUNCATE jackpot.ledger, jackpot.applied_events, jackpot.dead_letters, jackpot.consumer_offsets',
   );
   await db.pool.query(
     'UPDATE jackpot.pool_totals SET amount_micro = seed_micro, cycle_contribution_micro = 0, cycle_wagers = 0, reserve_micro = 0',

@@ -21,6 +21,6 @@ export async function testAggregatorConfig(
     partitionsConsumedConcurrently: partitions,
     sessionTimeoutMs: FAST_GROUP.sessionTimeout ?? 6000,
     faultPoints: new Map(),
-    retentionDays: { contributions: 0, applied_events: 7, dead_letters: 30 },
+    retentionDays: { ledger: 0, applied_events: 7, dead_letters: 30 },
   };
 }

@@ -124,7 +124,7 @@ function rowsFor(timestamps: readonly string[]): LedgerRow[] {
 async function copyRows(rows: readonly LedgerRow[], chunkBytes?: number): Promise<void> {
   const client = await db.pool.connect();
   try {
-    await client.query('TRUNCATE jackpot.contributions');
+    await client.query('TRUNCATE jackpot.ledger');
     await pipeline(
       Readable.from(ledgerCopyChunks(rows, chunkBytes)),
       client.query(copyFrom(sql.COPY_LEDGER)),

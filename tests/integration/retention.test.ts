@@ -30,10 +30,10 @@ const claim = async (ids: string[]): Promise<string[]> =>
 
 await ensureDayPartitions(db.pool, Date.now());
 // A new database's legacy partitions (migration 0007) are empty and end in 2000: the first run drops them.
-assert.deepEqual(
-  await dropExpiredPartitions(db.pool, { applied_events: 7, dead_letters: 30, contributions: 0 }),
-  ['applied_events_legacy', 'dead_letters_legacy'],
-);
+assert.deepEqual(await dropExpiredPartitions(db.pool, { applied_events: 7, dead_letters: 30, ledger: 0 }), [
+  'applied_events_legacy',
+  'dead_letters_legacy',
+]);
 await seedJackpot(db.pool, {
   jackpotId: 'ret',
   currency: 'EUR',
@@ -49,7 +49,7 @@ const weekOf = (iso: string): string => {
 };
 
 void test('partitions exist from yesterday to a week ahead: daily for the ledger and the dead letters, weekly for the duplicate check', async () => {
-  for (const parent of ['contributions', 'applied_events', 'dead_letters']) {
+  for (const parent of ['ledger', 'applied_events', 'dead_letters']) {
     const names = await partitions(parent);
     for (let d = -1; d <= 7; d++) {
       const day = isoDay(-d * DAY_MS);
@@ -75,14 +75,14 @@ void test('an id claimed weeks ago is still a duplicate within the window, and f
 
   // Its week ended between 7 and 13 days ago: kept with 20 days, dropped with 3.
   assert.deepEqual(
-    await dropExpiredPartitions(db.pool, { applied_events: 20, dead_letters: 0, contributions: 0 }),
+    await dropExpiredPartitions(db.pool, { applied_events: 20, dead_letters: 0, ledger: 0 }),
     [],
     'kept 20 days: nothing to drop',
   );
   const dropped = await dropExpiredPartitions(db.pool, {
     applied_events: 3,
     dead_letters: 0,
-    contributions: 0,
+    ledger: 0,
   });
   assert.deepEqual(dropped, [`applied_events_${week}`]);
   assert.deepEqual(await claim([old]), [], 'past the window the id is claimable again');
@@ -94,6 +94,7 @@ void test('an id claimed weeks ago is still a duplicate within the window, and f
 
 void test('dropped ledger days are summed into rollups first: pool totals and reconcile are unchanged', async () => {
   const day = isoDay(5 * DAY_MS);
+  // 'contributions', the ledger's name before migration 0009, still means the ledger.
   await db.pool.query("SELECT jackpot.create_day_partition('contributions', $1::date)", [day]);
   const messages: InMessage[] = [1, 2, 3, 4].map((i) => ({
     offset: String(i - 1),
@@ -125,9 +126,9 @@ void test('dropped ledger days are summed into rollups first: pool totals and re
   const dropped = await dropExpiredPartitions(db.pool, {
     applied_events: 30,
     dead_letters: 0,
-    contributions: 3,
+    ledger: 3,
   });
-  assert.deepEqual(dropped, [`contributions_${day.replaceAll('-', '')}`]);
+  assert.deepEqual(dropped, [`ledger_${day.replaceAll('-', '')}`]);
   assert.equal(await rows(), 0, 'the rows of that day are gone');
   const rollups = await db.pool.query<{ rows: string; c: string }>(
     "SELECT rows::text, contribution_micro::text AS c FROM jackpot.ledger_rollups WHERE pool_id = 'ret:main'",
@@ -156,7 +157,7 @@ void test('dead letters go by the day they were received; the newest stay, with 
   const dropped = await dropExpiredPartitions(db.pool, {
     applied_events: 30,
     dead_letters: 7,
-    contributions: 0,
+    ledger: 0,
   });
   assert.deepEqual(dropped, [`dead_letters_${day.replaceAll('-', '')}`]);
   const left = await db.pool.query<{ kafka_offset: string; published_at: Date | null }>(

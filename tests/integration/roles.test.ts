@@ -209,7 +209,7 @@ void test('a login in jackpot_service runs what the gateway, the aggregator, the
   // The partitions exist, belong to the migrating role, and grant the service nothing directly.
   const part = await db.pool.query<{ owner: string; acl: string | null }>(
     `SELECT pg_get_userbyid(relowner) AS owner, relacl::text AS acl FROM pg_class WHERE oid = to_regclass($1)`,
-    [`jackpot.contributions_${today}`],
+    [`jackpot.ledger_${today}`],
   );
   assert.equal(
     part.rows[0]?.owner,
@@ -243,16 +243,21 @@ void test('the service login cannot change the schema or rewrite what is append-
     ['DROP TABLE jackpot.wins', '42501'],
     ['TRUNCATE jackpot.applied_events', '42501'],
     ['ALTER TABLE jackpot.pool_totals ADD COLUMN x int', '42501'],
-    ['UPDATE jackpot.contributions SET contribution_micro = 0', '42501'],
-    ['DELETE FROM jackpot.contributions', '42501'],
+    // The contract's ledger is a view of jackpot.ledger (migration 0009) that nobody can update or
+    // delete through (55000); the table itself refuses the service (42501).
+    ['UPDATE jackpot.contributions SET contribution_micro = 0', '55000'],
+    ['DELETE FROM jackpot.contributions', '55000'],
+    ['UPDATE jackpot.ledger SET wager_minor = 0', '42501'],
+    ['DELETE FROM jackpot.ledger', '42501'],
+    ['INSERT INTO jackpot.contributions SELECT * FROM jackpot.contributions LIMIT 1', '42501'],
     ['DELETE FROM jackpot.wins', '42501'],
     ['DELETE FROM jackpot.pool_totals', '42501'],
     ['UPDATE jackpot.pool_triggers SET trigger_micro = 0', '42501'],
     ['UPDATE jackpot.topups SET amount_micro = 1', '42501'],
     ['UPDATE jackpot.config_audit SET actor = $$x$$', '42501'],
     ['DELETE FROM jackpot.applied_events', '42501'],
-    [`UPDATE jackpot.contributions_${today} SET wager_minor = 0`, '42501'],
-    [`SELECT count(*) FROM jackpot.contributions_default`, '42501'],
+    [`UPDATE jackpot.ledger_${today} SET wager_minor = 0`, '42501'],
+    [`SELECT count(*) FROM jackpot.ledger_default`, '42501'],
     ['SELECT * FROM public.schema_migrations', '42501'],
     // The partition function only makes days near today.
     ['SELECT jackpot.create_ledger_partition(current_date + 400)', '22023'],
@@ -287,7 +292,7 @@ void test('a login in jackpot_analyst reads the documented tables, never a trigg
     'SELECT trigger_micro FROM jackpot.pool_triggers',
     'SELECT * FROM jackpot.api_keys',
     'SELECT key_hash FROM jackpot.api_keys',
-    `SELECT * FROM jackpot.contributions_${today}`,
+    `SELECT * FROM jackpot.ledger_${today}`,
     'SELECT jackpot.create_ledger_partition(current_date)',
   ]) {
     assert.equal(await outcome(analyst, sql), '42501', sql);

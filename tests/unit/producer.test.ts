@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Partitioners, type Kafka, type ProducerRecord } from 'kafkajs';
 import { AppError } from '../../shared/src/errors.js';
-import { encodeWager, type WagerMessage } from '../../shared/src/messages/wager.js';
-import { createWagerProducer, type ProducerOptions } from '../../shared/src/producer.js';
+import { encodeWager, parseWager, type WagerMessage } from '../../shared/src/messages/wager.js';
+import { createWagerProducer, newEventId, type ProducerOptions } from '../../shared/src/producer.js';
 
 interface Deferred {
   readonly record: ProducerRecord;
@@ -245,5 +245,34 @@ void describe('createWagerProducer', () => {
     const producer = createWagerProducer({ kafka });
     await assert.rejects(producer.connect(), /connect refused/);
     assert.equal(producer.isConnected(), false);
+  });
+});
+
+void describe('newEventId (UUIDv7)', () => {
+  void it('puts the millisecond time in the first 48 bits, version 7 and the RFC variant', () => {
+    for (const ms of [0, 1, 1_764_547_200_123, 2 ** 32 - 1, 2 ** 32, 2 ** 48 - 1]) {
+      const id = newEventId(ms);
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.equal(parseInt(id.slice(0, 8) + id.slice(9, 13), 16), ms, id);
+    }
+  });
+
+  void it('sorts by time as text (and so as a Postgres uuid), and never repeats', () => {
+    const ids = Array.from({ length: 20_000 }, (_, i) => newEventId(1_764_547_200_000 + Math.floor(i / 100)));
+    assert.equal(new Set(ids).size, ids.length);
+    for (let i = 100; i < ids.length; i += 100) assert.ok((ids[i - 1] as string) < (ids[i] as string));
+  });
+
+  void it('is a valid wager eventId', () => {
+    const wager = {
+      eventId: newEventId(),
+      occurredAt: new Date().toISOString(),
+      gameId: 'g',
+      playerId: 'p',
+      currency: 'EUR',
+      amountMinor: 100,
+    };
+    const parsed = parseWager(encodeWager(wager), Date.now());
+    assert.equal(parsed.ok, true);
   });
 });

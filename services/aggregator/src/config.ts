@@ -46,7 +46,7 @@ export interface AggregatorConfig extends CommonConfig {
    *   replaying a topic's whole default retention. Each week kept costs one more index probe per
    *   claimed id (~35 ms per 10,000-wager window).
    * - `dead_letters`, RETENTION_DEAD_LETTERS_DAYS (30): time to look at and re-drive bad input.
-   * - `contributions`, RETENTION_LEDGER_DAYS (0: keep forever): the ledger is the audit trail of
+   * - `ledger`, RETENTION_LEDGER_DAYS (0: keep forever): the ledger is the audit trail of
    *   money; when set, dropped days are summed per pool and cycle into jackpot.ledger_rollups
    *   first, so reconcile still holds, but the per-wager rows are gone (export them before).
    */
@@ -109,7 +109,7 @@ export function loadConfig(
     retentionDays: {
       applied_events: int(env, 'RETENTION_DUPLICATE_CHECK_DAYS', 7, 1, 3650),
       dead_letters: int(env, 'RETENTION_DEAD_LETTERS_DAYS', 30, 0, 3650),
-      contributions: int(env, 'RETENTION_LEDGER_DAYS', 0, 0, 36500),
+      ledger: int(env, 'RETENTION_LEDGER_DAYS', 0, 0, 36500),
     },
     http: httpLimits(env, 'AGGREGATOR'),
     memoryBudgetMb: memoryBudgetMb(env, 'AGGREGATOR', 256),

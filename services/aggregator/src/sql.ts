@@ -62,12 +62,12 @@ export const claimEvents = (eventIds: readonly string[]): Sql => ({
 });
 
 /**
- * Binary format: see ledger-copy.ts for why and how. The wager's columns come first and the
- * pool's last, so that a wager's part of the row is encoded once and copied for each pool.
+ * One row a wager, its pool shares as parallel arrays (migration 0009); binary format: see
+ * ledger-copy.ts for why and how.
  */
-export const COPY_LEDGER = `COPY jackpot.contributions
+export const COPY_LEDGER = `COPY jackpot.ledger
   (event_id, occurred_at, game_id, player_id, wager_currency, wager_minor, fx_rate_micro,
-   pool_id, cycle, contribution_micro, overflow_micro, reserve_micro) FROM STDIN WITH (FORMAT binary)`;
+   pool_ids, cycles, contribution_micro, overflow_micro, reserve_micro) FROM STDIN WITH (FORMAT binary)`;
 
 export interface DeadLetterColumns {
   reasons: string[];

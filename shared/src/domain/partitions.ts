@@ -1,8 +1,8 @@
 import { civilFromDays, formatIsoDate, MS_PER_DAY, utcDayOf } from './civil-date.js';
 
-/** One daily range partition of `jackpot.contributions`, by `occurred_at`. */
+/** One daily range partition of the ledger (`jackpot.ledger`), by `occurred_at`. */
 export interface LedgerPartition {
-  /** `contributions_YYYYMMDD`. */
+  /** `ledger_YYYYMMDD`. */
   readonly name: string;
   /** First UTC day inside, `YYYY-MM-DD`. */
   readonly fromIso: string;
@@ -22,7 +22,7 @@ export function ledgerPartitionFor(epochMs: number): LedgerPartition {
   const fromIso = formatIsoDate(civilFromDays(day));
   const toIso = formatIsoDate(civilFromDays(day + 1));
   return {
-    name: `contributions_${fromIso.replaceAll('-', '')}`,
+    name: `ledger_${fromIso.replaceAll('-', '')}`,
     fromIso,
     toIso,
     fromTimestamp: `${fromIso} 00:00:00+00`,

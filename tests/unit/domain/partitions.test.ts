@@ -18,18 +18,18 @@ void test('one partition per UTC day, from daysBehind before today to daysAhead 
   assert.deepEqual(
     parts.map((p) => [p.name, p.fromIso, p.toIso]),
     [
-      ['contributions_20261128', '2026-11-28', '2026-11-29'],
-      ['contributions_20261129', '2026-11-29', '2026-11-30'],
-      ['contributions_20261130', '2026-11-30', '2026-12-01'],
-      ['contributions_20261201', '2026-12-01', '2026-12-02'],
-      ['contributions_20261202', '2026-12-02', '2026-12-03'],
+      ['ledger_20261128', '2026-11-28', '2026-11-29'],
+      ['ledger_20261129', '2026-11-29', '2026-11-30'],
+      ['ledger_20261130', '2026-11-30', '2026-12-01'],
+      ['ledger_20261201', '2026-12-01', '2026-12-02'],
+      ['ledger_20261202', '2026-12-02', '2026-12-03'],
     ],
   );
   assert.equal(parts[0]?.fromTimestamp, '2026-11-28 00:00:00+00');
   assert.equal(parts[0]?.toTimestamp, '2026-11-29 00:00:00+00');
   assert.deepEqual(
     ledgerPartitionsAhead(NOW, 0, 0).map((p) => p.name),
-    ['contributions_20261129'],
+    ['ledger_20261129'],
   );
 });
 
@@ -38,8 +38,8 @@ void test('month, year and leap-day boundaries', () => {
   assert.deepEqual(
     ledgerPartitionsAhead(dec31, 0, 1).map((p) => [p.name, p.toIso]),
     [
-      ['contributions_20261231', '2027-01-01'],
-      ['contributions_20270101', '2027-01-02'],
+      ['ledger_20261231', '2027-01-01'],
+      ['ledger_20270101', '2027-01-02'],
     ],
   );
   const feb28 = daysFromCivil(2028, 2, 28) * DAY;
@@ -56,11 +56,11 @@ void test('month, year and leap-day boundaries', () => {
 
 void test('an instant belongs to the UTC day it falls in, edges included', () => {
   const midnight = 20_786 * DAY;
-  assert.equal(ledgerPartitionFor(midnight).name, 'contributions_20261129');
-  assert.equal(ledgerPartitionFor(midnight - 1).name, 'contributions_20261128');
-  assert.equal(ledgerPartitionFor(midnight + DAY - 1).name, 'contributions_20261129');
-  assert.equal(ledgerPartitionFor(0).name, 'contributions_19700101');
-  assert.equal(ledgerPartitionFor(-1).name, 'contributions_19691231');
+  assert.equal(ledgerPartitionFor(midnight).name, 'ledger_20261129');
+  assert.equal(ledgerPartitionFor(midnight - 1).name, 'ledger_20261128');
+  assert.equal(ledgerPartitionFor(midnight + DAY - 1).name, 'ledger_20261129');
+  assert.equal(ledgerPartitionFor(0).name, 'ledger_19700101');
+  assert.equal(ledgerPartitionFor(-1).name, 'ledger_19691231');
 });
 
 void test('bad arguments are refused', () => {
