@@ -1,3 +1,4 @@
+import { metrics, type BatchObservableResult } from '@opentelemetry/api';
 import pg from 'pg';
 import { AppError, isRetryable, toError } from './errors.js';
 
@@ -66,7 +67,82 @@ export function createPool(
     idleTimeoutMillis: 30000,
   });
   pool.on('error', (e) => opts.onIdleError?.(e));
+  meterPool(pool, opts.applicationName ?? 'jackpot', opts.max ?? 10);
   return pool;
+}
+
+/**
+ * Seconds to get a client from a pool: an idle one takes microseconds, a new connection a few
+ * milliseconds (tens with TLS), a full pool waits for a release, up to the 5 s connection timeout.
+ */
+const POOL_WAIT_BUCKETS_S = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: () => void) => void;
+
+/**
+ * A pool's use, on the process's global meter (a no-op until startTelemetry has run, so command
+ * line tools pay nothing): `db.client.connections.usage` by `state` (idle, used),
+ * `….max`, `….pending_requests` (callers waiting for a client) and `….wait_time` (seconds from
+ * `connect()`, which `pool.query` calls too, to a client or an error), each with `pool`, the
+ * pool's application name. The gauges are read at scrape time; the histogram costs one clock read
+ * per checkout.
+ */
+function meterPool(pool: pg.Pool, name: string, max: number): void {
+  const meter = metrics.getMeter('jackpot.db');
+  const attributes = { pool: name };
+  const idle = { pool: name, state: 'idle' };
+  const used = { pool: name, state: 'used' };
+  const usage = meter.createObservableUpDownCounter('db.client.connections.usage', {
+    unit: '{connection}',
+    description: 'Connections of the pool, by state (idle, used)',
+  });
+  const maxConnections = meter.createObservableUpDownCounter('db.client.connections.max', {
+    unit: '{connection}',
+    description: 'Connections the pool may open',
+  });
+  const pending = meter.createObservableUpDownCounter('db.client.connections.pending_requests', {
+    unit: '{request}',
+    description: 'Callers waiting for a connection of the pool',
+  });
+  const waitTime = meter.createHistogram('db.client.connections.wait_time', {
+    unit: 's',
+    description: 'Time to get a connection from the pool (or to fail to)',
+    advice: { explicitBucketBoundaries: POOL_WAIT_BUCKETS_S },
+  });
+  const observe = (r: BatchObservableResult): void => {
+    r.observe(usage, pool.idleCount, idle);
+    r.observe(usage, pool.totalCount - pool.idleCount, used);
+    r.observe(maxConnections, max, attributes);
+    r.observe(pending, pool.waitingCount, attributes);
+  };
+  const observables = [usage, maxConnections, pending];
+  meter.addBatchObservableCallback(observe, observables);
+
+  const connect = pool.connect.bind(pool) as (cb: ConnectCallback) => void;
+  function timedConnect(cb?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    const started = performance.now();
+    const waited = (): void => waitTime.record((performance.now() - started) / 1000, attributes);
+    if (cb !== undefined) {
+      connect((err, client, done) => {
+        waited();
+        cb(err, client, done);
+      });
+      return undefined;
+    }
+    return new Promise((resolve, reject) =>
+      connect((err, client) => {
+        waited();
+        if (client === undefined) reject(err ?? new Error('no client'));
+        else resolve(client);
+      }),
+    );
+  }
+  pool.connect = timedConnect as typeof pool.connect;
+  const end = pool.end.bind(pool) as (cb?: () => void) => Promise<void> | undefined;
+  pool.end = ((cb?: () => void) => {
+    meter.removeBatchObservableCallback(observe, observables);
+    return end(cb);
+  }) as typeof pool.end;
 }
 
 export async function withClient<T>(pool: pg.Pool, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {

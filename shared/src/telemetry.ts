@@ -1,11 +1,24 @@
 /**
- * OpenTelemetry metrics for every service, read by Prometheus from the service's own
- * `GET /metrics` (no second port). Traces are off unless OTEL_TRACES_EXPORTER says otherwise.
+ * OpenTelemetry for every service. Metrics are read by Prometheus from the service's own
+ * `GET /metrics` (no second port); every service also exports its heap, RSS, event-loop delay
+ * (here) and its Postgres pools' use (shared/src/db.ts). Traces are off unless
+ * `OTEL_TRACES_EXPORTER` names an exporter (`otlp`, `console`), configured by the standard
+ * `OTEL_*` variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`,
+ * `OTEL_TRACES_SAMPLER_ARG`, `OTEL_PROPAGATORS`); off, no tracer provider is registered and
+ * every span is the API's no-op.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { metrics, type Meter } from '@opentelemetry/api';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import {
+  isSpanContextValid,
+  metrics,
+  trace,
+  type BatchObservableResult,
+  type Meter,
+} from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 
 export interface Telemetry {
   readonly meter: Meter;
@@ -14,19 +27,102 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
+export interface TelemetryOptions {
+  /**
+   * Spans go to this exporter, one at a time as they end, instead of `OTEL_TRACES_EXPORTER`'s:
+   * tests pass an in-memory one (`tracing.InMemorySpanExporter` of `@opentelemetry/sdk-node`).
+   */
+  readonly spanExporter?: tracing.SpanExporter;
+}
+
 /** Latency buckets in seconds, from 1 ms to 10 s (OpenTelemetry semantic conventions use seconds). */
 export const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function startTelemetry(serviceName: string): Telemetry {
+/**
+ * Event-loop delay is sampled every 10 ms by a timer in libuv (perf_hooks): a delay shorter than
+ * that is invisible, and the gateway's p95 target is 50 ms, so 10 ms is fine enough.
+ */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
+export function startTelemetry(serviceName: string, opts: TelemetryOptions = {}): Telemetry {
   process.env['OTEL_TRACES_EXPORTER'] ??= 'none';
   process.env['OTEL_LOGS_EXPORTER'] ??= 'none';
   process.env['OTEL_SDK_DISABLED'] ??= 'false';
   const exporter = new PrometheusExporter({ preventServerStart: true });
-  const sdk = new NodeSDK({ serviceName, metricReader: exporter, instrumentations: [] });
+  const sdk = new NodeSDK({
+    serviceName,
+    metricReader: exporter,
+    instrumentations: [],
+    ...(opts.spanExporter === undefined
+      ? {}
+      : { spanProcessors: [new tracing.SimpleSpanProcessor(opts.spanExporter)] }),
+  });
   sdk.start();
+  const meter = metrics.getMeter(serviceName);
+  const stopRuntime = observeRuntime(meter);
   return {
-    meter: metrics.getMeter(serviceName),
+    meter,
     handleMetrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
-    shutdown: () => sdk.shutdown(),
+    shutdown: async () => {
+      stopRuntime();
+      await sdk.shutdown();
+    },
   };
+}
+
+/**
+ * Heap, RSS and event-loop delay, read when Prometheus scrapes (nothing runs between scrapes but
+ * the event-loop sampler). The delay gauges cover the time since the previous scrape: the
+ * histogram is reset after each read, so a stall shows once, in the scrape after it.
+ */
+function observeRuntime(meter: Meter): () => void {
+  const rss = meter.createObservableGauge('process.memory.usage', {
+    unit: 'By',
+    description: 'Resident set size of the process',
+  });
+  const heapUsed = meter.createObservableGauge('v8js.memory.heap.used', {
+    unit: 'By',
+    description: 'V8 heap in use (all spaces)',
+  });
+  const heapLimit = meter.createObservableGauge('v8js.memory.heap.limit', {
+    unit: 'By',
+    description: 'V8 heap size limit (--max-old-space-size and the young generation)',
+  });
+  const delayP99 = meter.createObservableGauge('nodejs.eventloop.delay.p99', {
+    unit: 's',
+    description: '99th percentile of the event-loop delay since the previous scrape',
+  });
+  const delayMax = meter.createObservableGauge('nodejs.eventloop.delay.max', {
+    unit: 's',
+    description: 'Longest event-loop delay since the previous scrape',
+  });
+  const delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+  delay.enable();
+  const callback = (r: BatchObservableResult): void => {
+    r.observe(rss, process.memoryUsage.rss());
+    const heap = getHeapStatistics();
+    r.observe(heapUsed, heap.used_heap_size);
+    r.observe(heapLimit, heap.heap_size_limit);
+    // Nanoseconds; 0 before the first sample.
+    if (delay.count > 0) {
+      r.observe(delayP99, delay.percentile(99) / 1e9);
+      r.observe(delayMax, delay.max / 1e9);
+    }
+    delay.reset();
+  };
+  const observables = [rss, heapUsed, heapLimit, delayP99, delayMax];
+  meter.addBatchObservableCallback(callback, observables);
+  return () => {
+    meter.removeBatchObservableCallback(callback, observables);
+    delay.disable();
+  };
+}
+
+/**
+ * True when this process records spans: a tracer provider is registered (an exporter was
+ * configured). The no-op tracer gives a root span an invalid context; a real one gives it ids
+ * even when its sampler drops it. The probe span is never ended, so nothing exports it.
+ */
+export function tracingEnabled(): boolean {
+  return isSpanContextValid(trace.getTracer('jackpot.probe').startSpan('probe').spanContext());
 }

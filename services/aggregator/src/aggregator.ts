@@ -22,6 +22,7 @@ import { parseWager } from '../../../shared/src/messages/wager.js';
 import { poolUpdateRecord } from '../../../shared/src/messages/pool-update.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
 import { checkPositions, describeProblems, readTopicSource } from '../../../shared/src/positions.js';
+import { trackConsumerLag } from '../../../shared/src/consumer-lag.js';
 import { dropExpiredPartitions, ensureDayPartitions } from '../../../shared/src/retention.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
@@ -35,6 +36,7 @@ import {
   type WindowOutcome,
   type WindowPhase,
 } from './apply-window.js';
+import { createWindowTracing } from './window-trace.js';
 
 export interface AggregatorDeps {
   readonly kafka: Kafka;
@@ -233,6 +235,12 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     allowAutoTopicCreation: false,
     readUncommitted: false,
   });
+  trackConsumerLag(consumer, deps.meter, {
+    name: 'jackpot.aggregator.consumer.lag',
+    description:
+      'Messages not yet applied, per partition this replica owns (high watermark of the last fetch − next offset to apply)',
+  });
+  const traces = createWindowTracing({ topic: config.topic, groupId: config.groupId });
   const producer: Producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
@@ -375,7 +383,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     const slices = window.map((p) => p.slice);
     const events = slices.reduce((n, s) => n + s.messages.length, 0);
     try {
-      const outcome = await applyIsolating(slices);
+      const outcome = await traces.window(slices, events, () => applyIsolating(slices));
       const seconds = (performance.now() - started) / 1000;
       metrics.batchDuration.record(seconds);
       metrics.batchSize.record(events);
@@ -660,6 +668,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
             parsed: parseWager(m.value ?? null, nowMs),
           })),
         };
+        traces.note(slice, batch.partition, messages);
         fetchedFrom = (BigInt(messages[messages.length - 1]?.offset ?? fetchedFrom) + 1n).toString();
         outcomes.push(
           new Promise<WindowOutcome>((resolve, reject) => pending.push({ slice, resolve, reject })),
