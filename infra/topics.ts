@@ -147,7 +147,8 @@ export interface EnsureTopicsOptions {
   readonly log?: Log;
 }
 
-function wagerPartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+/** The wager topic's partitions (`WAGER_PARTITIONS`, default 12): also the most aggregator replicas. */
+export function wagerPartitionsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return int(env, 'WAGER_PARTITIONS', 12, 1, 10_000);
 }
 
