@@ -13,9 +13,9 @@ import { getJackpot, putJackpot } from '../../../shared/src/jackpot-store.js';
 import { listFxRates, putFxRate, readMeters } from '../../../shared/src/meters.js';
 import { parseFlags, UsageError } from './flags.js';
 
-const actor = (): string => `cli:${userInfo().username}@${hostname()}`;
+export const actor = (): string => `cli:${userInfo().username}@${hostname()}`;
 
-async function withDb<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+export async function withDb<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const pool = createPool(commonConfig(process.env).databaseUrl, { max: 1, applicationName: 'jackpot-cli' });
   try {
     return await fn(pool);
@@ -24,7 +24,7 @@ async function withDb<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   }
 }
 
-function required(flags: Map<string, string>, name: string): string {
+export function required(flags: Map<string, string>, name: string): string {
   const v = flags.get(name);
   if (v === undefined) throw new UsageError(`--${name} is required`);
   return v;
@@ -53,6 +53,95 @@ export async function jackpotsPut(args: readonly string[]): Promise<number> {
     }
     process.stderr.write(`${result.created ? 'created' : 'updated'} jackpot ${id}\n`);
     process.stdout.write(`${JSON.stringify(result.jackpot, null, 2)}\n`);
+    return 0;
+  });
+}
+
+interface JackpotListRow {
+  jackpot_id: string;
+  currency: string;
+  games: string[];
+  pools: {
+    poolId: string;
+    tier: string;
+    cycle: number;
+    seedMinor: string;
+    contributionPpm: number;
+    reservePpm: number;
+    amountMicro: string;
+    reserveMicro: string;
+    wagers: string;
+  }[];
+}
+
+/** Every jackpot, its games and pools with their current state, in one statement (one snapshot). */
+const JACKPOTS_LIST_SQL = `
+SELECT j.jackpot_id, j.currency,
+       coalesce((SELECT array_agg(g.game_id ORDER BY g.game_id) FROM jackpot.games g WHERE g.jackpot_id = j.jackpot_id), '{}') AS games,
+       coalesce((SELECT json_agg(json_build_object(
+                   'poolId', p.pool_id, 'tier', p.tier, 'cycle', t.cycle, 'seedMinor', p.seed_minor::text,
+                   'contributionPpm', p.contribution_ppm, 'reservePpm', p.reserve_ppm,
+                   'amountMicro', t.amount_micro::text, 'reserveMicro', t.reserve_micro::text,
+                   'wagers', t.wagers_total::text) ORDER BY p.tier)
+                 FROM jackpot.pools p JOIN jackpot.pool_totals t USING (pool_id)
+                 WHERE p.jackpot_id = j.jackpot_id), '[]') AS pools
+FROM jackpot.jackpots j ORDER BY j.jackpot_id`;
+
+/** `jackpots list [--json]`: the jackpots with their pools, tiers, currency and current amounts. */
+export async function jackpotsList(args: readonly string[]): Promise<number> {
+  const json = parseFlags(args, [], ['json']).has('json');
+  return withDb(async (pool) => {
+    const rows = (await pool.query<JackpotListRow>(JACKPOTS_LIST_SQL)).rows;
+    // Amounts in minor units of the jackpot's currency, exact: micro-units / 1e6 as decimal text.
+    const m = (s: string) => microToString(BigInt(s));
+    if (json) {
+      const out = rows.map((j) => ({
+        jackpotId: j.jackpot_id,
+        currency: j.currency,
+        games: j.games,
+        pools: j.pools.map((p) => ({
+          poolId: p.poolId,
+          tier: p.tier,
+          cycle: p.cycle,
+          seedMinor: Number(p.seedMinor),
+          contributionPpm: p.contributionPpm,
+          reservePpm: p.reservePpm,
+          amountMinor: m(p.amountMicro),
+          reserveMinor: m(p.reserveMicro),
+          wagers: Number(p.wagers),
+        })),
+      }));
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return 0;
+    }
+    if (rows.length === 0) {
+      process.stderr.write('no jackpots configured\n');
+      return 0;
+    }
+    const table = [
+      ['jackpot', 'currency', 'tier', 'cycle', 'amount', 'reserve', 'seed', 'contribution', 'wagers'],
+    ];
+    for (const j of rows)
+      for (const p of j.pools)
+        table.push([
+          j.jackpot_id,
+          j.currency,
+          p.tier,
+          String(p.cycle),
+          m(p.amountMicro),
+          m(p.reserveMicro),
+          p.seedMinor,
+          `${(p.contributionPpm / 1e4).toFixed(4)} %`,
+          p.wagers,
+        ]);
+    const widths = table[0]?.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length))) ?? [];
+    process.stdout.write('amounts in minor units of the currency\n');
+    for (const r of table)
+      process.stdout.write(
+        `${r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`,
+      );
+    for (const j of rows)
+      process.stdout.write(`games of ${j.jackpot_id}: ${j.games.join(', ') || '(none)'}\n`);
     return 0;
   });
 }
