@@ -21,6 +21,7 @@ import { CompressionTypes, Partitioners, type Kafka, type Producer, type RetryOp
 import { AppError, toError } from './errors.js';
 import { fromKafkaError, TOPICS } from './kafka.js';
 import type { Logger } from './logger.js';
+import { traceHeaders } from './tracing.js';
 import { encodeWager, type WagerMessage } from './messages/wager.js';
 
 export interface ProducerOptions {
@@ -115,6 +116,8 @@ const MAX_RECONNECT_DELAY_MS = 10_000;
 interface Pending {
   readonly key: string | null;
   readonly value: Buffer;
+  /** The sender's trace context (`traceparent`…), when it sent inside a span. */
+  readonly headers: Record<string, string> | undefined;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
 }
@@ -250,7 +253,11 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
         topic,
         acks: -1,
         compression,
-        messages: batch.map((m) => ({ key: m.key, value: m.value })),
+        messages: batch.map((m) =>
+          m.headers === undefined
+            ? { key: m.key, value: m.value }
+            : { key: m.key, value: m.value, headers: m.headers },
+        ),
       });
       for (const m of batch) m.resolve();
     } catch (e) {
@@ -289,6 +296,8 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
   }
 
   async function enqueue(key: string | null, value: Buffer): Promise<void> {
+    // Read before any await: the caller's span is the active context only until then.
+    const headers = traceHeaders();
     if (state !== 'connected') {
       throw isClosed()
         ? unavailable('the producer is closed')
@@ -299,7 +308,7 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
       if (state !== 'connected') throw unavailable('the Kafka producer is not connected');
     }
     return new Promise<void>((resolve, reject) => {
-      queue.push({ key, value, resolve, reject });
+      queue.push({ key, value, headers, resolve, reject });
       enqueued++;
       startLinger();
       pump();

@@ -10,13 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import {
-  isSpanContextValid,
-  metrics,
-  trace,
-  type BatchObservableResult,
-  type Meter,
-} from '@opentelemetry/api';
+import { metrics, type BatchObservableResult, type Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 
@@ -116,13 +110,4 @@ function observeRuntime(meter: Meter): () => void {
     meter.removeBatchObservableCallback(callback, observables);
     delay.disable();
   };
-}
-
-/**
- * True when this process records spans: a tracer provider is registered (an exporter was
- * configured). The no-op tracer gives a root span an invalid context; a real one gives it ids
- * even when its sampler drops it. The probe span is never ended, so nothing exports it.
- */
-export function tracingEnabled(): boolean {
-  return isSpanContextValid(trace.getTracer('jackpot.probe').startSpan('probe').spanContext());
 }

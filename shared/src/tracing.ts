@@ -10,6 +10,7 @@
  */
 import {
   context,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -22,7 +23,15 @@ import {
 } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IHeaders } from 'kafkajs';
-import { tracingEnabled } from './telemetry.js';
+
+/**
+ * True when this process records spans: a tracer provider is registered (an exporter was
+ * configured). The no-op tracer gives a root span an invalid context; a real one gives it ids
+ * even when its sampler drops it. The probe span is never ended, so nothing exports it.
+ */
+export function tracingEnabled(): boolean {
+  return isSpanContextValid(trace.getTracer('jackpot.probe').startSpan('probe').spanContext());
+}
 
 /**
  * Kafka headers carrying the active span's context, or undefined when no span is active (tracing

@@ -12,8 +12,7 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { toError } from '../../../shared/src/errors.js';
-import { tracingEnabled } from '../../../shared/src/telemetry.js';
-import { linkFromKafkaHeaders, pickEvenly } from '../../../shared/src/tracing.js';
+import { linkFromKafkaHeaders, pickEvenly, tracingEnabled } from '../../../shared/src/tracing.js';
 
 /**
  * 32 links: a window holds up to 10,000 wagers, and a span with a link per wager would weigh

@@ -28,6 +28,7 @@ import type { Logger } from '../../../shared/src/logger.js';
 import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import type { WagerProducer } from '../../../shared/src/producer.js';
 import type { Telemetry } from '../../../shared/src/telemetry.js';
+import { traceHttpServer } from '../../../shared/src/tracing.js';
 import { createAuthenticator, type AuthResult } from './auth.js';
 import { MAX_BODY_BYTES, MAX_WAGERS_PER_REQUEST, type AuthConfig, type RateLimitConfig } from './config.js';
 import { createGameDirectory } from './game-directory.js';
@@ -162,6 +163,9 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     }
     done();
   });
+
+  // A server span per API request when tracing is on: the wagers sent carry its context to Kafka.
+  const traces = traceHttpServer(app, { serviceName: 'ingest', prefix: '/v1/' });
 
   app.addHook('onResponse', (req, reply, done) => {
     const attributes = {
@@ -318,7 +322,9 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     }
     // Each wager is answered as Kafka answered it. The producer sends in batches, so one request's
     // wagers may travel in several produce requests, and some may be acknowledged while others fail.
-    const sends = await Promise.allSettled(accepted.map((a) => producer.send(a.wager)));
+    const sends = await Promise.allSettled(
+      traces.run(req, () => accepted.map((a) => producer.send(a.wager))),
+    );
     const unsent: RejectedItem[] = [];
     let firstError: unknown;
     sends.forEach((s, i) => {
