@@ -9,7 +9,9 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { metrics } from '@opentelemetry/api';
 import type { Consumer, Kafka } from 'kafkajs';
+import { trackConsumerLag } from '../../../shared/src/consumer-lag.js';
 import type { Logger } from '../../../shared/src/logger.js';
 
 export interface UpdateConsumerOptions {
@@ -75,6 +77,11 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
         maxWaitTimeInMs: 1000,
       });
       consumer = c;
+      trackConsumerLag(c, metrics.getMeter('projector'), {
+        name: 'projector.updates.lag',
+        description:
+          'Pool updates not yet read, per partition (high watermark of the last fetch − next offset)',
+      });
       c.on(c.events.GROUP_JOIN, () => {
         joins += 1;
         reason = null;
