@@ -14,6 +14,7 @@ const LOG_GROWTH = Math.log(GROWTH);
 export interface Percentiles {
   readonly p50: number;
   readonly p90: number;
+  readonly p95: number;
   readonly p99: number;
   readonly max: number;
 }
@@ -62,7 +63,7 @@ export function createHistogram(): Histogram {
     },
     quantile,
     percentiles() {
-      return { p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99), max };
+      return { p50: quantile(0.5), p90: quantile(0.9), p95: quantile(0.95), p99: quantile(0.99), max };
     },
   };
 }

@@ -175,7 +175,13 @@ function round(x: number, digits = 1): number {
 }
 
 function roundPercentiles(p: Percentiles): Percentiles {
-  return { p50: round(p.p50, 2), p90: round(p.p90, 2), p99: round(p.p99, 2), max: round(p.max, 2) };
+  return {
+    p50: round(p.p50, 2),
+    p90: round(p.p90, 2),
+    p95: round(p.p95, 2),
+    p99: round(p.p99, 2),
+    max: round(p.max, 2),
+  };
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {

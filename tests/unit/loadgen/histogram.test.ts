@@ -13,7 +13,7 @@ void test('percentiles are within 1 % of the exact ones', () => {
     h.record(x);
   }
   xs.sort((a, b) => a - b);
-  for (const q of [0.5, 0.9, 0.99]) {
+  for (const q of [0.5, 0.9, 0.95, 0.99]) {
     const exact = xs[Math.ceil(q * xs.length) - 1] ?? 0;
     const got = h.quantile(q);
     assert.ok(Math.abs(got - exact) / exact <= 0.0101, `q${q}: ${got} vs ${exact}`);
@@ -24,7 +24,7 @@ void test('percentiles are within 1 % of the exact ones', () => {
 
 void test('empty is zero; odd inputs do not throw', () => {
   const h = createHistogram();
-  assert.deepEqual(h.percentiles(), { p50: 0, p90: 0, p99: 0, max: 0 });
+  assert.deepEqual(h.percentiles(), { p50: 0, p90: 0, p95: 0, p99: 0, max: 0 });
   h.record(0);
   h.record(-1);
   h.record(Number.NaN);
