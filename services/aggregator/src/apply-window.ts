@@ -11,7 +11,8 @@
  * 5. claims the event ids in jackpot.applied_events (a re-sent wager counts once, whatever else
  *    differs, across batches and replicas),
  * 6. locks the pools reached and plans the batch (pure domain),
- * 7. COPYs the ledger rows and writes the pools' new state,
+ * 7. COPYs the ledger rows (one a wager), adds them to the hourly rollups (one upsert) and writes
+ *    the pools' new state,
  * and commits. Only after the commit does the caller tell Kafka. Everything that does not need the
  * pools comes before their lock: the next window (of this replica or another) waits for it.
  */
@@ -39,6 +40,7 @@ import {
 } from '../../../shared/src/pool-store.js';
 import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
 import { parseWager, type WagerParseResult } from '../../../shared/src/messages/wager.js';
+import { createHourlyRollup } from './hourly-rollup.js';
 import { createLedgerEncoder } from './ledger-copy.js';
 import { AppError } from '../../../shared/src/errors.js';
 import * as sql from './sql.js';
@@ -107,11 +109,11 @@ export interface WindowInput {
  * The steps of a window's transaction, for metrics: `fence` (lock positions), `parse` (what was
  * not parsed ahead), `links` (games and rates, and the screening pass), `bookkeeping` (dead
  * letters and new positions), `claim` (event ids), `lock_pools` (waits for another window or a
- * win holding them), `plan`, `copy` (ledger rows, encoding included), `pools` (totals, cycles,
+ * win holding them), `plan`, `copy` (ledger rows, encoding included), `rollup` (the hourly rollups), `pools` (totals, cycles,
  * wins).
  */
 export type WindowPhase =
-  'fence' | 'parse' | 'links' | 'bookkeeping' | 'claim' | 'lock_pools' | 'plan' | 'copy' | 'pools';
+  'fence' | 'parse' | 'links' | 'bookkeeping' | 'claim' | 'lock_pools' | 'plan' | 'copy' | 'rollup' | 'pools';
 
 interface Candidate {
   readonly partition: number;
@@ -290,8 +292,9 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     const links = new Map<string, GameLink>();
     for (const [gameId, link] of bare)
       links.set(gameId, { ...link, pools: poolsByJackpot.get(link.jackpotId) ?? [] });
-    // Rows go straight into COPY buffers as they are planned (no row objects).
+    // Rows go straight into COPY buffers and the hourly sums as they are planned (no row objects).
     const encoder = createLedgerEncoder();
+    const hourly = createHourlyRollup();
     const plan = planBatch({
       wagers: parsed,
       links,
@@ -299,7 +302,10 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
       seen,
       fxRates,
       drawTriggerMinor: input.drawTriggerMinor ?? secureDrawMinor,
-      onRow: encoder.row,
+      onRow: (wager, fx, poolId, cycle, contribution, overflow, reserve) => {
+        encoder.row(wager, fx, poolId, cycle, contribution, overflow, reserve);
+        hourly.row(wager, fx, poolId, cycle, contribution, overflow, reserve);
+      },
     });
     const screened = screen.rejected;
     if (
@@ -318,6 +324,8 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
     if (ledgerRows > 0)
       await pipeline(Readable.from(encoder.finish()), client.query(copyFrom(sql.COPY_LEDGER)));
     phase('copy');
+    if (ledgerRows > 0) await client.query(sql.upsertHourlyRollups(hourly.rows()));
+    phase('rollup');
     const wins: WinRecord[] = plan.wins.map((w) => ({ ...w, winId: newWinId(), claimId: null }));
     mysteryWins = wins.length;
     const after = new Map<string, PoolLifecycleState>();

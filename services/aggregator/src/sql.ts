@@ -5,6 +5,7 @@
  * (by pool id). Wins lock only pool_totals rows.
  */
 import type { Sql } from '../../../shared/src/db.js';
+import type { HourlyRollupRows } from './hourly-rollup.js';
 
 /**
  * The fence: locks the position rows of these partitions, in partition order, and returns them
@@ -108,5 +109,32 @@ export const saveDeadLettersAndPositions = (
     d.offsets,
     d.keys,
     d.payloads,
+  ],
+});
+
+/**
+ * A window's hourly rollups (hourly-rollup.ts): one row per (hour, pool, game), added to what the
+ * hour already holds. Runs while the window holds the pools' locks, which every writer of a pool's
+ * rollup rows holds too (wins take the same lock), so replicas never deadlock on them.
+ */
+export const upsertHourlyRollups = (r: HourlyRollupRows): Sql => ({
+  text: `INSERT INTO jackpot.pool_hourly_rollups AS h
+           (hour, pool_id, game_id, wagers, wagered_minor, contribution_micro, overflow_micro, reserve_micro)
+         SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[], $5::numeric[], $6::numeric[],
+                              $7::numeric[], $8::numeric[])
+         ON CONFLICT (hour, pool_id, game_id) DO UPDATE
+           SET wagers = h.wagers + excluded.wagers, wagered_minor = h.wagered_minor + excluded.wagered_minor,
+               contribution_micro = h.contribution_micro + excluded.contribution_micro,
+               overflow_micro = h.overflow_micro + excluded.overflow_micro,
+               reserve_micro = h.reserve_micro + excluded.reserve_micro`,
+  values: [
+    r.hours,
+    r.poolIds,
+    r.gameIds,
+    r.wagers,
+    r.wageredMinor,
+    r.contributionMicro,
+    r.overflowMicro,
+    r.reserveMicro,
   ],
 });
