@@ -3,6 +3,7 @@ import { AppError } from '../../../shared/src/errors.js';
 import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 import { memoryBudgetMb } from '../../../shared/src/memory-budget.js';
+import type { TierLimits } from './cache.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -58,7 +59,30 @@ export interface ProjectorConfig extends CommonConfig {
    * (PROJECTOR_HTTP_MAX_CONNECTIONS). A warning means many more pools or streams than planned.
    */
   readonly memoryBudgetMb: number;
+  /**
+   * The warm and cold cache tiers (cache.ts; the hot one is the pool store, never expired).
+   * - warm, statistics and recent wins: `PROJECTOR_CACHE_WARM_TTL_S` (default 300),
+   *   `PROJECTOR_CACHE_WARM_MAX_MB` (default 8) and 1,000 answers at most;
+   * - cold, pool history: `PROJECTOR_CACHE_COLD_TTL_S` (default 1800),
+   *   `PROJECTOR_CACHE_COLD_MAX_MB` (default 16) and 1,000 answers at most.
+   * The TTLs are the guide's (5 and 30 minutes); they matter little while wagers flow, since a
+   * pool change makes its answers expire within `settleMs`. The sizes are under the guide's 30 and
+   * 20 MB: a statistics answer is a few kB and a month of one pool's hours about 100 kB, and the
+   * projector aims at 100 MB of RSS in all. Longer TTLs and more bytes mean fewer queries when
+   * traffic is quiet, at the cost of memory.
+   */
+  readonly cache: { readonly warm: TierLimits; readonly cold: TierLimits; readonly settleMs: number };
 }
+
+const MB = 1024 * 1024;
+/** Answers per tier at most: bounds node-cache's per-key work as well as the bytes. */
+const CACHE_MAX_KEYS = 1_000;
+/**
+ * 1 s: a cached statistic or history may lag a pool change by this much, like the pools themselves
+ * lag Postgres by about a second (the contract); under load it is one query a second per answer.
+ * Not an environment variable.
+ */
+const CACHE_SETTLE_MS = 1_000;
 
 /** Validates the environment once; a bad value throws CONFIG_INVALID naming the variable. */
 export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
@@ -75,6 +99,19 @@ export function loadProjectorConfig(env: Env): Readonly<ProjectorConfig> {
     sseStallMs: 60_000,
     http: httpLimits(env, 'PROJECTOR'),
     memoryBudgetMb: memoryBudgetMb(env, 'PROJECTOR', 128),
+    cache: {
+      warm: {
+        ttlMs: int(env, 'PROJECTOR_CACHE_WARM_TTL_S', 300, 1, 86_400) * 1000,
+        maxBytes: int(env, 'PROJECTOR_CACHE_WARM_MAX_MB', 8, 1, 1024) * MB,
+        maxKeys: CACHE_MAX_KEYS,
+      },
+      cold: {
+        ttlMs: int(env, 'PROJECTOR_CACHE_COLD_TTL_S', 1800, 1, 86_400) * 1000,
+        maxBytes: int(env, 'PROJECTOR_CACHE_COLD_MAX_MB', 16, 1, 1024) * MB,
+        maxKeys: CACHE_MAX_KEYS,
+      },
+      settleMs: CACHE_SETTLE_MS,
+    },
   };
   if (config.sseMaxClients > config.http.maxConnections) {
     throw new AppError(

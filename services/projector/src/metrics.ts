@@ -4,6 +4,7 @@
  */
 import type { Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
+import type { TierStats } from './cache.js';
 
 export type UpdateSource = 'kafka' | 'postgres';
 
@@ -72,4 +73,41 @@ export function createProjectorMetrics(meter: Meter): ProjectorMetrics {
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     }),
   };
+}
+
+/**
+ * The cache tiers' hit rates and sizes, read from the tiers' own counts when metrics are collected:
+ * nothing is recorded on the request path (`GET /v1/pools` is a hot-tier hit each time).
+ * - `projector.cache.requests` (counter; `tier` = hot|warm|cold, `result` = hit|miss): a hit rate
+ *   is `hit / (hit + miss)` per tier. Hot: a pool read from the store (a miss is an unknown pool,
+ *   404); warm and cold: an answer found cached, or computed by a query.
+ * - `projector.cache.entries` (gauge, per `tier`): pools held (hot), answers cached (warm, cold).
+ * - `projector.cache.size` (gauge, bytes, per `tier`): the cached bodies of warm and cold.
+ */
+export function observeCaches(meter: Meter, tiers: () => readonly TierStats[]): void {
+  meter
+    .createObservableCounter('projector.cache.requests', {
+      description: 'Reads of the projector cache tiers, by tier (hot|warm|cold) and result (hit|miss)',
+    })
+    .addCallback((r) => {
+      for (const t of tiers()) {
+        r.observe(t.hits, { tier: t.tier, result: 'hit' });
+        r.observe(t.misses, { tier: t.tier, result: 'miss' });
+      }
+    });
+  meter
+    .createObservableGauge('projector.cache.entries', {
+      description: 'Entries held per projector cache tier (hot: pools; warm, cold: cached answers)',
+    })
+    .addCallback((r) => {
+      for (const t of tiers()) r.observe(t.entries, { tier: t.tier });
+    });
+  meter
+    .createObservableGauge('projector.cache.size', {
+      description: 'Bytes of cached answers per projector cache tier (the hot tier holds the pools)',
+      unit: 'By',
+    })
+    .addCallback((r) => {
+      for (const t of tiers()) r.observe(t.bytes, { tier: t.tier });
+    });
 }

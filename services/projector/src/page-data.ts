@@ -1,13 +1,14 @@
 /**
  * What the live page reads besides the pools: the recent wins and the throughput charts. Neither
- * costs a query per request: wins are read at most once per `WINS_TTL_S` whatever the number of
+ * costs a query per request: wins are read at most once per `WINS_TTL_MS` whatever the number of
  * displays polling them, and the charts come from a sampler that reads the counters on its own
  * timer and keeps the answer ready as bytes.
  */
-import NodeCache from 'node-cache';
 import type { Admin, Kafka } from 'kafkajs';
 import { toError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logger.js';
+import type { CacheTier } from './cache.js';
+import { cacheKeys } from './cache-policy.js';
 import type { ExecuteSql } from './postgres-source.js';
 import { selectCounters, type CountersRow } from './sql/select-counters.js';
 import { selectRecentWins, type RecentWinRow } from './sql/select-recent-wins.js';
@@ -15,8 +16,11 @@ import { summarizeThroughput, type CounterSample } from './throughput.js';
 
 /** Wins shown: a screen's worth. */
 export const RECENT_WINS_LIMIT = 20;
-/** 2 s: the page polls every 2 s, and a win a couple of seconds late on a display is fine. */
-const WINS_TTL_S = 2;
+/**
+ * 2 s: the page polls every 2 s, and a win a couple of seconds late on a display is fine. A win
+ * (a pool's cycle moving) also makes it expire within the warm tier's settle time.
+ */
+const WINS_TTL_MS = 2_000;
 /** 5 s between samples: a 15 s bucket holds three; one query over a few dozen rows each time. */
 const SAMPLE_MS = 5_000;
 const BUCKET_MS = 15_000;
@@ -30,10 +34,12 @@ export interface PageDataOptions {
   readonly aggregatorGroupId: string;
   readonly wagerTopic: string;
   readonly logger: Logger;
+  /** The warm cache tier, where the recent wins are kept. */
+  readonly cache: CacheTier;
 }
 
 export interface PageData {
-  /** `GET /v1/wins/recent`'s body (a JSON array), at most WINS_TTL_S old. */
+  /** `GET /v1/wins/recent`'s body (a JSON array), at most WINS_TTL_MS old. */
   recentWinsJson(): Promise<Buffer>;
   /** `GET /v1/stats/throughput`'s body. */
   throughputJson(): Buffer;
@@ -69,8 +75,6 @@ function toSample(rows: readonly CountersRow[], atMs: number, topicEnd: bigint |
 
 export function createPageData(opts: PageDataOptions): PageData {
   const log = opts.logger.child({ component: 'page-data' });
-  // One key; the promise is cached, so displays asking while a read runs share it.
-  const wins = new NodeCache({ stdTTL: WINS_TTL_S, checkperiod: 0, useClones: false });
   const samples: CounterSample[] = [];
   let throughput = Buffer.from(
     JSON.stringify(summarizeThroughput([], Date.now(), { bucketMs: BUCKET_MS, windowMs: WINDOW_MS })),
@@ -140,17 +144,15 @@ export function createPageData(opts: PageDataOptions): PageData {
 
   return {
     recentWinsJson() {
-      const cached = wins.get<Promise<Buffer>>('wins');
-      if (cached !== undefined) return cached;
-      const read = opts
-        .executeSql<RecentWinRow>(selectRecentWins(RECENT_WINS_LIMIT))
-        .then((rows) => Buffer.from(`[${rows.map(winJson).join(',')}]`, 'utf8'));
-      wins.set('wins', read);
-      // A failed read is not kept: the next request tries again.
-      void read.catch(() => {
-        wins.del('wins');
-      });
-      return read;
+      // Displays asking while a read runs share it; a failed read is not kept.
+      return opts.cache.getOrLoad(
+        cacheKeys.recentWins,
+        () =>
+          opts
+            .executeSql<RecentWinRow>(selectRecentWins(RECENT_WINS_LIMIT))
+            .then((rows) => Buffer.from(`[${rows.map(winJson).join(',')}]`, 'utf8')),
+        WINS_TTL_MS,
+      );
     },
     throughputJson: () => throughput,
     start() {
@@ -161,8 +163,6 @@ export function createPageData(opts: PageDataOptions): PageData {
       if (timer !== null) clearTimeout(timer);
       await running;
       await admin?.disconnect().catch(() => undefined);
-      wins.flushAll();
-      wins.close();
     },
   };
 }

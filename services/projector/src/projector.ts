@@ -31,6 +31,11 @@ import { rawListPools, registerPoolRoutes } from './routes.js';
 import { createPageData } from './page-data.js';
 import { registerPageRoutes } from './page-routes.js';
 import { createUpdateConsumer, uniqueGroupId } from './update-consumer.js';
+import { createCacheTier, type HotTierCounts } from './cache.js';
+import { stalePatterns } from './cache-policy.js';
+import { observeCaches } from './metrics.js';
+import { registerReadRoutes } from './read-routes.js';
+import { registerOpenApiRoute } from './openapi.js';
 
 export interface ProjectorDeps {
   readonly logger: Logger;
@@ -64,6 +69,26 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
     logger: log,
   });
   const store = createPoolStore();
+  // The cache tiers (cache-policy.ts): hot is the store itself; warm and cold hold answers.
+  const hot: HotTierCounts = { hits: 0, misses: 0 };
+  const warm = createCacheTier('warm', config.cache.warm);
+  const cold = createCacheTier('cold', config.cache.cold);
+  observeCaches(deps.telemetry.meter, () => [
+    { tier: 'hot', hits: hot.hits, misses: hot.misses, entries: store.ids().length, bytes: 0 },
+    warm.stats(),
+    cold.stats(),
+  ]);
+  // Invalidation by event: a pool that changed (an update, a win, a correction) makes its history,
+  // its jackpot's statistics and, on a new cycle, the recent wins stale.
+  const cycles = new Map<string, number>();
+  store.onChange(({ view }) => {
+    const patterns = stalePatterns({ ...view, previousCycle: cycles.get(view.poolId) });
+    cycles.set(view.poolId, view.cycle);
+    for (const pattern of patterns) {
+      warm.settle(pattern, config.cache.settleMs);
+      cold.settle(pattern, config.cache.settleMs);
+    }
+  });
   const hub = createSseHub({
     store,
     heartbeatMs: config.sseHeartbeatMs,
@@ -181,10 +206,12 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
     limits: config.http,
     ready: () =>
       Promise.resolve(loaded ? consumer.notRunningReason() : 'initial load from Postgres not done'),
-    rawGets: new Map([['/v1/pools', rawListPools({ store, metrics, notServingReason })]]),
+    rawGets: new Map([['/v1/pools', rawListPools({ store, metrics, hot, notServingReason })]]),
   });
-  registerPoolRoutes(app, { store, hub, metrics, notServingReason });
+  registerPoolRoutes(app, { store, hub, metrics, hot, notServingReason });
+  registerReadRoutes(app, { store, hot, warm, cold, executeSql, logger: log, notServingReason });
   const pageData = createPageData({
+    cache: warm,
     executeSql,
     kafka,
     aggregatorGroupId: config.aggregatorGroupId,
@@ -192,6 +219,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
     logger: log,
   });
   registerPageRoutes(app, { data: pageData, logger: log });
+  registerOpenApiRoute(app);
 
   return {
     store,
@@ -234,6 +262,10 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
         await step('http', () => app.close());
         await step('postgres', () => pgPool.end());
         await step('store', () => store.close());
+        await step('caches', () => {
+          warm.close();
+          cold.close();
+        });
       })();
       return stopping;
     },

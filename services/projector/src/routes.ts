@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sendError, type RawGetHandler } from '../../../shared/src/http.js';
+import type { HotTierCounts } from './cache.js';
 import type { ProjectorMetrics } from './metrics.js';
 import type { SseHub } from './sse.js';
 import type { PoolStore } from './store.js';
@@ -13,6 +14,8 @@ export interface PoolRoutesOptions {
   readonly store: PoolStore;
   readonly hub: SseHub;
   readonly metrics: ProjectorMetrics;
+  /** The hot tier's hit and miss counts (the store is the tier): every read of a pool counts. */
+  readonly hot: HotTierCounts;
   /** Null once the initial load is done; before that, the pool routes answer 503. */
   readonly notServingReason: () => string | null;
 }
@@ -33,10 +36,11 @@ const LIST_ATTRIBUTES = {
  * below answers the 503; that route also serves the same bytes for `/v1/pools?…` and HEAD.
  */
 export function rawListPools(opts: Omit<PoolRoutesOptions, 'hub'>): RawGetHandler {
-  const { store, metrics } = opts;
+  const { store, metrics, hot } = opts;
   return (_req, res) => {
     if (opts.notServingReason() !== null) return false;
     const started = performance.now();
+    hot.hits++;
     const body = store.listJson();
     res.writeHead(200, {
       'content-type': JSON_TYPE,
@@ -50,7 +54,7 @@ export function rawListPools(opts: Omit<PoolRoutesOptions, 'hub'>): RawGetHandle
 }
 
 export function registerPoolRoutes(app: FastifyInstance, opts: PoolRoutesOptions): void {
-  const { store, hub, metrics } = opts;
+  const { store, hub, metrics, hot } = opts;
 
   app.addHook('onResponse', (req, reply, done) => {
     metrics.requestDuration.record(reply.elapsedTime / 1000, {
@@ -71,6 +75,7 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRoutesOptions
 
   app.get('/v1/pools', (_req, reply) => {
     if (refusedUntilLoaded(reply)) return;
+    hot.hits++;
     void reply.type(JSON_TYPE).header('cache-control', NO_CACHE).send(store.listJson());
   });
 
@@ -94,9 +99,11 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRoutesOptions
     if (refusedUntilLoaded(reply)) return;
     const entry = store.get(req.params.poolId);
     if (entry === undefined) {
+      hot.misses++;
       void sendError(reply, 404, 'pool_not_found', `no pool ${req.params.poolId}`);
       return;
     }
+    hot.hits++;
     void reply.type(JSON_TYPE).header('cache-control', NO_CACHE).send(entry.json);
   });
 }
