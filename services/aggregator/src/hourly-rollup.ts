@@ -31,7 +31,8 @@ interface Group {
   readonly poolId: string;
   readonly gameId: string;
   wagers: number;
-  wagered: bigint;
+  /** A Number: at most 1,000,000 wagers a window of at most 1e9 minor each, under 2^53. */
+  wagered: number;
   contribution: bigint;
   overflow: bigint;
   reserve: bigint;
@@ -45,11 +46,13 @@ export interface HourlyRollup {
 }
 
 export function createHourlyRollup(): HourlyRollup {
-  const groups = new Map<string, Group>();
+  /** By hour and game (`hour\ngame`), then by pool id: one string key built a wager, not a share. */
+  const byHourGame = new Map<string, Map<string, Group>>();
+  const all: Group[] = [];
   let lastWager: Wager | undefined;
   let lastText = '';
   let hour = '';
-  let prefix = '';
+  let pools = new Map<string, Group>();
   return {
     row: (wager, _fx, poolId, _cycle, contributionMicro, overflowMicro, reserveMicro) => {
       if (wager !== lastWager) {
@@ -59,32 +62,38 @@ export function createHourlyRollup(): HourlyRollup {
           hour = new Date(Number(floor / 1000n) + PG_EPOCH_MS).toISOString();
           lastText = wager.occurredAt;
         }
-        prefix = `${hour}\n${wager.gameId}\n`;
+        const key = `${hour}\n${wager.gameId}`;
+        let found = byHourGame.get(key);
+        if (found === undefined) {
+          found = new Map();
+          byHourGame.set(key, found);
+        }
+        pools = found;
         lastWager = wager;
       }
-      const key = prefix + poolId;
-      let g = groups.get(key);
+      let g = pools.get(poolId);
       if (g === undefined) {
         g = {
           hour,
           poolId,
           gameId: wager.gameId,
           wagers: 0,
-          wagered: 0n,
+          wagered: 0,
           contribution: 0n,
           overflow: 0n,
           reserve: 0n,
         };
-        groups.set(key, g);
+        pools.set(poolId, g);
+        all.push(g);
       }
       g.wagers++;
-      g.wagered += BigInt(wager.amountMinor);
+      g.wagered += wager.amountMinor;
       g.contribution += contributionMicro;
-      g.overflow += overflowMicro;
-      g.reserve += reserveMicro;
+      if (overflowMicro !== 0n) g.overflow += overflowMicro;
+      if (reserveMicro !== 0n) g.reserve += reserveMicro;
     },
     rows: () => {
-      const sorted = [...groups.values()].sort((a, b) =>
+      const sorted = all.sort((a, b) =>
         a.hour !== b.hour
           ? a.hour < b.hour
             ? -1
@@ -104,7 +113,7 @@ export function createHourlyRollup(): HourlyRollup {
         poolIds: sorted.map((g) => g.poolId),
         gameIds: sorted.map((g) => g.gameId),
         wagers: sorted.map((g) => g.wagers),
-        wageredMinor: sorted.map((g) => g.wagered.toString()),
+        wageredMinor: sorted.map((g) => String(g.wagered)),
         contributionMicro: sorted.map((g) => g.contribution.toString()),
         overflowMicro: sorted.map((g) => g.overflow.toString()),
         reserveMicro: sorted.map((g) => g.reserve.toString()),
