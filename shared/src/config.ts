@@ -4,25 +4,92 @@ import { AppError, toError } from './errors.js';
 /**
  * Settings come from environment variables only, are validated once at start into a frozen
  * object, and a bad value stops the service with the variable's name in the message.
+ *
+ * JACKPOT_PROFILE (`dev`, `prod`, `high-load`; unset is `prod`) picks defaults for the settings
+ * that trade latency, throughput and memory (PROFILES below); a variable set explicitly always
+ * wins over its profile's value. Every read below goes through `setting`, so a profile's value is
+ * checked by the same range as an explicit one, and an unknown profile stops the service at its
+ * first setting.
  */
 type Env = Record<string, string | undefined>;
+
+export const PROFILE_NAMES = ['dev', 'prod', 'high-load'] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+/**
+ * What each profile sets, as environment values. `prod` is the services' own defaults (each is
+ * explained where it is read: services/aggregator/src/config.ts, services/ingest/src/config.ts).
+ * - `dev`: a laptop or CI, a few hundred wagers a second: small windows flushed fast (a wager is
+ *   on the display in tens of ms), two connections per aggregator, smaller memory budgets.
+ * - `high-load`: sustained tens of thousands of wagers a second per replica: bigger windows (fewer
+ *   transactions, pool locks and commits per wager; windows of 25,000 take ~1 s in their
+ *   transaction, so display latency grows to about a second), a longer wait to fill them, more
+ *   connections (the window in flight overlaps the next one's reads), more room in memory, and a
+ *   gateway that lingers 10 ms to send produce requests of thousands. Give the containers the
+ *   memory: budget + ~150 MB.
+ */
+export const PROFILES: Readonly<Record<ProfileName, Readonly<Record<string, string>>>> = {
+  dev: {
+    AGGREGATOR_BATCH_MAX_EVENTS: '1000',
+    AGGREGATOR_BATCH_MAX_WAIT_MS: '20',
+    AGGREGATOR_DB_POOL_MAX: '2',
+    AGGREGATOR_MEMORY_BUDGET_MB: '128',
+    INGEST_MEMORY_BUDGET_MB: '128',
+    INGEST_PRODUCER_LINGER_MS: '2',
+    PROJECTOR_MEMORY_BUDGET_MB: '96',
+  },
+  prod: {},
+  'high-load': {
+    AGGREGATOR_BATCH_MAX_EVENTS: '25000',
+    AGGREGATOR_BATCH_MAX_WAIT_MS: '100',
+    AGGREGATOR_DB_POOL_MAX: '6',
+    AGGREGATOR_MEMORY_BUDGET_MB: '512',
+    INGEST_MEMORY_BUDGET_MB: '512',
+    INGEST_PRODUCER_LINGER_MS: '10',
+    PROJECTOR_MEMORY_BUDGET_MB: '192',
+  },
+};
+
+/** JACKPOT_PROFILE, checked; `prod` when unset. */
+export function profileName(env: Env): ProfileName {
+  const v = env['JACKPOT_PROFILE'];
+  if (v === undefined || v === '') return 'prod';
+  if (!(PROFILE_NAMES as readonly string[]).includes(v))
+    throw new AppError(
+      'CONFIG_INVALID',
+      `JACKPOT_PROFILE=${JSON.stringify(v)} is invalid: expected one of ${PROFILE_NAMES.join(', ')}`,
+    );
+  return v as ProfileName;
+}
+
+/**
+ * A variable's value: the environment's when set, else the profile's, else none. `source` names
+ * where it came from for error messages.
+ */
+function setting(env: Env, name: string): { value: string; source: string } | undefined {
+  const v = env[name];
+  if (v !== undefined && v !== '') return { value: v, source: name };
+  const profile = profileName(env);
+  const p = PROFILES[profile][name];
+  return p === undefined ? undefined : { value: p, source: `${name} (from JACKPOT_PROFILE=${profile})` };
+}
 
 function fail(name: string, value: string, expected: string): never {
   throw new AppError('CONFIG_INVALID', `${name}=${JSON.stringify(value)} is invalid: expected ${expected}`);
 }
 
 export function str(env: Env, name: string, fallback: string): string {
-  const v = env[name];
-  if (v === undefined || v === '') return fallback;
-  return v;
+  return setting(env, name)?.value ?? fallback;
 }
 
 export function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const v = env[name];
-  if (v === undefined || v === '') return fallback;
-  if (!/^-?\d+$/.test(v.trim())) fail(name, v, `an integer between ${min} and ${max}`);
+  const s = setting(env, name);
+  if (s === undefined) return fallback;
+  const v = s.value;
+  if (!/^-?\d+$/.test(v.trim())) fail(s.source, v, `an integer between ${min} and ${max}`);
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) fail(name, v, `an integer between ${min} and ${max}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    fail(s.source, v, `an integer between ${min} and ${max}`);
   return n;
 }
 
@@ -49,8 +116,8 @@ export function topicName(env: Env, name: string, fallback: string): string {
 }
 
 export function bool(env: Env, name: string, fallback: boolean): boolean {
-  const v = env[name];
-  if (v === undefined || v === '') return fallback;
+  const v = setting(env, name)?.value;
+  if (v === undefined) return fallback;
   if (['1', 'true', 'yes'].includes(v.toLowerCase())) return true;
   if (['0', 'false', 'no'].includes(v.toLowerCase())) return false;
   return fail(name, v, 'true or false');
@@ -58,6 +125,8 @@ export function bool(env: Env, name: string, fallback: boolean): boolean {
 
 /** The settings every service shares, with the contract's defaults. */
 export interface CommonConfig {
+  /** JACKPOT_PROFILE: whose defaults the unset variables took. */
+  readonly profile: ProfileName;
   readonly kafkaBrokers: readonly string[];
   /** TLS and SASL towards the brokers; `{}` is plaintext without authentication. */
   readonly kafkaSecurity: KafkaSecurity;
@@ -184,6 +253,7 @@ export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
 
 export function commonConfig(env: Env): CommonConfig {
   return {
+    profile: profileName(env),
     kafkaBrokers: list(env, 'KAFKA_BROKERS', DEFAULT_KAFKA_BROKERS),
     kafkaSecurity: kafkaSecurity(env),
     databaseUrl: databaseUrl(env),
