@@ -153,6 +153,19 @@ const OVER_CAPACITY_BODY = JSON.stringify({
   },
 });
 
+/** Every route of each server made here, in registration order: what an API document must cover. */
+const registeredRoutes = new WeakMap<
+  FastifyInstance,
+  Array<{ readonly method: string; readonly url: string }>
+>();
+
+/** The routes registered on `app` (made by `createHttpServer`), HEAD routes Fastify adds included. */
+export function routesOf(
+  app: FastifyInstance,
+): ReadonlyArray<{ readonly method: string; readonly url: string }> {
+  return registeredRoutes.get(app) ?? [];
+}
+
 export function createHttpServer(opts: OpsOptions): FastifyInstance {
   const limits = opts.limits ?? DEFAULT_HTTP_LIMITS;
   const refusals = opts.telemetry.meter.createCounter('http.server.refusals', {
@@ -241,6 +254,12 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
       }
       socket.destroy();
     },
+  });
+
+  const routes: Array<{ method: string; url: string }> = [];
+  registeredRoutes.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) routes.push({ method, url: r.url });
   });
 
   app.addHook('preClose', (done) => {

@@ -15,7 +15,7 @@
 import type { AddressInfo } from 'node:net';
 import { createPool, retryDb } from '../../../shared/src/db.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
-import { createHttpServer } from '../../../shared/src/http.js';
+import { createHttpServer, routesOf } from '../../../shared/src/http.js';
 import { createKafka } from '../../../shared/src/kafka.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import type { Telemetry } from '../../../shared/src/telemetry.js';
@@ -48,6 +48,8 @@ export interface Projector {
   /** Ends SSE streams, stops the timer and the consumer, closes HTTP and Postgres. Never throws; once. */
   stop(): Promise<void>;
   readonly store: PoolStore;
+  /** The HTTP routes served, for the API document's test. */
+  routes(): ReadonlyArray<{ readonly method: string; readonly url: string }>;
 }
 
 export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): Projector {
@@ -223,6 +225,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
 
   return {
     store,
+    routes: () => routesOf(app),
     async start() {
       // Listen first, so /healthz and /readyz answer while the rest comes up.
       await app.listen({ port: config.port, host: config.host });

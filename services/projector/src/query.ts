@@ -60,8 +60,10 @@ export function ceilHour(nowMs: number): number {
 }
 
 /**
- * `from` and `to`, a range [from, to). Defaults: `to` = the end of the current hour, so that a
- * default range is the same key for the cache for the whole hour; `from` = `to` minus 24 hours.
+ * `from` and `to`, a range [from, to) of whole UTC hours: `from` is moved back to its hour's
+ * start and `to` on to its hour's end (jackpot.pool_hourly counts the hours a range overlaps
+ * whole), and the answer states the range it covers. Defaults: `to` = the end of the current
+ * hour, so that a default range is one cache key for the whole hour; `from` = `to` minus 24 hours.
  */
 export function parseRange(query: Query, nowMs: number): Parsed<TimeRange> {
   const from = timestamp(query, 'from');
@@ -71,8 +73,9 @@ export function parseRange(query: Query, nowMs: number): Parsed<TimeRange> {
   const toMs = to.value ?? (from.value === undefined ? ceilHour(nowMs) : from.value + DEFAULT_SPAN_MS);
   const fromMs = from.value ?? toMs - DEFAULT_SPAN_MS;
   if (fromMs >= toMs) return bad('from', 'from must be before to');
-  if (toMs - fromMs > MAX_SPAN_MS) return bad('to', 'the range from..to must be 31 days at most');
-  return { ok: true, value: { fromMs, toMs } };
+  const range = { fromMs: Math.floor(fromMs / HOUR_MS) * HOUR_MS, toMs: ceilHour(toMs) };
+  if (range.toMs - range.fromMs > MAX_SPAN_MS) return bad('to', 'the range from..to must be 31 days at most');
+  return { ok: true, value: range };
 }
 
 export function parseLimit(query: Query, def: number, max: number): Parsed<number> {

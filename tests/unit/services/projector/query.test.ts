@@ -17,7 +17,7 @@ void test('ceilHour: the end of the current hour; an hour boundary stays', () =>
   assert.equal(ceilHour(at('2026-11-30T13:00:00.001Z')), at('2026-11-30T14:00:00Z'));
 });
 
-void test('parseRange: defaults, formats and bounds', () => {
+void test('parseRange: defaults, formats, whole hours and bounds', () => {
   const ok: Array<[query: Record<string, unknown>, fromMs: number, toMs: number]> = [
     [{}, at('2026-11-29T13:00:00Z'), at('2026-11-30T13:00:00Z')],
     [{ from: '2026-11-30T00:00:00Z' }, at('2026-11-30T00:00:00Z'), at('2026-12-01T00:00:00Z')],
@@ -25,13 +25,13 @@ void test('parseRange: defaults, formats and bounds', () => {
     [{ from: '2026-11-01', to: '2026-11-02' }, at('2026-11-01T00:00:00Z'), at('2026-11-02T00:00:00Z')],
     [
       { from: '2026-11-01T10:00:00+05:30', to: '2026-11-01T10:00:00Z' },
-      at('2026-11-01T04:30:00Z'),
+      at('2026-11-01T04:00:00Z'),
       at('2026-11-01T10:00:00Z'),
     ],
     [
       { from: '2026-11-01T10:00Z', to: '2026-11-01T10:00:00.5Z' },
       at('2026-11-01T10:00:00Z'),
-      at('2026-11-01T10:00:00.500Z'),
+      at('2026-11-01T11:00:00Z'),
     ],
     [
       { from: '2026-11-01T00:00:00Z', to: '2026-12-02T00:00:00Z' },
@@ -39,6 +39,11 @@ void test('parseRange: defaults, formats and bounds', () => {
       at('2026-12-02T00:00:00Z'),
     ],
     [{ unrelated: 'x' }, at('2026-11-29T13:00:00Z'), at('2026-11-30T13:00:00Z')],
+    [
+      { from: '2026-11-01T10:30:00Z', to: '2026-11-01T10:45:00Z' },
+      at('2026-11-01T10:00:00Z'),
+      at('2026-11-01T11:00:00Z'),
+    ],
   ];
   for (const [query, fromMs, toMs] of ok)
     assert.deepEqual(parseRange(query, NOW), { ok: true, value: { fromMs, toMs } }, JSON.stringify(query));
@@ -54,6 +59,7 @@ void test('parseRange: defaults, formats and bounds', () => {
     [{ from: '2026-11-02', to: '2026-11-01' }, 'from'],
     [{ from: '2026-11-01', to: '2026-11-01' }, 'from'],
     [{ from: '2026-11-01T00:00:00Z', to: '2026-12-02T00:00:00.001Z' }, 'to'],
+    [{ from: '2026-10-31T23:59:59Z', to: '2026-12-02T00:00:00Z' }, 'to'], // 31 days and an hour once whole
   ];
   for (const [query, param] of bad) {
     const r = parseRange(query, NOW);
