@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { get, type IncomingMessage } from 'node:http';
 import { after, test, type TestContext } from 'node:test';
 import type { Producer } from 'kafkajs';
+import { connect, type Socket } from 'node:net';
+import type { HttpLimits } from '../../shared/src/http.js';
 import { createLogger } from '../../shared/src/logger.js';
 import { poolUpdateRecord } from '../../shared/src/messages/pool-update.js';
 import { startTelemetry } from '../../shared/src/telemetry.js';
@@ -70,7 +72,7 @@ async function publish(
 
 async function startProjector(
   t: TestContext,
-  overrides: { resyncMs?: number; sseHeartbeatMs?: number; sseMaxClients?: number } = {},
+  overrides: { resyncMs?: number; sseHeartbeatMs?: number; sseMaxClients?: number; http?: HttpLimits } = {},
 ) {
   const topic = await randomTopic('pool-updates', 3, { 'cleanup.policy': 'compact' });
   const config = {
@@ -84,6 +86,7 @@ async function startProjector(
     resyncMs: overrides.resyncMs ?? 60_000,
     sseHeartbeatMs: overrides.sseHeartbeatMs ?? 15_000,
     sseMaxClients: overrides.sseMaxClients ?? 1_000,
+    ...(overrides.http === undefined ? {} : { http: overrides.http }),
   };
   const projector: Projector = createProjector(config, { logger, telemetry });
   t.after(() => projector.stop());
@@ -539,3 +542,35 @@ async function metricValue(base: string, name: string): Promise<number> {
   for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))) sum += Number(m[1]);
   return sum;
 }
+
+void test('GET /v1/pools, answered before Fastify, still obeys the connection cap: 503 over_capacity with Retry-After', async (t) => {
+  const p = await startProjector(t, {
+    http: {
+      maxConnections: 2,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+    },
+    sseMaxClients: 2,
+  });
+  const held = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect(Number(new URL(p.base).port), '127.0.0.1', () => resolve(s));
+          s.on('error', reject);
+        }),
+    ),
+  );
+  t.after(() => held.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 100));
+  const refused = await fetch(`${p.base}/v1/pools`);
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get('retry-after'), '1');
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'over_capacity');
+  for (const s of held) s.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const served = await fetch(`${p.base}/v1/pools`);
+  assert.equal(served.status, 200);
+  assert.deepEqual(await served.json(), await expectedFromDb());
+});
