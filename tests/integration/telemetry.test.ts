@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import { replicaId } from '../../shared/src/consumer-lag.js';
+import { replicaId, trackConsumerLag } from '../../shared/src/consumer-lag.js';
 import { createPool } from '../../shared/src/db.js';
 import { createLogger } from '../../shared/src/logger.js';
 import { startTelemetry } from '../../shared/src/telemetry.js';
@@ -15,7 +15,7 @@ import { createAggregator } from '../../services/aggregator/src/aggregator.js';
 import { testAggregatorConfig } from '../helpers/aggregator.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, eventually, seedJackpot, wager } from '../helpers/fixtures.js';
-import { kafkaForTests } from '../helpers/kafka.js';
+import { FAST_GROUP, kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
 
 // First: pools made after it are metered.
 const telemetry = startTelemetry('telemetry-test');
@@ -75,6 +75,8 @@ void test('every service exports its RSS, heap and event-loop delay', async () =
   // Block the loop for 150 ms: the next scrape's max shows it, and the one after no longer does.
   const until = performance.now() + 150;
   while (performance.now() < until);
+  // The sampler's timer records the stall when it fires next, in the next turn of the loop.
+  await new Promise((r) => setTimeout(r, 30));
   const blocked = await scrape();
   const max = valueOf(blocked, 'nodejs_eventloop_delay_max');
   const p99 = valueOf(blocked, 'nodejs_eventloop_delay_p99');
@@ -168,7 +170,7 @@ void test("the aggregator's consumer lag counts what is not applied yet, per par
       (await scrape())
         .filter((s) => s.name === 'jackpot_aggregator_consumer_lag' && s.labels['topic'] === config.topic)
         .map((s) => {
-          assert.equal(s.labels['replica'], replicaId());
+          assert.equal(s.labels['replica'], replicaId(), 'replica');
           return [s.labels['partition'] as string, s.value];
         }),
     );
@@ -188,7 +190,57 @@ void test("the aggregator's consumer lag counts what is not applied yet, per par
     await eventually(async () => [...(await lag()).values()].every((n) => n === 0), 20_000),
     `lag after: ${JSON.stringify([...(await lag())])}`,
   );
+  // Counted once its window committed (a rebalance meanwhile would also read 0 above).
+  const deadLetters = async () =>
+    valueOf(await scrape(), 'jackpot_aggregator_dead_letters_total', { reason: 'malformed_json' });
+  assert.ok(
+    await eventually(async () => (await deadLetters()) === 1, 20_000),
+    `dead letters ${await deadLetters()}`,
+  );
   const samples = await scrape();
-  assert.equal(valueOf(samples, 'jackpot_aggregator_dead_letters_total', { reason: 'malformed_json' }), 1);
   assert.ok((valueOf(samples, 'jackpot_aggregator_batch_phase_duration_count') ?? 0) > 0);
+  const { rows } = await db.pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM jackpot.applied_events WHERE event_id = ANY($1::uuid[])',
+    [events.map((e) => e.wager.eventId)],
+  );
+  assert.equal(rows[0]?.n, events.length);
+  assert.deepEqual([...(await lag()).values()], [0, 0, 0]);
+});
+
+void test('a consumer that reads message by message (the projector) reports its lag the same way', async () => {
+  const topic = await randomTopic('telemetry-updates', 1);
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: Array.from({ length: 10 }, (_, i) => ({ value: Buffer.from(String(i)) })),
+  });
+  await producer.disconnect();
+  let open = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const consumer = kafka.consumer({ groupId: randomGroupId('telemetry-updates'), ...FAST_GROUP });
+  const untrack = trackConsumerLag(consumer, telemetry.meter, {
+    name: 'telemetry_test.updates.lag',
+    description: 'test',
+  });
+  stops.push(async () => {
+    untrack();
+    await consumer.disconnect();
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let read = 0;
+  await consumer.run({
+    eachMessage: async () => {
+      await gate;
+      read++;
+    },
+  });
+  const lag = async () =>
+    valueOf(await scrape(), 'telemetry_test_updates_lag', { topic, partition: '0', replica: replicaId() });
+  assert.ok(await eventually(async () => (await lag()) === 10, 20_000), `lag while blocked: ${await lag()}`);
+  open();
+  assert.ok(await eventually(async () => (await lag()) === 0, 20_000), `lag after: ${await lag()}`);
+  assert.equal(read, 10);
 });
