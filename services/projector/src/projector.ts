@@ -55,10 +55,12 @@ export interface Projector {
 export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): Projector {
   const log = deps.logger;
   const metrics = createProjectorMetrics(deps.telemetry.meter);
-  // Three connections: one resync at a time, the live page's reads (a wins read and a counters
-  // sample at most at once, both cached), and headroom for a slow one at shutdown.
+  // Four connections: one resync at a time, the live page's reads (a wins read and a counters
+  // sample at most at once, both cached), one more for history and statistics (one query per
+  // distinct question and second at most, through the cache tiers), and headroom for a slow one.
+  // More would let a burst of distinct statistics questions hold Postgres, not answer faster.
   const pgPool = createPool(config.databaseUrl, {
-    max: 3,
+    max: 4,
     applicationName: 'projector',
     onIdleError: (e) => log.warn({ err: e.message }, 'idle database connection lost'),
   });
