@@ -201,7 +201,7 @@ void test("the aggregator's consumer lag counts what is not applied yet, per par
   assert.ok((valueOf(samples, 'jackpot_aggregator_batch_phase_duration_count') ?? 0) > 0);
   const { rows } = await db.pool.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM jackpot.applied_events WHERE event_id = ANY($1::uuid[])',
-    [events.map((e) => e.wager.eventId)],
+    [events.map((e) => e.wager?.eventId)],
   );
   assert.equal(rows[0]?.n, events.length);
   assert.deepEqual([...(await lag()).values()], [0, 0, 0]);
