@@ -193,7 +193,29 @@ void test(
     );
     assert.equal(deadCount.rows[0]?.n, '1', 'the re-driven wager was not dead-lettered again');
 
-    // Audited: two re-drives of that row, with who and from where.
+    // Older than the duplicate check's window: refused unless the operator says they checked.
+    await db.pool.query({
+      text: "UPDATE jackpot.dead_letters SET received_at = now() - interval '8 days' WHERE id = $1",
+      values: [dead.id],
+    });
+    const stale = await jackpot(['dead-letters', 'redrive', '--id', dead.id, '--yes']);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /not re-driven: 1 of the 1 dead letters were received more than 7 days ago/);
+    assert.equal(await topicEnd(), endBefore + 2n, 'nothing published');
+    const checked = await jackpot([
+      'dead-letters',
+      'redrive',
+      '--id',
+      dead.id,
+      '--yes',
+      '--past-duplicate-window',
+    ]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.equal(await topicEnd(), endBefore + 3n);
+    assert.ok(await eventually(caughtUp, 60_000));
+    assert.equal(await ledgerRows(lost.eventId), 1, 're-driven three times, counted once');
+
+    // Audited: three re-drives of that row, with who and from where.
     const audit = await db.pool.query<{
       actor: string;
       old_value: { eventId: string };
@@ -202,7 +224,7 @@ void test(
       text: `SELECT actor, old_value, new_value FROM jackpot.config_audit WHERE action = 'dead-letters.redrive' AND subject = $1 ORDER BY id`,
       values: [`dead-letter/${dead.id}`],
     });
-    assert.equal(audit.rows.length, 2);
+    assert.equal(audit.rows.length, 3);
     assert.match(audit.rows[0]?.actor ?? '', /^cli:/);
     assert.equal(audit.rows[0]?.old_value.eventId, lost.eventId);
     assert.equal(audit.rows[0]?.new_value.topic, config.topic);

@@ -10,6 +10,12 @@
  * through a retry of the game server, is a duplicate the ledger's event-id check counts once.
  * A wager that still fails is dead-lettered again, as a new row.
  *
+ * The duplicate check remembers an applied event id for RETENTION_DUPLICATE_CHECK_DAYS (7) days
+ * at least. A dead letter older than that could carry an id applied meanwhile through another
+ * message and forgotten since, which a re-drive would count again; so by default only dead letters
+ * received within that window are re-driven, and older ones only with --past-duplicate-window,
+ * after the operator checked the ledger for their event ids.
+ *
  * Each re-driven row is recorded in jackpot.config_audit (action `dead-letters.redrive`, subject
  * `dead-letter/<id>`, the actor, the row's origin and the topic it went to), which is how `list`
  * knows what was re-driven and `redrive --reason` skips it next time: no column, no migration.
@@ -18,7 +24,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type pg from 'pg';
-import { commonConfig } from '../../../shared/src/config.js';
+import { commonConfig, int } from '../../../shared/src/config.js';
 import { REASON_CODES } from '../../../shared/src/domain/wager.js';
 import { createKafka } from '../../../shared/src/kafka.js';
 import { intFlag, parseFlags, parseSince, UsageError } from './flags.js';
@@ -134,6 +140,9 @@ interface Selection {
   readonly describe: string;
 }
 
+/** Days the duplicate check remembers an id at least: the aggregators' own setting. */
+const duplicateWindowDays = (): number => int(process.env, 'RETENTION_DUPLICATE_CHECK_DAYS', 7, 1, 3650);
+
 function selection(flags: ReadonlyMap<string, string>, nowMs: number): Selection {
   const reason = reasonFlag(flags.get('reason'));
   const ids = flags.get('id');
@@ -176,8 +185,13 @@ interface RedriveRow {
  * highest selected at the start and are left alone, so a re-drive always ends.
  */
 export async function deadLettersRedrive(args: readonly string[]): Promise<number> {
-  const flags = parseFlags(args, ['reason', 'id', 'since', 'limit'], ['again', 'dry-run', 'yes']);
+  const flags = parseFlags(
+    args,
+    ['reason', 'id', 'since', 'limit'],
+    ['again', 'dry-run', 'yes', 'past-duplicate-window'],
+  );
   const sel = selection(flags, Date.now());
+  const windowDays = duplicateWindowDays();
   const limit = flags.has('limit') ? intFlag('limit', flags.get('limit') ?? '', 1, 10_000_000) : 100_000;
   const config = commonConfig(process.env);
   return withDb(async (pool) => {
@@ -208,6 +222,13 @@ export async function deadLettersRedrive(args: readonly string[]): Promise<numbe
       process.stdout.write(`nothing to re-drive (${sel.describe})\n`);
       return 0;
     }
+    const old = (
+      await pool.query<{ n: string; oldest: Date | null }>({
+        text: `SELECT count(*)::text AS n, min(received_at) AS oldest FROM (SELECT d.received_at FROM jackpot.dead_letters d
+               WHERE ${sel.where} ORDER BY d.id LIMIT $${n}) s WHERE received_at < now() - make_interval(days => $${n + 1})`,
+        values: [...sel.values, limit, windowDays],
+      })
+    ).rows[0];
     const maxId = plan.reduce((m, p) => (BigInt(p.max_id) > m ? BigInt(p.max_id) : m), 0n);
     process.stdout.write(
       [
@@ -220,10 +241,16 @@ export async function deadLettersRedrive(args: readonly string[]): Promise<numbe
         '',
       ].join('\n'),
     );
+    const tooOld = Number(old?.n ?? 0) > 0 && !flags.has('past-duplicate-window');
+    if (tooOld)
+      process.stderr.write(
+        `${flags.has('dry-run') ? 'would not be re-driven' : 'not re-driven'}: ${old?.n} of the ${count} dead letters were received more than ${windowDays} days ago (oldest ${old?.oldest?.toISOString()}), past the duplicate check's window (RETENTION_DUPLICATE_CHECK_DAYS): an event id applied meanwhile and forgotten since would count twice. Re-drive the recent ones with --since ${windowDays}d, or check the ledger for these event ids and add --past-duplicate-window\n`,
+      );
     if (flags.has('dry-run')) {
       process.stdout.write('dry run: nothing published\n');
       return 0;
     }
+    if (tooOld) return 1;
     if (!flags.has('yes')) {
       if (!process.stdin.isTTY) {
         process.stderr.write('not re-driven: confirm with --yes (no terminal to ask on)\n');

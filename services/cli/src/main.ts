@@ -163,7 +163,8 @@ const COMMANDS: readonly Command[] = [
   },
   {
     words: ['dead-letters', 'redrive'],
-    usage: '(--reason R [--since T] [--again] | --id ID1,ID2) [--limit N] [--dry-run] [--yes]',
+    usage:
+      '(--reason R [--since T] [--again] | --id ID1,ID2) [--limit N] [--dry-run] [--yes] [--past-duplicate-window]',
     summary:
       "after the cause is fixed, publishes the dead letters' original key and bytes to their topic again; a wager already applied counts once; audited",
     flags: [
@@ -177,6 +178,10 @@ const COMMANDS: readonly Command[] = [
       ['--limit N', 'at most N, default 100000'],
       ['--dry-run', 'shows what would be re-driven and stops'],
       ['--yes', 'no question (needed without a terminal)'],
+      [
+        '--past-duplicate-window',
+        'also dead letters older than RETENTION_DUPLICATE_CHECK_DAYS (7): only after checking the ledger for their event ids, which the duplicate check may have forgotten',
+      ],
     ],
     example: 'dead-letters redrive --reason unknown_game --since 24h --dry-run',
     run: async (args) => (await import('./dead-letters.js')).deadLettersRedrive(args),
