@@ -190,7 +190,7 @@ async function setReplicas(b: Bench, n: number): Promise<void> {
   for (const name of names.slice(n).reverse()) {
     await stopService(name, { log: () => undefined, main: 'services/aggregator/src/main.ts' });
     b.aggregators.delete(name);
-    b.sampler.untrack(name);
+    b.sampler.untrack(name.replace(/^bench-e2e-/, ''));
   }
   const starting: Promise<void>[] = [];
   for (let i = b.aggregators.size + 1; i <= n; i++) {
@@ -204,7 +204,7 @@ async function setReplicas(b: Bench, n: number): Promise<void> {
     starting.push(
       startService(spec, { log: () => undefined, env: b.env }).then(({ started, pid }) => {
         if (!started) throw new Error(`${spec.name} was already running (pid ${pid}): another bench?`);
-        b.sampler.track(spec.name, pid);
+        b.sampler.track(spec.name.replace(/^bench-e2e-/, ''), pid);
       }),
     );
   }
@@ -284,6 +284,9 @@ async function runStep(
     // A seed of its own per step: the same seed twice sends the same event ids, i.e. only duplicates.
     seed: (Number.parseInt(seed, 10) || 1) * 1000 + ++stepNumber,
     concurrency: step.kind === 'max' ? 4 : 2,
+    // As fast as it goes: larger produce requests, so that the producer's round trips (one request
+    // in flight per producer) are not what limits the run.
+    ...(step.kind === 'max' ? { producerMaxBatch: 4000 } : {}),
     maxInFlight: step.kind === 'max' ? MAX_IN_FLIGHT : Math.max(1000, step.rate),
     probe: { intervalMs: 20, pollMs: 5, timeoutMs: 30_000 },
     databaseUrl: b.dbUrl,
@@ -660,7 +663,7 @@ async function main(): Promise<number> {
       0,
       ...steps.flatMap((s) =>
         s.processes
-          .filter((p) => p.name.startsWith('bench-e2e-') || p.name === 'projector')
+          .filter((p) => p.name.startsWith('aggregator-') || p.name === 'projector')
           .map((p) => p.peakRssMb),
       ),
     );
@@ -726,7 +729,9 @@ async function main(): Promise<number> {
         `   target ${name}: ${t.met ? 'met' : 'NOT met'} (measured ${t.measured ?? '-'}, target ${t.target})`,
       );
 
-    const pgVersion = (await pgAdmin.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? 'unknown';
+    const pgVersion =
+      (await pgAdmin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ??
+      'unknown';
     const result = {
       benchmark: 'end to end',
       mode: QUICK ? 'quick' : 'full',

@@ -19,6 +19,9 @@ export interface KafkaSenderOptions {
    */
   readonly retryForMs?: number;
   readonly maxBufferedMessages?: number;
+  /** The producer library's batching (see shared/src/producer.ts); its defaults when absent. */
+  readonly maxBatchMessages?: number;
+  readonly lingerMs?: number;
   /**
    * Independent producers (each its own connection and producer id). The shared producer keeps one
    * batch in flight, so one producer tops out at one batch a broker round trip; several stand for
@@ -45,6 +48,8 @@ export function createKafkaSender(opts: KafkaSenderOptions): Sender {
       kafka: opts.kafka,
       ...(opts.topic === undefined ? {} : { topic: opts.topic }),
       ...(opts.maxBufferedMessages === undefined ? {} : { maxBufferedMessages: opts.maxBufferedMessages }),
+      ...(opts.maxBatchMessages === undefined ? {} : { maxBatchMessages: opts.maxBatchMessages }),
+      ...(opts.lingerMs === undefined ? {} : { lingerMs: opts.lingerMs }),
       ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     }),
   );

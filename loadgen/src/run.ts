@@ -56,6 +56,10 @@ export interface LoadOptions {
   readonly httpBatch?: number;
   /** Gateway requests in flight (HTTP path), or independent Kafka producers (Kafka path). Default 8 and 1. */
   readonly concurrency?: number;
+  /** Kafka path: most wagers in one produce request of each producer. Default: the producer library's (1,000). */
+  readonly producerMaxBatch?: number;
+  /** Kafka path: how long a wager waits in the producer for others to share its request. Default: the library's (5 ms). */
+  readonly producerLingerMs?: number;
   /**
    * Events handed over but not yet acknowledged, at most. Backpressure: the pacer waits when the
    * pipeline is this far behind. Default: one second of traffic, at least 1,000.
@@ -298,6 +302,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       // producer: the pacer is the one place that waits.
       maxBufferedMessages: maxInFlight + 100,
       producers: options.concurrency ?? 1,
+      ...(options.producerMaxBatch === undefined ? {} : { maxBatchMessages: options.producerMaxBatch }),
+      ...(options.producerLingerMs === undefined ? {} : { lingerMs: options.producerLingerMs }),
       ...(options.topic === undefined ? {} : { topic: options.topic }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
