@@ -16,7 +16,9 @@
  */
 import { hostname } from 'node:os';
 import type { Meter } from '@opentelemetry/api';
-import type { Consumer } from 'kafkajs';
+import type { Consumer, ConsumerStartBatchProcessEvent } from 'kafkajs';
+
+type BatchEvent = ConsumerStartBatchProcessEvent['payload'];
 
 export const replicaId = (): string => `${hostname()}-${process.pid}`;
 
@@ -85,16 +87,12 @@ export function trackConsumerLag(
   };
   gauge.addCallback(observe);
   // Called inside kafkajs' fetch loop: an exception here must not reach it.
-  const record = (
-    topic: string,
-    partition: number,
-    highWatermark: string,
-    firstOffset: string | null,
-    batch: { lastOffset: string },
-  ): void => {
+  const record = (batch: BatchEvent, applied: boolean): void => {
     try {
-      const next = firstOffset === null ? BigInt(batch.lastOffset) + 1n : BigInt(firstOffset);
-      book.set(topic, partition, lagOf(highWatermark, next));
+      // A batch of only filtered records (compacted, aborted) has no first offset.
+      const first = batch.firstOffset as string | null;
+      const next = applied || first === null ? BigInt(batch.lastOffset) + 1n : BigInt(first);
+      book.set(batch.topic, batch.partition, lagOf(batch.highWatermark, next));
     } catch {
       // An offset kafkajs did not fill in: the series keeps its previous value.
     }
@@ -105,13 +103,8 @@ export function trackConsumerLag(
     consumer.on(REBALANCING, () => book.release()),
     consumer.on(STOP, () => book.release()),
     consumer.on(CRASH, () => book.release()),
-    // A batch of only filtered records (compacted, aborted) has no first offset.
-    consumer.on(START_BATCH_PROCESS, ({ payload }) =>
-      record(payload.topic, payload.partition, payload.highWatermark, payload.firstOffset ?? null, payload),
-    ),
-    consumer.on(END_BATCH_PROCESS, ({ payload }) =>
-      record(payload.topic, payload.partition, payload.highWatermark, null, payload),
-    ),
+    consumer.on(START_BATCH_PROCESS, ({ payload }) => record(payload, false)),
+    consumer.on(END_BATCH_PROCESS, ({ payload }) => record(payload, true)),
   ];
   return () => {
     for (const remove of removers) remove();
