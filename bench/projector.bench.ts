@@ -11,7 +11,8 @@
  * while a producer publishes BENCH_UPDATES_PER_S pool updates a second (default 20: every change
  * invalidates the cached list bytes, as in production), a second process hammers the endpoint
  * over BENCH_CONNECTIONS keep-alive connections (default 32) for BENCH_DURATION_MS (default 5000)
- * after a 1 s warm-up, BENCH_ROUNDS times (default 3) for each server in turn. The load client writes raw HTTP/1.1 on sockets (as autocannon does), so
+ * after a 1 s warm-up, BENCH_ROUNDS times (default 5) for each server in turn, after one uncounted
+ * round of each. The load client writes raw HTTP/1.1 on sockets (as autocannon does), so
  * it costs the machine far less than the server it measures. Results go to
  * bench/results/projector.json.
  */
@@ -279,7 +280,7 @@ async function bench(): Promise<void> {
   const connections = int(env, 'BENCH_CONNECTIONS', 32, 1, 1024);
   const durationMs = int(env, 'BENCH_DURATION_MS', 5000, 500, 600_000);
   const updatesPerS = int(env, 'BENCH_UPDATES_PER_S', 20, 0, 10_000);
-  const rounds = int(env, 'BENCH_ROUNDS', 3, 1, 99);
+  const rounds = int(env, 'BENCH_ROUNDS', 5, 1, 99);
   const loadAtStart = loadavg()[0];
   const brokers = list(env, 'KAFKA_BROKERS', DEFAULT_KAFKA_BROKERS);
 
@@ -398,6 +399,10 @@ async function bench(): Promise<void> {
       projectorThroughFastify: [],
       bareNodeHttp: [],
     };
+    // One short round of each first, not counted: the first requests a server sees run through
+    // V8's interpreter and build its connection state, which a long-running projector has done.
+    for (const name of Object.keys(targets) as Array<keyof typeof targets>)
+      await loadFromSecondProcess(targets[name], connections, 1000);
     for (let round = 0; round < rounds; round++) {
       for (const name of Object.keys(targets) as Array<keyof typeof targets>) {
         const r = await loadFromSecondProcess(targets[name], connections, durationMs);
@@ -425,6 +430,19 @@ async function bench(): Promise<void> {
     const met = projected.rps >= TARGET_RPS && projected.p99Ms < TARGET_P99_MS;
     const spread = (xs: Measured[]): string =>
       `${Math.min(...xs.map((x) => x.rps))}-${Math.max(...xs.map((x) => x.rps))}`;
+    // Server CPU per request hardly moves with other work on the machine, unlike req/s: the
+    // median of each gives what one core of this server could serve.
+    const cpuUs = (xs: Measured[]): number =>
+      [...xs.map((x) => x.serverCpuUsPerRequest)].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ??
+      Number.NaN;
+    const cpu = {
+      projector: cpuUs(runs.projector),
+      projectorThroughFastify: cpuUs(runs.projectorThroughFastify),
+      bareNodeHttp: cpuUs(runs.bareNodeHttp),
+    };
+    console.log(
+      `server CPU per request (median of the rounds): projector ${cpu.projector} µs, through Fastify ${cpu.projectorThroughFastify} µs, bare node:http ${cpu.bareNodeHttp} µs`,
+    );
     console.log(
       `projector / bare node:http: ${ratio(projected, bareMedian)}   projector / through Fastify: ${ratio(projected, throughFastify)}   ` +
         `projector / naive: ${ratio(projected, baseline)}   rounds' req/s: projector ${spread(runs.projector)}, bare ${spread(runs.bareNodeHttp)}`,
@@ -462,6 +480,7 @@ async function bench(): Promise<void> {
             bareNodeHttp: bareMedian,
             naivePostgresPerRequest: baseline,
           },
+          serverCpuUsPerRequestMedian: cpu,
           rounds: runs,
           ratios: {
             projectorToBareNodeHttp: ratio(projected, bareMedian),

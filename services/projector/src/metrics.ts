@@ -2,7 +2,7 @@
  * The projector's metrics, OpenTelemetry semantic conventions: seconds for durations, explicit
  * buckets, low-cardinality attributes only (a route template, never a pool id).
  */
-import type { Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
+import type { BatchObservableResult, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
 import type { TierStats } from './cache.js';
 
@@ -84,30 +84,27 @@ export function createProjectorMetrics(meter: Meter): ProjectorMetrics {
  * - `projector.cache.entries` (gauge, per `tier`): pools held (hot), answers cached (warm, cold).
  * - `projector.cache.size` (gauge, bytes, per `tier`): the cached bodies of warm and cold.
  */
-export function observeCaches(meter: Meter, tiers: () => readonly TierStats[]): void {
-  meter
-    .createObservableCounter('projector.cache.requests', {
-      description: 'Reads of the projector cache tiers, by tier (hot|warm|cold) and result (hit|miss)',
-    })
-    .addCallback((r) => {
-      for (const t of tiers()) {
-        r.observe(t.hits, { tier: t.tier, result: 'hit' });
-        r.observe(t.misses, { tier: t.tier, result: 'miss' });
-      }
-    });
-  meter
-    .createObservableGauge('projector.cache.entries', {
-      description: 'Entries held per projector cache tier (hot: pools; warm, cold: cached answers)',
-    })
-    .addCallback((r) => {
-      for (const t of tiers()) r.observe(t.entries, { tier: t.tier });
-    });
-  meter
-    .createObservableGauge('projector.cache.size', {
-      description: 'Bytes of cached answers per projector cache tier (the hot tier holds the pools)',
-      unit: 'By',
-    })
-    .addCallback((r) => {
-      for (const t of tiers()) r.observe(t.bytes, { tier: t.tier });
-    });
+export function observeCaches(meter: Meter, tiers: () => readonly TierStats[]): () => void {
+  const requests = meter.createObservableCounter('projector.cache.requests', {
+    description: 'Reads of the projector cache tiers, by tier (hot|warm|cold) and result (hit|miss)',
+  });
+  const entries = meter.createObservableGauge('projector.cache.entries', {
+    description: 'Entries held per projector cache tier (hot: pools; warm, cold: cached answers)',
+  });
+  const size = meter.createObservableGauge('projector.cache.size', {
+    description: 'Bytes of cached answers per projector cache tier (the hot tier holds the pools)',
+    unit: 'By',
+  });
+  const callback = (r: BatchObservableResult): void => {
+    for (const t of tiers()) {
+      r.observe(requests, t.hits, { tier: t.tier, result: 'hit' });
+      r.observe(requests, t.misses, { tier: t.tier, result: 'miss' });
+      r.observe(entries, t.entries, { tier: t.tier });
+      r.observe(size, t.bytes, { tier: t.tier });
+    }
+  };
+  const observables = [requests, entries, size];
+  meter.addBatchObservableCallback(callback, observables);
+  // A stopped projector stops reporting (tests start several in one process, on one meter).
+  return () => meter.removeBatchObservableCallback(callback, observables);
 }

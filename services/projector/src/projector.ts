@@ -77,7 +77,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
   const hot: HotTierCounts = { hits: 0, misses: 0 };
   const warm = createCacheTier('warm', config.cache.warm);
   const cold = createCacheTier('cold', config.cache.cold);
-  observeCaches(deps.telemetry.meter, () => [
+  const stopObservingCaches = observeCaches(deps.telemetry.meter, () => [
     { tier: 'hot', hits: hot.hits, misses: hot.misses, entries: store.ids().length, bytes: 0 },
     warm.stats(),
     cold.stats(),
@@ -268,6 +268,7 @@ export function createProjector(config: ProjectorConfig, deps: ProjectorDeps): P
         await step('postgres', () => pgPool.end());
         await step('store', () => store.close());
         await step('caches', () => {
+          stopObservingCaches();
           warm.close();
           cold.close();
         });
