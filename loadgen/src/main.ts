@@ -2,7 +2,7 @@
  * The load generator's command line, a thin shell over `runLoad` (run.ts):
  *
  *   npm run loadgen -- --via kafka|http --rate 5000 --duration 60 [--games 50] [--players 100000]
- *     [--dup-rate 0.02] [--invalid-rate 0] [--seed 42] [--api-key KEY] [--record out.json]
+ *     [--dup-rate 0.02] [--invalid-rate 0] [--seed 42] [--event-ids v7|v4] [--api-key KEY] [--record out.json]
  *     [--http-batch 500] [--concurrency 8] [--no-probe] [--json]
  *
  * Progress goes to stderr (one rewritten line on a terminal, a line every 5 s otherwise), the
@@ -23,7 +23,8 @@ const USAGE = `Usage: npm run loadgen -- --via kafka|http --rate N --duration S 
   --players N             distinct players (default 100000)
   --dup-rate X            share of re-sent wagers, 0..1 (default 0.02)
   --invalid-rate X        share of invalid events, Kafka only (default 0)
-  --seed N                PRNG seed (default random; the same seed twice sends the same eventIds)
+  --seed N                PRNG seed (default random; with --event-ids v4 the same seed twice sends the same eventIds)
+  --event-ids v7|v4       time-ordered UUIDv7 event ids, as game servers should send (default), or random v4
   --api-key KEY           game API key for --via http (or LOADGEN_API_KEY)
   --http-batch N          wagers a request, 1..1000 (default 500)
   --concurrency N         gateway requests in flight (http, default 8) or producers (kafka, default 1)
@@ -81,6 +82,7 @@ function parse(argv: string[]): { options: LoadOptions; json: boolean } | null {
       'dup-rate': { type: 'string' },
       'invalid-rate': { type: 'string' },
       seed: { type: 'string' },
+      'event-ids': { type: 'string', default: 'v7' },
       'api-key': { type: 'string' },
       'http-batch': { type: 'string' },
       concurrency: { type: 'string' },
@@ -100,6 +102,9 @@ function parse(argv: string[]): { options: LoadOptions; json: boolean } | null {
     throw new UsageError(`--via must be kafka or http, got ${JSON.stringify(values.via)}`);
 
   const via: LoadOptions['via'] = values.via;
+  const eventIds = values['event-ids'];
+  if (eventIds !== 'v7' && eventIds !== 'v4')
+    throw new UsageError(`--event-ids must be v7 or v4, got ${JSON.stringify(eventIds)}`);
   const apiKey = values['api-key'] ?? process.env['LOADGEN_API_KEY'];
   const probeTimeout = num('probe-timeout', values['probe-timeout'], { integer: true, min: 1 });
   const options = defined<LoadOptions>({
@@ -111,6 +116,7 @@ function parse(argv: string[]): { options: LoadOptions; json: boolean } | null {
     dupRate: num('dup-rate', values['dup-rate'], { min: 0, max: 1 }),
     invalidRate: num('invalid-rate', values['invalid-rate'], { min: 0, max: 1 }),
     seed: num('seed', values.seed, { integer: true, min: 0 }),
+    eventIds,
     apiKey: apiKey === '' ? undefined : apiKey,
     httpBatch: num('http-batch', values['http-batch'], { integer: true, min: 1, max: 1000 }),
     concurrency: num('concurrency', values.concurrency, { integer: true, min: 1, max: 1024 }),

@@ -113,6 +113,25 @@ export function uuidV4(rng: Rng): string {
 }
 
 /**
+ * A version-7 UUID (RFC 9562) for the time `nowMs`: the Unix time in milliseconds in the first 48
+ * bits, the version nibble 7, then 74 bits drawn from `rng` with the variant 10xx; lower case. Ids
+ * that grow with time are what game servers are told to send (the producer library's
+ * `newEventId`): the duplicate check appends them at the right edge of its index. Deterministic
+ * for a given rng and time, so a generator's traffic stays reproducible.
+ */
+export function uuidV7(rng: Rng, nowMs: number): string {
+  const ms = Math.max(0, Math.floor(nowMs));
+  const high = Math.floor(ms / 2 ** 32) & 0xffff;
+  const low = ms >>> 0;
+  const w1 = ((rng.u32() & 0x0fff) | 0x7000) >>> 0;
+  const w2 = ((rng.u32() & 0x3fffffff) | 0x80000000) >>> 0;
+  const w3 = rng.u32();
+  const t = hex32(low);
+  const h2 = hex32(w2);
+  return `${hex32(high).slice(4)}${t.slice(0, 4)}-${t.slice(4)}-${hex32(w1).slice(4)}-${h2.slice(0, 4)}-${h2.slice(4)}${hex32(w3)}`;
+}
+
+/**
  * Zipf's law over ranks 1..n: P(k) ∝ 1 / k^s. A cumulative table and binary search, so one draw
  * costs about log2(n) comparisons (17 for 100,000 players) and the table 8 bytes a rank.
  * Returns a 0-based rank: 0 is the most popular item.

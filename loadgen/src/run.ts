@@ -48,7 +48,13 @@ export interface LoadOptions {
   readonly dupRate?: number;
   /** Share of events that are invalid (Kafka path only). Default 0. */
   readonly invalidRate?: number;
-  /** Default: random, reported, so a run can be replayed. The same seed twice against one database sends only duplicates. */
+  /**
+   * Event ids: `v7` (time-ordered, as game servers are told to make them: docs/contract.md) or
+   * `v4` (random). Default `v7`. Either way a seed replays the same traffic at the same times;
+   * v7 ids also carry the time they were made, so a replay later sends new ids.
+   */
+  readonly eventIds?: 'v4' | 'v7';
+  /** Default: random, reported, so a run can be replayed. With `eventIds: 'v4'` the same seed twice against one database sends only duplicates. */
   readonly seed?: number;
   /** Game API key for the HTTP path. */
   readonly apiKey?: string;
@@ -216,6 +222,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const notice = options.onNotice ?? (() => undefined);
   const seed = options.seed ?? randomInt(2 ** 31);
   const dupRate = options.dupRate ?? 0.02;
+  const eventIds = options.eventIds ?? 'v7';
   const invalidRate = options.invalidRate ?? 0;
   const probeSettings: ProbeSettings | null =
     options.probe === false
@@ -344,6 +351,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ...(options.players === undefined ? {} : { players: options.players }),
       dupRate,
       invalidRate,
+      eventIds,
     });
     const ackLatency = createHistogram();
     const probeLatency = createHistogram();
@@ -382,6 +390,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
               gameId: probeGameId,
               currency: probeGame?.currency ?? 'EUR',
               amountMinor: probeAmountMinor,
+              eventIds,
             }),
             ledger,
             histogram: probeLatency,

@@ -14,7 +14,7 @@
  */
 import type { ReasonCode } from '../../shared/src/domain/wager.js';
 import type { WagerMessage } from '../../shared/src/messages/wager.js';
-import { createRng, createZipf, shuffled, uuidV4, type Rng } from './random.js';
+import { createRng, createZipf, shuffled, uuidV4, uuidV7, type Rng } from './random.js';
 
 /** The kinds of bad input the generator makes, each with the reason code the pipeline must give. */
 export const INVALID_REASONS = [
@@ -78,6 +78,11 @@ export interface TrafficOptions {
   readonly invalidRate?: number;
   /** The kinds of invalid event to make, equally likely. Default all of `INVALID_REASONS`. */
   readonly invalidReasons?: readonly InvalidReason[];
+  /**
+   * `v7`: time-ordered event ids for the wager's time, as game servers are told to make them;
+   * `v4`: random ones (any UUID is accepted). Default `v4`.
+   */
+  readonly eventIds?: 'v4' | 'v7';
 }
 
 export interface Traffic {
@@ -119,6 +124,7 @@ export function createTraffic(opts: TrafficOptions): Traffic {
   if (dupRate + invalidRate > 1)
     throw new RangeError(`dupRate + invalidRate must be at most 1, got ${dupRate + invalidRate}`);
   const dupNewTimeShare = rate('dupNewTimeShare', opts.dupNewTimeShare, 0.3);
+  const v7 = opts.eventIds === 'v7';
   const dupWindow = positiveInt('dupWindow', opts.dupWindow, 10_000);
   const players = positiveInt('players', opts.players, 100_000);
   const median = opts.amountMedianMinor ?? 100;
@@ -164,7 +170,7 @@ export function createTraffic(opts: TrafficOptions): Traffic {
   const freshWager = (nowMs: number): WagerMessage => {
     const game = games[gameZipf.sample(rng)] as GameSpec;
     return {
-      eventId: uuidV4(rng),
+      eventId: v7 ? uuidV7(rng, nowMs) : uuidV4(rng),
       occurredAt: isoAt(nowMs),
       gameId: game.gameId,
       playerId: `p-${playerZipf.sample(rng) + 1}`,
@@ -256,8 +262,10 @@ export function createProbeTraffic(opts: {
   gameId: string;
   currency: string;
   amountMinor: number;
+  eventIds?: 'v4' | 'v7';
 }): ProbeTraffic {
   const rng = createRng(opts.seed, 'probe');
+  const v7 = opts.eventIds === 'v7';
   let origin = 0;
   return {
     next(nowMs) {
@@ -266,7 +274,7 @@ export function createProbeTraffic(opts: {
         origin: origin++,
         duplicate: false,
         wager: {
-          eventId: uuidV4(rng),
+          eventId: v7 ? uuidV7(rng, nowMs) : uuidV4(rng),
           occurredAt: new Date(nowMs).toISOString(),
           gameId: opts.gameId,
           playerId: 'loadgen-probe',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRng, createZipf, shuffled, uuidV4 } from '../../../loadgen/src/random.js';
+import { createRng, createZipf, shuffled, uuidV4, uuidV7 } from '../../../loadgen/src/random.js';
 
 const take = (n: number, f: () => number): number[] => Array.from({ length: n }, f);
 
@@ -55,6 +55,35 @@ void test('uuidV4 gives version-4, variant-1, lower-case UUIDs without repeats',
     seen.add(id);
   }
   assert.equal(seen.size, 100_000);
+});
+
+void test('uuidV7 carries the millisecond time in its first 48 bits, version 7, variant 1, and sorts by time', () => {
+  const cases: { ms: number; prefix: string }[] = [
+    { ms: 0, prefix: '00000000-0000-7' },
+    { ms: 1, prefix: '00000000-0001-7' },
+    { ms: 0xffff_ffff, prefix: '0000ffff-ffff-7' },
+    { ms: 0x1_0000_0000, prefix: '00010000-0000-7' },
+    // 2026-11-30T19:00:00.000Z
+    {
+      ms: 1_796_065_200_000,
+      prefix: `${(1_796_065_200_000).toString(16).padStart(12, '0').slice(0, 8)}-${(1_796_065_200_000).toString(16).padStart(12, '0').slice(8)}-7`,
+    },
+    { ms: 2 ** 48 - 1, prefix: 'ffffffff-ffff-7' },
+  ];
+  const rng = createRng('uuid7');
+  for (const c of cases) {
+    const id = uuidV7(rng, c.ms);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, id);
+    assert.ok(id.startsWith(c.prefix), `${c.ms}: ${id}`);
+  }
+  const ids = Array.from({ length: 10_000 }, (_, i) => uuidV7(rng, 1_796_065_200_000 + i));
+  assert.deepEqual([...ids].sort(), ids, 'later ids sort after earlier ones');
+  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(
+    uuidV7(createRng('same'), 5),
+    uuidV7(createRng('same'), 5),
+    'deterministic for an rng and a time',
+  );
 });
 
 void test('Zipf: rank frequencies follow 1/k^s', () => {
