@@ -7,6 +7,7 @@ import { get, type IncomingMessage } from 'node:http';
 import { after, test, type TestContext } from 'node:test';
 import type { Producer } from 'kafkajs';
 import { connect, type Socket } from 'node:net';
+import { freePort } from '../../infra/processes.js';
 import type { HttpLimits } from '../../shared/src/http.js';
 import { createLogger } from '../../shared/src/logger.js';
 import { poolUpdateRecord } from '../../shared/src/messages/pool-update.js';
@@ -573,4 +574,38 @@ void test('GET /v1/pools, answered before Fastify, still obeys the connection ca
   const served = await fetch(`${p.base}/v1/pools`);
   assert.equal(served.status, 200);
   assert.deepEqual(await served.json(), await expectedFromDb());
+});
+
+void test('before the initial load, GET /v1/pools (a raw GET, which then declines) and a pool answer 503 not_ready through Fastify', async () => {
+  const [port, deadPort] = [await freePort(), await freePort()];
+  const projector = createProjector(
+    {
+      ...loadProjectorConfig({}),
+      kafkaBrokers: brokers,
+      // Nothing listens there: the initial load is retried while HTTP already answers.
+      databaseUrl: `postgres://postgres@127.0.0.1:${deadPort}/jackpot`,
+      topic: await randomTopic('pool-updates', 1, { 'cleanup.policy': 'compact' }),
+      port,
+      host: '127.0.0.1',
+    },
+    { logger, telemetry },
+  );
+  const starting = projector.start().then(
+    () => 'started',
+    () => 'failed',
+  );
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    assert.ok(
+      await eventually(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true, 20_000),
+    );
+    for (const path of ['/v1/pools', '/v1/pools?x=1', '/v1/pools/demo:mini']) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 503, path);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_ready', path);
+    }
+  } finally {
+    await projector.stop();
+    assert.equal(await starting, 'failed');
+  }
 });
