@@ -137,9 +137,6 @@ void test(
     assert.match(text.stdout, /gateway +up/);
     assert.match(text.stdout, /^bottleneck: \S+/m);
 
-    // The aggregator stops; wagers keep arriving straight on the topic: the lag grows, nobody answers.
-    aggregator.child.kill('SIGTERM');
-    await aggregator.exited();
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const produce = () =>
@@ -151,6 +148,34 @@ void test(
           value: e.value,
         })),
       });
+    // Postgres holds the pool's row (a long transaction elsewhere): the aggregator's window waits on
+    // the lock and records nothing while the lag grows. The verdict must be Postgres, not Kafka.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT 1 FROM jackpot.pool_totals WHERE pool_id = 'rep:main' FOR UPDATE");
+      await produce();
+      const locked = await whileRunning(
+        jackpot(['report', '--aggregator', url(aggregator), ...urls, '--interval', '3', '--json']),
+        produce,
+      );
+      assert.equal(locked.code, 0, locked.stderr);
+      const l = JSON.parse(locked.stdout) as ReportJson;
+      assert.ok((l.figures.lagEnd ?? 0) - (l.figures.lagStart ?? 0) > 200, JSON.stringify(l));
+      assert.ok(
+        (l.figures.pgLockWaits ?? 0) >= 1,
+        `${JSON.stringify(l.figures)}\n${aggregator.output().slice(-3000)}`,
+      );
+      assert.equal(l.verdict.bottleneck, 'postgres', JSON.stringify(l));
+      assert.match(l.verdict.because.join(' '), /backend\(s\) wait on locks/);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+
+    // The aggregator stops; wagers keep arriving straight on the topic: the lag grows, nobody answers.
+    aggregator.child.kill('SIGTERM');
+    await aggregator.exited();
     const stalled = await whileRunning(
       jackpot(['report', '--aggregator', url(aggregator), ...urls, '--interval', '2', '--json']),
       produce,

@@ -8,6 +8,9 @@
  *      bookkeeping, claim, lock_pools, copy, pools) → Postgres; so are connection-pool waits or
  *      lock waits when windows are busy;
  *    - windows run most of the time, mostly in the CPU phases (parse, plan) → aggregator CPU;
+ *    - windows complete little while one of them has been open in Postgres for seconds, or
+ *      backends wait on locks → Postgres (a window stuck on a lock records no duration until it
+ *      ends, so the windows' histograms alone would look idle);
  *    - windows are mostly idle while the lag grows: the replicas wait for their fetches → Kafka.
  * 2. They keep up: is the front slow? The gateway refusing wagers because its Kafka buffer is
  *    full, or 503s → Kafka (the produce side); the gateway's p95 over 50 ms → gateway.
@@ -47,6 +50,8 @@ export interface Figures {
   readonly dbPoolPending: number | null;
   /** Backends of the database waiting on a lock, at the second sample. */
   readonly pgLockWaits: number | null;
+  /** The aggregators' longest open transaction at the second sample, in seconds (0: none open). */
+  readonly pgLongestWindowS: number | null;
   /** POST /v1/wagers over the interval (null when the gateway was not reached). */
   readonly gatewayP95Ms: number | null;
   readonly gatewayRequestsPerS: number | null;
@@ -74,6 +79,8 @@ export const THRESHOLDS = {
   /** Postgres phases at or above this share of window time. */
   postgresShare: 0.6,
   gatewayP95Ms: 50,
+  /** A window transaction open this long is stuck (a 10,000-wager window takes ~0.5 s). */
+  stuckWindowS: 5,
 } as const;
 
 const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
@@ -165,6 +172,22 @@ export function diagnose(f: Figures): Verdict {
         notes,
       };
     }
+    const stuck = (f.pgLongestWindowS ?? 0) >= THRESHOLDS.stuckWindowS;
+    if (stuck || (f.pgLockWaits ?? 0) > 0 || (f.dbPoolPending ?? 0) > 0)
+      return {
+        bottleneck: 'postgres',
+        because: [
+          lagLine,
+          `${busyLine} by the windows that ended, but ${[
+            stuck ? `a window transaction has been open for ${(f.pgLongestWindowS ?? 0).toFixed(1)} s` : null,
+            (f.pgLockWaits ?? 0) > 0 ? `${f.pgLockWaits} backend(s) wait on locks` : null,
+            (f.dbPoolPending ?? 0) > 0 ? `${f.dbPoolPending} request(s) wait for a pooled connection` : null,
+          ]
+            .filter((x) => x !== null)
+            .join(', ')}: the windows wait on Postgres (pg_stat_activity names the blocking query)`,
+        ],
+        notes,
+      };
     return {
       bottleneck: 'kafka',
       because: [

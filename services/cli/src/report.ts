@@ -71,6 +71,8 @@ interface Sampled {
   /** partition → [end offset, stored position]. */
   readonly offsets: ReadonlyMap<number, readonly [bigint, bigint | null]>;
   readonly lockWaits: number;
+  /** Seconds the aggregators' oldest open transaction has been open (0 when none is). */
+  readonly longestWindowS: number;
 }
 
 export async function report(args: readonly string[]): Promise<number> {
@@ -112,8 +114,10 @@ export async function report(args: readonly string[]): Promise<number> {
           text: 'SELECT partition, next_offset::text FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2',
           values: [groupId, topic],
         }),
-        pool.query<{ n: string }>(
-          "SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        pool.query<{ n: string; longest: number | null }>(
+          `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock')::text AS n,
+                  coalesce(extract(epoch FROM max(now() - xact_start) FILTER (WHERE application_name = 'jackpot-aggregator')), 0)::float8 AS longest
+           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
         ),
       ]);
       const positions = new Map(stored.rows.map((r) => [r.partition, BigInt(r.next_offset)]));
@@ -126,6 +130,7 @@ export async function report(args: readonly string[]): Promise<number> {
           ends.map((o) => [o.partition, [BigInt(o.high), positions.get(o.partition) ?? null] as const]),
         ),
         lockWaits: Number(locks.rows[0]?.n ?? 0),
+        longestWindowS: locks.rows[0]?.longest ?? 0,
       };
     };
     if (!flags.has('json')) process.stderr.write(`sampling for ${intervalS} s…\n`);
@@ -228,6 +233,7 @@ export function figuresOf(a: Sampled, b: Sampled): Figures {
     aggregatorCpuCores: cpu,
     dbPoolPending: pending,
     pgLockWaits: b.lockWaits,
+    pgLongestWindowS: Math.round(b.longestWindowS * 10) / 10,
     gatewayP95Ms: p95,
     gatewayRequestsPerS: rps,
     gateway503PerS: r503,
@@ -307,6 +313,7 @@ function render(groupId: string, topic: string, f: Figures, s: Sampled, v: Verdi
     `  aggregator CPU       ${n(f.aggregatorCpuCores, 2, ' cores')} (busiest replica)`,
     `  db pool waiting      ${n(f.dbPoolPending)}`,
     `  postgres lock waits  ${n(f.pgLockWaits)}`,
+    `  longest window open  ${n(f.pgLongestWindowS, 1, ' s')}`,
     `  gateway wagers p95   ${n(f.gatewayP95Ms, 1, ' ms')} at ${n(f.gatewayRequestsPerS)} requests/s`,
     '',
     `bottleneck: ${v.bottleneck}`,

@@ -25,6 +25,7 @@ const BASE: Figures = {
   aggregatorCpuCores: 0.4,
   dbPoolPending: 0,
   pgLockWaits: 0,
+  pgLongestWindowS: 0.2,
   gatewayP95Ms: 8,
   gatewayRequestsPerS: 50,
   gateway503PerS: 0,
@@ -102,6 +103,18 @@ const cases: { name: string; over: Partial<Figures>; expect: Bottleneck; says: R
     over: { ...BEHIND, windowBusy: 0.15, aggregatorCpuCores: 0.3 },
     expect: 'kafka',
     says: /15 % of the time.*wait for their fetches/,
+  },
+  {
+    name: 'lag growing, windows idle by their histograms, but one open for 12 s on a lock',
+    over: { ...BEHIND, windowBusy: 0.02, pgLongestWindowS: 12.3, pgLockWaits: 1, phaseSeconds: {} },
+    expect: 'postgres',
+    says: /a window transaction has been open for 12\.3 s, 1 backend\(s\) wait on locks/,
+  },
+  {
+    name: 'lag growing, windows idle, callers waiting for a connection',
+    over: { ...BEHIND, windowBusy: 0.1, dbPoolPending: 4 },
+    expect: 'postgres',
+    says: /4 request\(s\) wait for a pooled connection/,
   },
   {
     name: 'lag growing, no aggregator answers',
