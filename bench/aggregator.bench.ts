@@ -33,13 +33,21 @@
  * larger than the run itself. Peak RSS is sampled in this process while the aggregator runs (it
  * runs in-process: the figure includes the benchmark's own heap, its Kafka admin and pg pools).
  *
+ * BENCH_AGGREGATOR_PROCESS=dist|tsx adds a second run of the same backlog by the aggregator
+ * service as a process of its own (`node dist/services/aggregator/src/main.js` after `npm run
+ * build`, or through tsx), on a third database and a group of its own, with its default settings:
+ * its throughput from the spawn and its peak RSS (VmHWM in /proc), the figure the 100 MB target
+ * is about; its result is verified the same way. BENCH_AGGREGATOR_NODE_FLAGS gives that process V8
+ * flags (such as `--max-semi-space-size=2`); BENCH_AGGREGATOR_DIST_DIR another build's output.
+ *
  * Settings: BENCH_WAGERS, BENCH_NAIVE_WAGERS, BENCH_PRODUCERS, BENCH_SEED (default 1),
  * BENCH_TIMEOUT_S (default 600), KAFKA_BROKERS, DATABASE_URL. BENCH_CPU_PROFILE=file.cpuprofile
  * writes a V8 CPU profile of the aggregator run alone (not of generating or producing the
  * traffic), for Chrome DevTools or speedscope.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -462,6 +470,112 @@ async function runAggregator(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The aggregator service as a process of its own, for its memory.
+
+interface ProcessRun {
+  readonly mode: 'dist' | 'tsx';
+  /** From the spawn to every position stored (start-up and joining the group included). */
+  readonly seconds: number;
+  readonly eventsPerS: number;
+  /** From the first position stored to the last: without start-up. */
+  readonly runningEventsPerS: number;
+  /** VmHWM: the peak resident set of the process over its life. */
+  readonly peakRssMb: number;
+  /** VmRSS when the backlog was drained. */
+  readonly endRssMb: number;
+}
+
+function procStatusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? Number.NaN : Math.round(Number(m[1]) / 1024);
+}
+
+async function runAggregatorProcess(
+  db: { url: string; pool: pg.Pool },
+  topics: Record<'topic' | 'poolUpdatesTopic' | 'dlqTopic' | 'awardsTopic', string>,
+  brokers: readonly string[],
+  n: number,
+  timeoutS: number,
+  mode: 'dist' | 'tsx',
+): Promise<ProcessRun> {
+  const root = join(HERE, '..');
+  const compiled = join(
+    process.env['BENCH_AGGREGATOR_DIST_DIR'] ?? join(root, 'dist'),
+    'services',
+    'aggregator',
+    'src',
+    'main.js',
+  );
+  if (mode === 'dist' && !existsSync(compiled))
+    throw new Error(`${compiled} is missing: npm run build first`);
+  // BENCH_AGGREGATOR_NODE_FLAGS: V8 flags for the service process only, e.g. --max-semi-space-size=2.
+  const flags = (process.env['BENCH_AGGREGATOR_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const args = [
+    ...flags,
+    ...(mode === 'dist'
+      ? [compiled]
+      : ['--import', 'tsx', join(root, 'services', 'aggregator', 'src', 'main.ts')]),
+  ];
+  const groupId = `bench.aggregator-process.${randomBytes(4).toString('hex')}`;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: brokers.join(','),
+      AGGREGATOR_GROUP_ID: groupId,
+      AGGREGATOR_TOPIC: topics.topic,
+      POOL_UPDATES_TOPIC: topics.poolUpdatesTopic,
+      DLQ_TOPIC: topics.dlqTopic,
+      AWARDS_TOPIC: topics.awardsTopic,
+      AGGREGATOR_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the aggregator process did not start');
+  let firstAt = Number.NaN;
+  let firstStored = 0;
+  try {
+    for (;;) {
+      const s = Number(
+        (
+          await db.pool.query<{ n: string }>(
+            'SELECT coalesce(sum(next_offset) FILTER (WHERE next_offset > 0), 0)::text AS n FROM jackpot.consumer_offsets WHERE group_id = $1 AND topic = $2',
+            [groupId, topics.topic],
+          )
+        ).rows[0]?.n ?? 0,
+      );
+      if (Number.isNaN(firstAt) && s > 0) {
+        firstAt = performance.now();
+        firstStored = s;
+      }
+      if (s >= n) break;
+      if (child.exitCode !== null) throw new Error(`the aggregator process exited (${child.exitCode})`);
+      if (performance.now() - t0 > timeoutS * 1000)
+        throw new Error(`the aggregator process stored ${s} of ${n} positions after ${timeoutS} s`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      mode,
+      seconds: round(seconds),
+      eventsPerS: Math.round(n / seconds),
+      runningEventsPerS: Math.round((n - firstStored) / ((performance.now() - firstAt) / 1000)),
+      peakRssMb: procStatusMb(pid, 'VmHWM'),
+      endRssMb: procStatusMb(pid, 'VmRSS'),
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The baseline: a consumer a newcomer might write first.
 
 interface NaiveRun {
@@ -668,6 +782,9 @@ async function bench(): Promise<void> {
   const seed = env['BENCH_SEED'] ?? '1';
   const eventIds = env['BENCH_EVENT_IDS'] === 'v4' ? 'v4' : 'v7';
   const preload = int(env, 'BENCH_PRELOAD_IDS', 0, 0, 100_000_000);
+  const processMode = env['BENCH_AGGREGATOR_PROCESS'];
+  if (processMode !== undefined && processMode !== '' && processMode !== 'dist' && processMode !== 'tsx')
+    throw new Error('BENCH_AGGREGATOR_PROCESS must be dist or tsx');
   const brokers = list(env, 'KAFKA_BROKERS', DEFAULT_KAFKA_BROKERS);
 
   const validated = validateJackpotConfig(JACKPOT_ID, JACKPOT_BODY);
@@ -771,6 +888,20 @@ async function bench(): Promise<void> {
         : `VERIFICATION FAILED:\n  ${problems.join('\n  ')}`,
     );
 
+    let serviceRun: ProcessRun | undefined;
+    if (processMode === 'dist' || processMode === 'tsx') {
+      const processDb = await createDatabase(admin, serverUrl, config);
+      databases.push(processDb);
+      if (preload > 0) await preloadIds(processDb.pool, preload, eventIds);
+      serviceRun = await runAggregatorProcess(processDb, topics, brokers, n, timeoutS, processMode);
+      const again = await verify(processDb.pool, config, expected, preload);
+      problems.push(...again.map((p) => `service process: ${p}`));
+      console.log(
+        `aggregator service (${processMode}, own process) ${serviceRun.runningEventsPerS} events/s from its first window, ${serviceRun.eventsPerS} from spawn (${serviceRun.seconds} s); ` +
+          `peak RSS ${serviceRun.peakRssMb} MB (VmHWM), ${serviceRun.endRssMb} MB when drained; ${again.length === 0 ? 'verified' : 'VERIFICATION FAILED'}`,
+      );
+    }
+
     const naive = await runNaive(kafka, naiveDb, config, naiveTopic, naiveN, timeoutS);
     console.log(
       `naive (INSERT+UPDATE/wager) ${String(naive.eventsPerS).padStart(7)} events/s   ${naive.appliedPerS} applied wagers/s   ${naive.seconds} s for ${naiveN} events`,
@@ -811,6 +942,7 @@ async function bench(): Promise<void> {
           },
           expected: { applied: expected.applied, deadLetters: Object.fromEntries(expected.deadLetters) },
           aggregator: agg,
+          aggregatorService: serviceRun ?? null,
           naive,
           ratio,
           targetRatio: TARGET_RATIO,

@@ -8,6 +8,12 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
+
+/**
+ * What the pool store needs of a connection: its `query`, inside the caller's transaction (the
+ * store never begins, commits or releases). A `pg.PoolClient` is one.
+ */
+export type SqlClient = Pick<PoolClient, 'query'>;
 import type {
   CycleClose,
   CycleOpening,
@@ -85,7 +91,7 @@ const minorToMicro = (v: string | null): bigint | null => (v === null ? null : B
  * missing, and failed. The second statement takes a new snapshot, after the lock.
  */
 export async function lockPools(
-  client: PoolClient,
+  client: SqlClient,
   by: { jackpotIds: readonly string[] } | { poolIds: readonly string[] },
 ): Promise<Map<string, LockedPool>> {
   const [column, ids] = 'jackpotIds' in by ? ['jackpot_id', by.jackpotIds] : ['pool_id', by.poolIds];
@@ -191,7 +197,7 @@ function byPool<T extends { readonly poolId: string }>(items: readonly T[]): Map
  * fixed number of statements whatever the number of pools and mystery hits (a busy mystery pool
  * hits dozens of times in one window, each hit opening and closing a cycle).
  */
-export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Promise<PoolUpdateMessage[]> {
+export async function savePoolChanges(client: SqlClient, ch: PoolChanges): Promise<PoolUpdateMessage[]> {
   const touched = [
     ...new Set([...ch.deltas.map((d) => d.poolId), ...ch.openings.map((o) => o.poolId)]),
   ].sort();
@@ -372,7 +378,7 @@ export async function savePoolChanges(client: PoolClient, ch: PoolChanges): Prom
 
 /** The start of a cycle: its record, its hidden trigger, and the operator's top-up if any. */
 export async function recordOpening(
-  client: PoolClient,
+  client: SqlClient,
   poolId: string,
   o: CycleOpening,
   reason: 'initial-seed' | 'reseed',
@@ -382,7 +388,7 @@ export async function recordOpening(
 
 /** `recordOpening` for many cycles, in one statement. */
 async function recordOpenings(
-  client: PoolClient,
+  client: SqlClient,
   openings: readonly (CycleOpening & { readonly poolId: string })[],
   reason: 'initial-seed' | 'reseed',
 ): Promise<void> {

@@ -4,12 +4,12 @@
  * mixed in, and the pool totals they must produce computed here with plain BigInt (never with the
  * code under test).
  */
-import { randomUUID } from 'node:crypto';
 import type { JackpotRequest, PoolRequest } from '../../shared/src/domain/jackpot-config.js';
 import type pg from 'pg';
 import type { DrawTriggerMinor } from '../../shared/src/domain/index.js';
 import { validateJackpotConfig } from '../../shared/src/domain/jackpot-config.js';
 import { putJackpot } from '../../shared/src/jackpot-store.js';
+import { newEventId } from '../../shared/src/producer.js';
 
 export type JackpotSpec = JackpotRequest;
 export type PoolSpec = PoolRequest;
@@ -69,7 +69,8 @@ export function prng(seed: number): () => number {
 
 export function wager(over: Partial<TestWager> = {}): TestWager {
   return {
-    eventId: randomUUID(),
+    // Time-ordered, as game servers are advised to make them (the chaos suite keeps sending v4).
+    eventId: newEventId(),
     occurredAt: new Date().toISOString(),
     gameId: 'game-1',
     playerId: 'p-1',

@@ -28,7 +28,12 @@ import type { Logger } from '../../../shared/src/logger.js';
 import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import { createRelay, relayAwards, relayDeadLetters } from '../../../shared/src/outbox.js';
 import { LATENCY_BUCKETS_S } from '../../../shared/src/telemetry.js';
-import type { AggregatorConfig, FaultPoint } from './config.js';
+import {
+  DEFAULT_FETCH_MAX_BYTES,
+  DEFAULT_QUEUED_WINDOWS_MAX,
+  type AggregatorConfig,
+  type FaultPoint,
+} from './config.js';
 import {
   applyWindow,
   type Slice,
@@ -54,7 +59,8 @@ export interface AggregatorDeps {
     | 'sessionTimeoutMs'
     | 'faultPoints'
     | 'retentionDays'
-  >;
+  > &
+    Partial<Pick<AggregatorConfig, 'queuedWindowsMax' | 'fetchMaxBytes'>>;
   readonly logger: Logger;
   readonly meter: Meter;
   readonly clock?: () => number;
@@ -153,16 +159,11 @@ function mergeOutcomes(a: WindowOutcome, b: WindowOutcome): WindowOutcome {
  * only queue at the pool locks.
  */
 const WINDOWS_IN_FLIGHT = 2;
-/**
- * Closed windows that may wait for a slot before fetching stops: 8 (at most 80,000 wagers, some
- * tens of MB, at the default window size). Fetches already in flight still land, so the bound is
- * this plus one fetch (10 MB); fetching resumes when the queue is down to half of it.
- */
-const MAX_QUEUED_WINDOWS = 8;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { kafka, pool, config, logger } = deps;
   const clock = deps.clock ?? Date.now;
+  const fetchMaxBytes = config.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES;
   const metrics = {
     wagers: deps.meter.createCounter('jackpot.aggregator.wagers', {
       unit: '{wager}',
@@ -227,11 +228,11 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     rebalanceTimeout: Math.max(config.sessionTimeoutMs, 30_000),
     heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
     maxWaitTimeInMs: 100,
-    // kafkajs' defaults, measured: 1 MB (~5,800 wagers) a partition and 10 MB in all per fetch.
-    // 4 MB a partition drained a skewed backlog ~15 % slower: a fetch then came from three or four
-    // partitions, whose slices must be written one after another (see startWrites).
-    maxBytesPerPartition: 1024 * 1024,
-    maxBytes: 10 * 1024 * 1024,
+    // 1 MB (~5,800 wagers) a partition (4 MB drained a skewed backlog ~15 % slower: a fetch then
+    // came from three or four partitions, whose slices must be written one after another, see
+    // startWrites); the whole fetch is bounded by config.fetchMaxBytes (memory, see config.ts).
+    maxBytesPerPartition: Math.min(1024 * 1024, fetchMaxBytes),
+    maxBytes: fetchMaxBytes,
     allowAutoTopicCreation: false,
     readUncommitted: false,
   });
@@ -277,7 +278,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
 
   /**
    * Why fetching is paused for backpressure, or null: memory at `critical` (held until the level is
-   * back under `shed`), or more than MAX_QUEUED_WINDOWS closed windows waiting. Independent of the
+   * back under `shed`), or more than `config.queuedWindowsMax` closed windows waiting. Independent of the
    * positions alarm, which pauses the topic on its own: the topic is resumed only when neither holds.
    */
   let held: string | null = null;
@@ -303,7 +304,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   function holdReason(): string | null {
     if (memoryHeld) return 'memory pressure critical';
     // Once held for the queue, held until the queue is down to half the bound, not one below it.
-    const bound = held === 'window queue full' ? MAX_QUEUED_WINDOWS / 2 : MAX_QUEUED_WINDOWS;
+    const max = config.queuedWindowsMax ?? DEFAULT_QUEUED_WINDOWS_MAX;
+    const bound = held === 'window queue full' ? Math.floor(max / 2) : max;
     return queued.length > bound ? 'window queue full' : null;
   }
 

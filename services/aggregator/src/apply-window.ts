@@ -18,7 +18,7 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PoolClient } from 'pg';
+
 import { from as copyFrom } from 'pg-copy-streams';
 import {
   fxRateKey,
@@ -36,6 +36,7 @@ import {
   newWinId,
   savePoolChanges,
   secureDrawMinor,
+  type SqlClient,
   type WinRecord,
 } from '../../../shared/src/pool-store.js';
 import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
@@ -120,7 +121,7 @@ interface Candidate {
   readonly message: InMessage;
 }
 
-export async function applyWindow(client: PoolClient, input: WindowInput): Promise<WindowOutcome> {
+export async function applyWindow(client: SqlClient, input: WindowInput): Promise<WindowOutcome> {
   const { groupId, topic, nowMs } = input;
   const onPhase = input.onPhase;
   let phaseStart = performance.now();
@@ -200,13 +201,12 @@ export async function applyWindow(client: PoolClient, input: WindowInput): Promi
   if (parsed.length > 0) {
     const gameIds = [...new Set(parsed.map((p) => p.wager.gameId))];
     const currencies = [...new Set(parsed.map((p) => p.wager.currency))];
-    for (const r of (
-      await client.query<{ kind: 'link' | 'rate'; a: string; b: string; c: string }>(
-        sql.gameLinksAndRates(gameIds, currencies),
-      )
-    ).rows) {
-      if (r.kind === 'link') bare.set(r.a, { gameId: r.a, jackpotId: r.b, currency: r.c, pools: [] });
-      else fxRates.set(fxRateKey(r.a, r.b), BigInt(r.c));
+    for (const r of (await client.query<sql.LinkOrRateRow>(sql.gameLinksAndRates(gameIds, currencies)))
+      .rows) {
+      if (r.game_id !== null && r.jackpot_id !== null && r.currency !== null)
+        bare.set(r.game_id, { gameId: r.game_id, jackpotId: r.jackpot_id, currency: r.currency, pools: [] });
+      else if (r.from_currency !== null && r.to_currency !== null && r.rate_micro !== null)
+        fxRates.set(fxRateKey(r.from_currency, r.to_currency), BigInt(r.rate_micro));
     }
     screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
     const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));

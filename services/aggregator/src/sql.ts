@@ -24,14 +24,25 @@ export const lockOffsets = (groupId: string, topic: string, partitions: readonly
 
 /**
  * The jackpot (and its currency) of each game, and the fx rates from each wager currency, in one
- * round trip: rows of kind `link` (a = game, b = jackpot, c = currency) and `rate` (a = from,
- * b = to, c = rate in micro). Rates from the jackpot's own currency come along and are never used.
+ * round trip: a game's row has `game_id`, `jackpot_id` and `currency`, a rate's `from_currency`,
+ * `to_currency` and `rate_micro`, the other columns null. Rates from the jackpot's own currency
+ * come along and are never used.
  */
+export interface LinkOrRateRow {
+  readonly game_id: string | null;
+  readonly jackpot_id: string | null;
+  readonly currency: string | null;
+  readonly from_currency: string | null;
+  readonly to_currency: string | null;
+  readonly rate_micro: string | null;
+}
+
 export const gameLinksAndRates = (gameIds: readonly string[], currencies: readonly string[]): Sql => ({
-  text: `SELECT 'link' AS kind, g.game_id AS a, j.jackpot_id AS b, j.currency::text AS c
+  text: `SELECT g.game_id, j.jackpot_id, j.currency::text AS currency,
+                NULL::text AS from_currency, NULL::text AS to_currency, NULL::text AS rate_micro
            FROM jackpot.games g JOIN jackpot.jackpots j USING (jackpot_id) WHERE g.game_id = ANY($1::text[])
          UNION ALL
-         SELECT 'rate', from_currency::text, to_currency::text, rate_micro::text
+         SELECT NULL, NULL, NULL, from_currency::text, to_currency::text, rate_micro::text
            FROM jackpot.fx_rates WHERE from_currency = ANY($2::text[])`,
   values: [gameIds, currencies],
 });
