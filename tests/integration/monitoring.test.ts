@@ -745,18 +745,24 @@ void test(
     assert.equal((await post('/v1/wagers', { wagers: [wager({ gameId: 'mon-g' })] })).status, 401);
     res = await post('/v1/wagers', { wagers: [wager({ gameId: 'mon-g' }), { eventId: 'not-a-uuid' }] }, game);
     assert.equal(res.status, 202, await res.text());
-    const many = Array.from({ length: 1000 }, () => wager({ gameId: 'mon-g' }));
-    assert.equal((await post('/v1/wagers', { wagers: many }, game)).status, 429);
+    // The bucket (1,000, refilled at 1 a second) cannot take two full requests in a row.
+    const statuses: number[] = [];
+    for (let i = 0; i < 2 && !statuses.includes(429); i++) {
+      const many = Array.from({ length: 1000 }, () => wager({ gameId: 'mon-g' }));
+      statuses.push((await post('/v1/wagers', { wagers: many }, game)).status);
+    }
+    assert.ok(statuses.includes(429), `throttled: ${statuses.join(', ')}`);
     // A wager the aggregator must dead-letter.
     const producer = kafkaForTests().producer();
     await producer.connect();
     await producer.send({ topic: topics.AGGREGATOR_TOPIC, messages: [{ key: 'k', value: 'not json' }] });
     assert.ok(
       await eventually(async () => {
-        const r = await db.pool.query<{ n: number }>(
-          'SELECT (SELECT count(*) FROM jackpot.dead_letters)::int + (SELECT count(*) FROM jackpot.contributions)::int AS n',
+        const r = await db.pool.query<{ dead: number; applied: number }>(
+          `SELECT (SELECT count(*) FROM jackpot.dead_letters)::int AS dead,
+                  (SELECT count(*) FROM jackpot.contributions)::int AS applied`,
         );
-        return r.rows[0]?.n === 2;
+        return r.rows[0]?.dead === 1 && (r.rows[0]?.applied ?? 0) >= 1;
       }, 60_000),
       `the wager applied and the bad one dead-lettered:\n${procs.aggregator.output().slice(-2000)}`,
     );
