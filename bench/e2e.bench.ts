@@ -298,7 +298,8 @@ async function runStep(
     // in flight per producer) are not what limits the run.
     ...(step.kind === 'max' ? { producerMaxBatch: 2000 } : {}),
     maxInFlight: step.kind === 'max' ? MAX_IN_FLIGHT : Math.max(1000, step.rate),
-    probe: { intervalMs: 20, pollMs: 5, timeoutMs: 30_000 },
+    // The first 2 s of a step (the rate ramping up from idle, windows and fetches resizing) apart.
+    probe: { intervalMs: 20, pollMs: 5, timeoutMs: 30_000, warmupMs: 2000 },
     databaseUrl: b.dbUrl,
     kafkaBrokers: b.brokers,
     topic: b.topic,

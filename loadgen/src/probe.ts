@@ -15,8 +15,11 @@ import { sleep, type Outcome, type Sender } from './sender.js';
 import type { ProbeTraffic } from './traffic.js';
 
 export interface ProbeStats {
-  /** Probes whose effect became visible. */
+  /** Probes whose effect became visible (after the warm-up: these are in the histogram). */
   readonly visible: number;
+  /** Probes visible during the warm-up, not in the histogram, and the slowest of them. */
+  readonly warmupVisible: number;
+  readonly warmupMaxMs: number;
   /** Probes not visible within the timeout. */
   readonly timeouts: number;
   /** Probes the pipeline did not acknowledge. */
@@ -39,6 +42,8 @@ export interface ProbeOptions {
   readonly intervalMs: number;
   readonly pollMs: number;
   readonly timeoutMs: number;
+  /** Probes started this long after `run` began count apart, not in the histogram (start-up). */
+  readonly warmupMs?: number;
   /** Stop probing after this many probes in a row were not seen: the pipeline behind is not running. */
   readonly maxConsecutiveTimeouts: number;
   readonly onNotice: (message: string) => void;
@@ -95,13 +100,16 @@ export interface Probe {
 
 export function createProbe(opts: ProbeOptions): Probe {
   let visible = 0;
+  let warmupVisible = 0;
+  let warmupMaxMs = 0;
   let timeouts = 0;
   let sendErrors = 0;
   let stoppedReason: string | null = null;
 
   return {
-    stats: () => ({ visible, timeouts, sendErrors, stoppedReason }),
+    stats: () => ({ visible, warmupVisible, warmupMaxMs, timeouts, sendErrors, stoppedReason }),
     async run(baselineMinor, stopped) {
+      const warmupUntil = performance.now() + (opts.warmupMs ?? 0);
       let expected = baselineMinor;
       let consecutiveTimeouts = 0;
       while (!stopped()) {
@@ -120,7 +128,11 @@ export function createProbe(opts: ProbeOptions): Probe {
         while (performance.now() - started < opts.timeoutMs) {
           const read = await readPool(opts.agent, opts.projectorUrl, opts.poolId);
           if (read.ok && read.amountMinor >= expected) {
-            opts.histogram.record(performance.now() - started);
+            const ms = performance.now() - started;
+            if (started < warmupUntil) {
+              warmupVisible++;
+              warmupMaxMs = Math.max(warmupMaxMs, ms);
+            } else opts.histogram.record(ms);
             // Something else raised the pool too (a probe that timed out arriving late): measure
             // the next probe from what is there now.
             expected = read.amountMinor;
@@ -133,7 +145,7 @@ export function createProbe(opts: ProbeOptions): Probe {
         await sending;
         const result = outcome as Outcome | null;
         if (seen) {
-          visible++;
+          if (started >= warmupUntil) visible++;
           consecutiveTimeouts = 0;
         } else if (result !== null && !result.ok) {
           sendErrors++;

@@ -33,6 +33,12 @@ export interface ProbeSettings {
   readonly pollMs?: number;
   /** A probe not visible after this long counts as a timeout. Default 10,000 ms. */
   readonly timeoutMs?: number;
+  /**
+   * Probes seen during this many ms from the start are counted apart (`warmupVisible`), not in the
+   * percentiles: the first seconds measure connections, metadata and a cold JIT, not the pipeline
+   * at the rate asked. Default 0.
+   */
+  readonly warmupMs?: number;
 }
 
 export interface LoadOptions {
@@ -148,6 +154,9 @@ export interface LoadReport {
     /** Why there is no measurement, or why it stopped early. */
     readonly note: string | null;
     readonly visible: number;
+    /** Probes seen during the warm-up (`ProbeSettings.warmupMs`), not in `latencyMs`, and the slowest. */
+    readonly warmupVisible: number;
+    readonly warmupMaxMs: number;
     readonly timeouts: number;
     readonly sendErrors: number;
     /** Sent → visible in the projector. */
@@ -401,6 +410,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             intervalMs: probeSettings.intervalMs ?? 100,
             pollMs: probeSettings.pollMs ?? 5,
             timeoutMs: probeSettings.timeoutMs ?? 10_000,
+            warmupMs: probeSettings.warmupMs ?? 0,
             maxConsecutiveTimeouts: 3,
             onNotice: (m) => notice(`probe: ${m}`),
           })
@@ -506,6 +516,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         note:
           probeSettings === null ? 'disabled (--no-probe)' : (probeNote ?? probeStats?.stoppedReason ?? null),
         visible: probeStats?.visible ?? 0,
+        warmupVisible: probeStats?.warmupVisible ?? 0,
+        warmupMaxMs: round(probeStats?.warmupMaxMs ?? 0, 2),
         timeouts: probeStats?.timeouts ?? 0,
         sendErrors: probeStats?.sendErrors ?? 0,
         latencyMs: probeLatency.count > 0 ? roundPercentiles(probeLatency.percentiles()) : null,

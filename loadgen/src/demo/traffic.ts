@@ -12,7 +12,7 @@ import { runLoad, type LoadProgress, type LoadReport } from '../run.js';
 import { consumerLag } from './checks.js';
 import { storedOffsets } from './database.js';
 import { progressText, type Out } from './report.js';
-import { PROBE_TIMEOUT_MS, type DemoSettings } from './settings.js';
+import { PROBE_TIMEOUT_MS, PROBE_WARMUP_MS, type DemoSettings } from './settings.js';
 
 /** Runs both streams to their end (or `signal`); the runs' outcomes and the largest lag seen. */
 export async function runTraffic(opts: {
@@ -61,7 +61,7 @@ export async function runTraffic(opts: {
       durationSeconds: settings.durationSeconds,
       dupRate: settings.dupRate,
       invalidRate: settings.invalidRate,
-      probe: { timeoutMs: PROBE_TIMEOUT_MS },
+      probe: { timeoutMs: PROBE_TIMEOUT_MS, warmupMs: PROBE_WARMUP_MS },
       config,
       signal: opts.signal,
       logger,
