@@ -72,7 +72,7 @@ void test('every service exports its RSS, heap and event-loop delay', async () =
   assert.ok(heap !== undefined && limit !== undefined && heap > 0 && heap < limit && limit <= rss * 1000);
   assert.ok(heap < rss);
 
-  // Block the loop for 150 ms: the next scrape's max shows it, and the one after no longer does.
+  // Block the loop for 150 ms: the delay gauges show it, to every scraper alike.
   const until = performance.now() + 150;
   while (performance.now() < until);
   // The sampler's timer records the stall when it fires next, in the next turn of the loop.
@@ -82,9 +82,8 @@ void test('every service exports its RSS, heap and event-loop delay', async () =
   const p99 = valueOf(blocked, 'nodejs_eventloop_delay_p99');
   assert.ok(max !== undefined && max >= 0.14 && max < 10, `max ${max}`);
   assert.ok(p99 !== undefined && p99 > 0 && p99 <= max);
-  await new Promise((r) => setTimeout(r, 100));
-  const later = valueOf(await scrape(), 'nodejs_eventloop_delay_max');
-  assert.ok(later !== undefined && later < max, `max after the stall ${later}`);
+  // A second scraper (a report, another Prometheus) right after sees the same stall: reading does not reset it.
+  assert.ok((valueOf(await scrape(), 'nodejs_eventloop_delay_max') ?? 0) >= max);
 });
 
 void test('a pool reports its connections by state, its waiting callers and how long they waited', async () => {
