@@ -177,6 +177,38 @@ void test('binary COPY stores every column as Postgres stores the same text', as
   assert.equal(joined.rows[0]?.n, String(rows.length), 'every row found by its event id');
 });
 
+void test('a wager with many pools is one ledger row whose shares the view unnests exactly', async () => {
+  // 150 shares: past the encoder's first scratch buffers, so they grow mid-wager.
+  const [base] = rowsFor(['2026-11-29T01:00:00Z']);
+  assert.ok(base);
+  const rows = Array.from({ length: 150 }, (_, k) => ({
+    ...base,
+    poolId: `j:tier-${String(k).padStart(3, '0')}-${'x'.repeat(k % 40)}`,
+    cycle: k + 1,
+    contributionMicro: BigInt(k) * 1_000_003n,
+    overflowMicro: BigInt(k % 7),
+    reserveMicro: 2n ** 62n - BigInt(k),
+  }));
+  await copyRows(rows, 512);
+  const ledger = await db.pool.query<{ n: string; shares: number }>(
+    'SELECT count(*)::text AS n, max(cardinality(pool_ids)) AS shares FROM jackpot.ledger',
+  );
+  assert.deepEqual(ledger.rows[0], { n: '1', shares: 150 });
+  const view = await db.pool.query<{ pool_id: string; cycle: number; c: string; o: string; r: string }>(
+    'SELECT pool_id, cycle, contribution_micro::text AS c, overflow_micro::text AS o, reserve_micro::text AS r FROM jackpot.contributions ORDER BY pool_id',
+  );
+  assert.deepEqual(
+    view.rows,
+    rows.map((r) => ({
+      pool_id: r.poolId,
+      cycle: r.cycle,
+      c: r.contributionMicro.toString(),
+      o: r.overflowMicro.toString(),
+      r: r.reserveMicro.toString(),
+    })),
+  );
+});
+
 void test('timestampMicros equals Postgres microseconds since 2000-01-01', async () => {
   const timestamps = [...TIMESTAMPS, ...randomTimestamps(200)];
   const { rows } = await db.pool.query<{ us: string }>(

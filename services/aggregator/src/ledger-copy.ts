@@ -189,13 +189,17 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
   let timestampText = '';
   let timestamp = 0n;
   const poolIds = new Map<string, Buffer>();
-  const pools: Buffer[] = [];
-  const cycles: number[] = [];
-  const contributions: bigint[] = [];
-  const overflows: bigint[] = [];
-  const reserves: bigint[] = [];
+  // The shares of the wager in progress, as array elements already encoded: one scratch buffer
+  // per array, copied into the row behind its header when the wager is complete.
+  let n = 0;
+  let poolElems = out(1024);
+  let poolBytes = 0;
+  let cycleElems = out(1024);
+  let cElems = out(1024);
+  let oElems = out(1024);
+  let rElems = out(1024);
 
-  const arrayHeader = (at: number, bytes: number, oid: number, n: number): number => {
+  const arrayHeader = (at: number, bytes: number, oid: number): number => {
     o.view.setInt32(at, bytes);
     o.view.setInt32(at + 4, 1);
     o.view.setInt32(at + 8, 0);
@@ -204,18 +208,15 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
     o.view.setInt32(at + 20, 1);
     return at + 4 + ARRAY_HEADER;
   };
-  const int8Array = (at: number, values: readonly bigint[]): number => {
-    let p = arrayHeader(at, ARRAY_HEADER + 12 * values.length, INT8_OID, values.length);
-    for (const v of values) p = writeInt8(o, p, v);
-    return p;
+  const array = (at: number, elems: Out, bytes: number, oid: number): number => {
+    const p = arrayHeader(at, ARRAY_HEADER + bytes, oid);
+    elems.buf.copy(o.buf, p, 0, bytes);
+    return p + bytes;
   };
 
   /** Writes the wager in progress, if any, as one row. */
   const flush = (): void => {
-    const n = pools.length;
     if (n === 0) return;
-    let poolBytes = 0;
-    for (const b of pools) poolBytes += b.length;
     const rowBytes = 2 + prefix.length + 5 * (4 + ARRAY_HEADER) + poolBytes + 8 * n + 3 * 12 * n;
     if (off + rowBytes > o.buf.length) {
       chunks.push(o.buf.subarray(0, off));
@@ -225,25 +226,21 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
     o.view.setInt16(off, FIELDS);
     o.buf.set(prefix, off + 2);
     let p = off + 2 + prefix.length;
-    p = arrayHeader(p, ARRAY_HEADER + poolBytes, TEXT_OID, n);
-    for (const b of pools) {
-      o.buf.set(b, p);
-      p += b.length;
-    }
-    p = arrayHeader(p, ARRAY_HEADER + 8 * n, INT4_OID, n);
-    for (const c of cycles) {
-      o.view.setInt32(p, 4);
-      o.view.setInt32(p + 4, c);
-      p += 8;
-    }
-    p = int8Array(p, contributions);
-    p = int8Array(p, overflows);
-    off = int8Array(p, reserves);
-    pools.length = 0;
-    cycles.length = 0;
-    contributions.length = 0;
-    overflows.length = 0;
-    reserves.length = 0;
+    p = array(p, poolElems, poolBytes, TEXT_OID);
+    p = array(p, cycleElems, 8 * n, INT4_OID);
+    p = array(p, cElems, 12 * n, INT8_OID);
+    p = array(p, oElems, 12 * n, INT8_OID);
+    off = array(p, rElems, 12 * n, INT8_OID);
+    n = 0;
+    poolBytes = 0;
+  };
+
+  /** `e` with room for `bytes` more after `used`, keeping what it holds. */
+  const room = (e: Out, used: number, bytes: number): Out => {
+    if (used + bytes <= e.buf.length) return e;
+    const bigger = out(2 * (used + bytes));
+    bigger.buf.set(e.buf.subarray(0, used), 0);
+    return bigger;
   };
 
   const row: LedgerRowSink = (
@@ -295,14 +292,19 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
     if (!Number.isInteger(cycle) || cycle < -(2 ** 31) || cycle > 2 ** 31 - 1) {
       throw new RangeError(`cycle must be an int4, got ${cycle}`);
     }
-    checkInt8(contributionMicro);
-    checkInt8(overflowMicro);
-    checkInt8(reserveMicro);
-    pools.push(pool);
-    cycles.push(cycle);
-    contributions.push(contributionMicro);
-    overflows.push(overflowMicro);
-    reserves.push(reserveMicro);
+    poolElems = room(poolElems, poolBytes, pool.length);
+    poolElems.buf.set(pool, poolBytes);
+    poolBytes += pool.length;
+    cycleElems = room(cycleElems, 8 * n, 8);
+    cycleElems.view.setInt32(8 * n, 4);
+    cycleElems.view.setInt32(8 * n + 4, cycle);
+    cElems = room(cElems, 12 * n, 12);
+    writeInt8(cElems, 12 * n, contributionMicro);
+    oElems = room(oElems, 12 * n, 12);
+    writeInt8(oElems, 12 * n, overflowMicro);
+    rElems = room(rElems, 12 * n, 12);
+    writeInt8(rElems, 12 * n, reserveMicro);
+    n++;
     count++;
   };
 
