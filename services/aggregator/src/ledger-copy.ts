@@ -7,7 +7,8 @@
  * each pool as five parallel arrays (pool ids, cycles, contribution, overflow and reserve micro).
  * The contract's `jackpot.contributions` is a view that unnests them into one row a wager and pool.
  * Four pools a wager: a quarter of the tuples and two thirds of the bytes of one row a pool, and
- * the COPY phase of a 10,000-wager window went from ~105 to ~60 ms (README, "Performance").
+ * the COPY phase of a 10,000-wager window went from ~105 to ~40 ms (README, "Performance of the
+ * write path").
  *
  * Binary rather than text because then Postgres parses nothing (timestamps, UUIDs and integers
  * arrive in its own representation): on this 2-core machine 40,000 ledger rows, one window, went
