@@ -141,7 +141,13 @@ interface ProcessResult {
 
 interface StepResult {
   readonly label: string;
-  readonly kind: 'rate' | 'max';
+  /**
+   * `rate`: a fixed offered rate; `max`: the producer as fast as it goes, the pipeline running;
+   * `drain`: the same traffic put on the topic with no aggregator running, then the replicas
+   * started and timed from ready until the projector shows it all (the pipeline's own rate, with
+   * no producer competing for the cores).
+   */
+  readonly kind: 'rate' | 'max' | 'drain';
   readonly offeredPerS: number | null;
   readonly replicas: number;
   readonly loadSeconds: number;
@@ -166,6 +172,8 @@ interface StepResult {
      * acknowledgement, so a maximum run measured the producer's rate, a lower bound of the pipeline's.
      */
     readonly producerBound: boolean;
+    /** `drain`: from starting the replicas to all of them ready (not in `secondsToVisible`, which starts at ready). */
+    readonly startSeconds: number | null;
   };
   readonly latencyMs: {
     readonly probes: number;
@@ -274,15 +282,20 @@ let stepNumber = 0;
 
 async function runStep(
   b: Bench,
-  step: { label: string; kind: 'rate' | 'max'; rate: number; seconds: number; replicas: number },
+  step: { label: string; kind: 'rate' | 'max' | 'drain'; rate: number; seconds: number; replicas: number },
   seed: string,
 ): Promise<StepResult> {
+  const flat = step.kind !== 'rate';
   log(
-    `\n-- ${step.label}: ${step.kind === 'max' ? 'as fast as the producer goes' : `${group(step.rate)}/s`} for ${step.seconds} s, ${step.replicas} aggregator replica(s)`,
+    `\n-- ${step.label}: ${flat ? 'as fast as the producer goes' : `${group(step.rate)}/s`} for ${step.seconds} s, ` +
+      (step.kind === 'drain'
+        ? `no aggregator running, then ${step.replicas} replica(s) drain it`
+        : `${step.replicas} aggregator replica(s)`),
   );
+  if (step.kind === 'drain') await setReplicas(b, 0);
   const before = await takeSnapshot(b.db, JACKPOTS);
   const rowsBefore = await pgRows(b);
-  const mark = await b.sampler.mark();
+  let mark = await b.sampler.mark();
   const t0 = performance.now();
   let lastLine = 0;
   const report = await runLoad({
@@ -293,13 +306,13 @@ async function runStep(
     invalidRate: 0.005,
     // A seed of its own per step: the same seed twice sends the same event ids, i.e. only duplicates.
     seed: (Number.parseInt(seed, 10) || 1) * 1000 + ++stepNumber,
-    concurrency: step.kind === 'max' ? 4 : 2,
+    concurrency: flat ? 4 : 2,
     // As fast as it goes: larger produce requests, so that the producer's round trips (one request
     // in flight per producer) are not what limits the run.
-    ...(step.kind === 'max' ? { producerMaxBatch: 2000 } : {}),
-    maxInFlight: step.kind === 'max' ? MAX_IN_FLIGHT : Math.max(1000, step.rate),
+    ...(flat ? { producerMaxBatch: 2000 } : {}),
+    maxInFlight: flat ? MAX_IN_FLIGHT : Math.max(1000, step.rate),
     // The first 2 s of a step (the rate ramping up from idle, windows and fetches resizing) apart.
-    probe: { intervalMs: 20, pollMs: 5, timeoutMs: 30_000, warmupMs: 2000 },
+    probe: step.kind === 'drain' ? false : { intervalMs: 20, pollMs: 5, timeoutMs: 30_000, warmupMs: 2000 },
     databaseUrl: b.dbUrl,
     kafkaBrokers: b.brokers,
     topic: b.topic,
@@ -318,13 +331,26 @@ async function runStep(
     },
     onNotice: (m) => log(`   notice: ${m}`),
   });
-  const ackedAt = t0 + report.elapsedSeconds * 1000;
+  let ackedAt = t0 + report.elapsedSeconds * 1000;
   log(
-    `   sent ${group(report.sent)} events in ${report.sendSeconds} s (${group(report.achievedRate)}/s), waiting for the projector to show them`,
+    `   sent ${group(report.sent)} events in ${report.sendSeconds} s (${group(report.achievedRate)}/s), ` +
+      (step.kind === 'drain'
+        ? `starting ${step.replicas} replica(s)`
+        : 'waiting for the projector to show them'),
   );
+  let from = t0;
+  let startSeconds: number | null = null;
+  if (step.kind === 'drain') {
+    mark = await b.sampler.mark();
+    const starting = performance.now();
+    await setReplicas(b, step.replicas);
+    from = performance.now();
+    ackedAt = from;
+    startSeconds = round((from - starting) / 1000, 3);
+  }
   const visible = await waitVisible(b, before, report);
   const figures = await b.sampler.figures(mark);
-  const seconds = (visible.at - t0) / 1000;
+  const seconds = (visible.at - from) / 1000;
   const wagers = report.distinct;
   // The statistics of the run's database reach pg_stat_database once its backends flush them.
   await sleep(Math.max(0, STATS_SETTLE_MS - (performance.now() - visible.at)));
@@ -333,7 +359,7 @@ async function runStep(
   const result: StepResult = {
     label: step.label,
     kind: step.kind,
-    offeredPerS: step.kind === 'max' ? null : step.rate,
+    offeredPerS: flat ? null : step.rate,
     replicas: step.replicas,
     loadSeconds: step.seconds,
     sent: {
@@ -350,7 +376,8 @@ async function runStep(
       secondsToVisible: round(seconds, 3),
       tailSeconds: round((visible.at - ackedAt) / 1000, 3),
       wagersPerS: Math.round(wagers / seconds),
-      producerBound: (visible.at - ackedAt) / 1000 < 1,
+      producerBound: step.kind === 'max' && (visible.at - ackedAt) / 1000 < 1,
+      startSeconds,
     },
     latencyMs:
       p === null
@@ -385,7 +412,7 @@ function perWagerOf(cpu: number, wagers: number): { cpuSecondsPer10kWagers: numb
 function printStep(r: StepResult): void {
   log(
     `   ${r.verified ? 'exact' : 'NOT VERIFIED'}: ${group(r.applied.wagers)} wagers applied and visible in ${r.applied.secondsToVisible} s = ` +
-      `${group(r.applied.wagersPerS)} wagers/s (tail after the last ack ${r.applied.tailSeconds} s` +
+      `${group(r.applied.wagersPerS)} wagers/s (${r.kind === 'drain' ? `from all replicas ready, which took ${r.applied.startSeconds ?? '-'} s to start` : `tail after the last ack ${r.applied.tailSeconds} s`}` +
       `${r.kind === 'max' && r.applied.producerBound ? ": the pipeline kept pace with the producer, so this is the producer's rate" : ''}); ` +
       `ack p99 ${r.sent.ackLatencyMs.p99} ms; ` +
       (r.latencyMs === null
@@ -550,6 +577,19 @@ async function main(): Promise<number> {
       seed,
     );
     steps.push(max2);
+    steps.push(
+      await runStep(
+        b,
+        {
+          label: 'drain, 2 replicas',
+          kind: 'drain',
+          rate: MAX_OFFERED,
+          seconds: PLAN.maxSeconds,
+          replicas: 2,
+        },
+        seed,
+      ),
+    );
     const rates = [
       ...new Set([
         ...PLAN.fixedRates,
@@ -658,6 +698,7 @@ async function main(): Promise<number> {
       .filter((s) => s.kind === 'max' && s.verified)
       .sort((x, y) => y.applied.wagersPerS - x.applied.wagersPerS)[0];
     const ours = best?.applied.wagersPerS ?? 0;
+    const drain = steps.find((s) => s.kind === 'drain' && s.verified);
     const ratio = (base: number | undefined): number | null =>
       base === undefined || base <= 0 ? null : round(ours / base, 2);
     const ratios = {
@@ -720,7 +761,7 @@ async function main(): Promise<number> {
       ],
       steps.map((s) => [
         s.label,
-        s.offeredPerS === null ? 'max' : group(s.offeredPerS),
+        s.offeredPerS === null ? s.kind : group(s.offeredPerS),
         group(s.sent.perS),
         `${group(s.applied.wagersPerS)}${s.kind === 'max' && s.applied.producerBound ? ' (producer-bound)' : ''}`,
         s.latencyMs === null ? '-' : String(s.latencyMs.p50),
@@ -737,6 +778,11 @@ async function main(): Promise<number> {
       `   best maximum ${group(ours)} wagers/s (${best?.label ?? '-'}) = ${ratios.toNaive ?? '-'}× the naive consumer, ` +
         `${ratios.toKafkajsNothing ?? '-'}× kafkajs doing nothing, ${ratios.toRawCopy ?? '-'}× a raw COPY`,
     );
+    if (drain !== undefined)
+      log(
+        `   the pipeline alone (drain, no producer running): ${group(drain.applied.wagersPerS)} wagers/s = ` +
+          `${baselines.naive === null ? '-' : round(drain.applied.wagersPerS / baselines.naive.appliedPerS, 2)}× the naive consumer`,
+      );
     for (const [name, t] of Object.entries(targets))
       log(
         `   target ${name}: ${t.met ? 'met' : 'NOT met'} (measured ${t.measured ?? '-'}, target ${t.target})`,
@@ -772,6 +818,7 @@ async function main(): Promise<number> {
       steps,
       baselines,
       best: best === undefined ? null : { label: best.label, wagersPerS: ours },
+      drain: drain === undefined ? null : { label: drain.label, wagersPerS: drain.applied.wagersPerS },
       ratios,
       targets,
       verified: steps.every((s) => s.verified),
@@ -782,14 +829,16 @@ async function main(): Promise<number> {
       `${RESULTS}.svg`,
       renderChart({
         title: `End to end, ${cpus().length} cores: Kafka, Postgres and every service on one machine`,
-        subtitle: `${startedAt.toISOString().slice(0, 16)}Z, ${QUICK ? 'quick' : 'full'} run; best ${group(ours)} wagers/s exact (${best?.label ?? '-'}); naive ×${ratios.toNaive ?? '-'}`,
-        points: steps.map((s) => ({
-          offered: s.offeredPerS,
-          sent: s.sent.perS,
-          applied: s.applied.wagersPerS,
-          replicas: s.replicas,
-          latency: s.latencyMs,
-        })),
+        subtitle: `${startedAt.toISOString().slice(0, 16)}Z, ${QUICK ? 'quick' : 'full'} run; best ${group(ours)} wagers/s exact (${best?.label ?? '-'}); naive ×${ratios.toNaive ?? '-'}; drain ${group(drain?.applied.wagersPerS ?? 0)}/s`,
+        points: steps
+          .filter((s) => s.kind !== 'drain')
+          .map((s) => ({
+            offered: s.offeredPerS,
+            sent: s.sent.perS,
+            applied: s.applied.wagersPerS,
+            replicas: s.replicas,
+            latency: s.latencyMs,
+          })),
       }),
     );
     log(
