@@ -1,7 +1,7 @@
 /**
  * The baseline both throughput benchmarks compare against: a consumer a newcomer might write
- * first. kafkajs eachMessage; per wager one INSERT of a ledger row per pool and one UPDATE of the
- * jackpot's pool_totals rows, each statement its own autocommit transaction. No dedupe, no fence,
+ * first. kafkajs eachMessage; per wager one INSERT of its ledger row (the pools' shares as arrays)
+ * and one UPDATE of the jackpot's pool_totals rows, each statement its own autocommit transaction. No dedupe, no fence,
  * no dead letters: it does less than the aggregator, so the ratio flatters it if anything.
  *
  * Used by `bench/aggregator.bench.ts` and `bench/e2e.bench.ts`; it writes the ledger's tables as
@@ -70,24 +70,26 @@ export async function runNaive(
         if (parsed.ok && games.has(parsed.wager.gameId) && parsed.wager.currency === config.currency) {
           const w = parsed.wager;
           const amount = BigInt(w.amountMinor);
-          for (const p of pools) {
-            await client.query(
-              `INSERT INTO jackpot.contributions (event_id, pool_id, cycle, wager_minor, contribution_micro, reserve_micro, occurred_at, game_id, player_id, wager_currency)
-               VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9)`,
-              [
-                w.eventId,
-                p.poolId,
-                w.amountMinor,
-                (amount * p.ppm).toString(),
-                (amount * p.reservePpm).toString(),
-                w.occurredAt,
-                w.gameId,
-                w.playerId,
-                w.currency,
-              ],
-            );
-            rows++;
-          }
+          // One ledger row a wager, its pool shares as arrays, as the aggregator writes it.
+          await client.query(
+            `INSERT INTO jackpot.ledger (event_id, occurred_at, game_id, player_id, wager_currency, wager_minor,
+                                         pool_ids, cycles, contribution_micro, overflow_micro, reserve_micro)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+            [
+              w.eventId,
+              w.occurredAt,
+              w.gameId,
+              w.playerId,
+              w.currency,
+              w.amountMinor,
+              pools.map((p) => p.poolId),
+              pools.map(() => 1),
+              pools.map((p) => (amount * p.ppm).toString()),
+              pools.map(() => '0'),
+              pools.map((p) => (amount * p.reservePpm).toString()),
+            ],
+          );
+          rows += pools.length;
           await client.query(
             `UPDATE jackpot.pool_totals SET amount_micro = amount_micro + $2::numeric * contribution_ppm, reserve_micro = reserve_micro + $2::numeric * reserve_ppm,
                     wagers_total = wagers_total + 1, version = version + 1, updated_at = now()
