@@ -14,21 +14,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { keyCoversJackpot, verifyApiKey, type ApiKeyIdentity } from '../../../shared/src/api-keys.js';
-import { fromDbError, retryDb, withClient } from '../../../shared/src/db.js';
-import { validateJackpotConfig } from '../../../shared/src/domain/jackpot-config.js';
-import { isValidFxRateMicro, MAX_FX_RATE_MICRO } from '../../../shared/src/domain/fx.js';
+import { fromDbError, retryDb } from '../../../shared/src/db.js';
 import { validateWinClaim } from '../../../shared/src/domain/win-claim.js';
-import { listFxRates, putFxRate, readMeters } from '../../../shared/src/meters.js';
 import type { PoolUpdateMessage } from '../../../shared/src/messages/pool-update.js';
 import { claimPoolWin } from '../../../shared/src/wins.js';
 import { isRetryable, toError } from '../../../shared/src/errors.js';
 import { createHttpServer, sendError, type HttpLimits } from '../../../shared/src/http.js';
-import { getJackpot, putJackpot } from '../../../shared/src/jackpot-store.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import type { WagerProducer } from '../../../shared/src/producer.js';
 import type { Telemetry } from '../../../shared/src/telemetry.js';
 import { traceHttpServer } from '../../../shared/src/tracing.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { createAuthenticator, type AuthResult } from './auth.js';
 import { MAX_BODY_BYTES, MAX_WAGERS_PER_REQUEST, type AuthConfig, type RateLimitConfig } from './config.js';
 import { createGameDirectory } from './game-directory.js';
@@ -432,127 +429,17 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     }
   });
 
-  app.put<{ Params: { jackpotId: string } }>(
-    '/v1/admin/jackpots/:jackpotId',
-    { onRequest: requireKey('admin') },
-    async (req, reply) => {
-      const checked = validateJackpotConfig(req.params.jackpotId, req.body);
-      if (!checked.ok) {
-        return sendError(
-          reply,
-          400,
-          'invalid_configuration',
-          'the jackpot configuration is invalid',
-          checked.details,
-        );
-      }
+  registerAdminRoutes(app, {
+    db,
+    log,
+    now,
+    requireAdmin: requireKey('admin'),
+    actorOf: (req) => {
       const identity = identities.get(req);
-      const actor = identity === undefined ? 'unknown' : `${identity.keyId} (${identity.name})`;
-      try {
-        const result = await retryDb(
-          () =>
-            withClient(db, (client) => putJackpot(client, checked.config, { now: new Date(now()), actor })),
-          { attempts: 4 },
-        );
-        if (!result.ok) return sendError(reply, 409, result.code, result.message, result.details);
-        log.info(
-          { jackpotId: checked.config.jackpotId, created: result.created, actor },
-          'jackpot configured',
-        );
-        return reply.code(200).send(result.jackpot);
-      } catch (e) {
-        return dbFailure(reply, e);
-      }
+      return identity === undefined ? 'unknown' : `${identity.keyId} (${identity.name})`;
     },
-  );
-
-  app.get<{ Params: { jackpotId: string } }>(
-    '/v1/admin/jackpots/:jackpotId',
-    { onRequest: requireKey('admin') },
-    async (req, reply) => {
-      try {
-        const jackpot = await withClient(db, (client) => getJackpot(client, req.params.jackpotId));
-        if (jackpot === null)
-          return sendError(reply, 404, 'not_found', `no jackpot ${JSON.stringify(req.params.jackpotId)}`);
-        return reply.code(200).send(jackpot);
-      } catch (e) {
-        return dbFailure(reply, e);
-      }
-    },
-  );
-
-  app.get('/v1/admin/meters', { onRequest: requireKey('admin') }, async (_req, reply) => {
-    try {
-      return reply.code(200).send(await readMeters(db, null));
-    } catch (e) {
-      return dbFailure(reply, e);
-    }
+    dbFailure,
   });
-
-  app.get<{ Params: { poolId: string } }>(
-    '/v1/admin/pools/:poolId/meters',
-    { onRequest: requireKey('admin') },
-    async (req, reply) => {
-      try {
-        const [meters] = await readMeters(db, req.params.poolId);
-        if (meters === undefined)
-          return sendError(reply, 404, 'pool_not_found', `no pool ${JSON.stringify(req.params.poolId)}`);
-        return reply.code(200).send(meters);
-      } catch (e) {
-        return dbFailure(reply, e);
-      }
-    },
-  );
-
-  app.get('/v1/admin/fx-rates', { onRequest: requireKey('admin') }, async (_req, reply) => {
-    try {
-      return reply.code(200).send(await listFxRates(db));
-    } catch (e) {
-      return dbFailure(reply, e);
-    }
-  });
-
-  app.put<{ Params: { from: string; to: string } }>(
-    '/v1/admin/fx-rates/:from/:to',
-    { onRequest: requireKey('admin') },
-    async (req, reply) => {
-      const { from, to } = req.params;
-      const rate = (req.body as { rateMicro?: unknown } | null)?.rateMicro;
-      const details = [
-        ...(/^[A-Z]{3}$/.test(from)
-          ? []
-          : [{ path: 'from', code: 'invalid_value', message: 'from must be an ISO 4217 code' }]),
-        ...(/^[A-Z]{3}$/.test(to) && to !== from
-          ? []
-          : [{ path: 'to', code: 'invalid_value', message: 'to must be an ISO 4217 code other than from' }]),
-        ...(isValidFxRateMicro(rate)
-          ? []
-          : [
-              {
-                path: 'rateMicro',
-                code: 'invalid_value',
-                message: `rateMicro must be an integer from 1 to ${MAX_FX_RATE_MICRO} (millionths of a minor unit)`,
-              },
-            ]),
-      ];
-      if (details.length > 0 || typeof rate !== 'number')
-        return sendError(reply, 400, 'invalid_fx_rate', 'the rate is invalid', details);
-      const identity = identities.get(req);
-      try {
-        const stored = await putFxRate(
-          db,
-          from,
-          to,
-          rate,
-          identity === undefined ? 'unknown' : `${identity.keyId} (${identity.name})`,
-        );
-        log.info({ from, to, rateMicro: rate }, 'fx rate set');
-        return reply.code(200).send(stored);
-      } catch (e) {
-        return dbFailure(reply, e);
-      }
-    },
-  );
 
   return {
     app,
