@@ -7,7 +7,7 @@
  * adds those sums, so every cycle still proves out.
  */
 import type pg from 'pg';
-import { withClient, withTransaction } from './db.js';
+import { withTransaction } from './db.js';
 import { ledgerPartitionsAhead } from './domain/partitions.js';
 
 export const DAILY_TABLES = ['ledger', 'applied_events', 'dead_letters'] as const;
@@ -19,21 +19,38 @@ export type RetentionDays = Readonly<Record<DailyTable, number>>;
 /**
  * Creates every table's partitions from yesterday to a week ahead (late wagers of older days go
  * to the ledger's default partition). Safe to run from several replicas at once.
+ *
+ * Creating a partition needs a lock on its parent that waits for every open reader of the table
+ * (a pg_dump, a long export) while the ledger's writers queue behind it, so the wait is bounded
+ * (5 s): a partition that cannot be made now is skipped, and made by a later run (they run hourly
+ * and a week ahead). Returns the partitions skipped that way.
  */
-export async function ensureDayPartitions(pool: pg.Pool, nowMs: number): Promise<void> {
+export async function ensureDayPartitions(
+  pool: pg.Pool,
+  nowMs: number,
+  lockTimeoutMs = 5_000,
+): Promise<string[]> {
+  const skipped: string[] = [];
   for (const p of ledgerPartitionsAhead(nowMs, 1, 7)) {
     for (const table of DAILY_TABLES) {
       try {
-        await withClient(pool, (c) =>
-          c.query({ text: 'SELECT jackpot.create_day_partition($1, $2::date)', values: [table, p.fromIso] }),
-        );
+        await withTransaction(pool, async (c) => {
+          await c.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(lockTimeoutMs))}`);
+          await c.query({
+            text: 'SELECT jackpot.create_day_partition($1, $2::date)',
+            values: [table, p.fromIso],
+          });
+        });
       } catch (e) {
-        // Two replicas creating the same partition at once: the loser sees 42P07 or 23505.
+        // Two replicas creating the same partition at once: the loser sees 42P07 or 23505;
+        // 55P03: the parent stayed locked for 5 s.
         const code = (e as { code?: string }).code;
-        if (code !== '42P07' && code !== '23505') throw e;
+        if (code === '55P03') skipped.push(`${table} ${p.fromIso}`);
+        else if (code !== '42P07' && code !== '23505') throw e;
       }
     }
   }
+  return skipped;
 }
 
 /** Any constant: one replica at a time drops partitions. */

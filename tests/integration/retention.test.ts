@@ -48,6 +48,29 @@ const weekOf = (iso: string): string => {
   return d.toISOString().slice(0, 10).replaceAll('-', '');
 };
 
+void test('a partition whose table stays locked (a dump, a long export) is skipped after the lock timeout, not waited for, and made by the next run', async () => {
+  const farAhead = Date.now() + 20 * DAY_MS; // days that have no partitions yet (at most 31 ahead)
+  const day = new Date(farAhead).toISOString().slice(0, 10).replaceAll('-', '');
+  const reader = await db.pool.connect();
+  try {
+    await reader.query('BEGIN');
+    await reader.query('SELECT count(*) FROM jackpot.ledger'); // holds ACCESS SHARE until the end
+    const started = Date.now();
+    const skipped = await ensureDayPartitions(db.pool, farAhead, 100);
+    assert.ok(Date.now() - started < 20_000, 'bounded by the lock timeout');
+    assert.ok(
+      skipped.some((s) => s.startsWith('ledger ')),
+      `the ledger's partitions are skipped: ${skipped.join(', ')}`,
+    );
+    assert.ok(!(await partitions('ledger')).includes(`ledger_${day}`));
+  } finally {
+    await reader.query('ROLLBACK');
+    reader.release();
+  }
+  assert.deepEqual(await ensureDayPartitions(db.pool, farAhead, 100), []);
+  assert.ok((await partitions('ledger')).includes(`ledger_${day}`));
+});
+
 void test('partitions exist from yesterday to a week ahead: daily for the ledger and the dead letters, weekly for the duplicate check', async () => {
   for (const parent of ['ledger', 'applied_events', 'dead_letters']) {
     const names = await partitions(parent);

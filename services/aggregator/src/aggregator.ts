@@ -558,7 +558,9 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   }
 
   async function ensurePartitions(): Promise<void> {
-    await ensureDayPartitions(pool, clock());
+    const skipped = await ensureDayPartitions(pool, clock());
+    if (skipped.length > 0)
+      logger.warn({ skipped }, 'partitions not created: their table stayed locked for 5 s; next run retries');
   }
 
   /** Hourly with the partitions: days past their retention go (one replica at a time). */

@@ -27,6 +27,7 @@ export const POSTGRES_PHASES = [
   'claim',
   'lock_pools',
   'copy',
+  'rollup',
   'pools',
 ] as const;
 
