@@ -1,5 +1,5 @@
 /**
- * The whole pipeline on this machine, end to end: `npm run bench` (about 12 minutes) or
+ * The whole pipeline on this machine, end to end: `npm run bench` (about 8-10 minutes) or
  * `npm run bench -- --quick` (a smoke test, about 3 minutes).
  *
  * Real processes on the real local broker and Postgres, as `stack:up` runs them (compiled, started
