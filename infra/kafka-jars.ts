@@ -23,7 +23,7 @@ export const PINNED_KAFKA_VERSION = '4.4.0';
 /** Used only to pick the maven-dependency-plugin; pinned so builds are reproducible. */
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 
-export function kafkaVersion(env: NodeJS.ProcessEnv = process.env): string {
+function kafkaVersion(env: NodeJS.ProcessEnv = process.env): string {
   const v = env['KAFKA_VERSION'];
   if (v === undefined || v === '') return PINNED_KAFKA_VERSION;
   if (!/^\d+\.\d+\.\d+$/.test(v))

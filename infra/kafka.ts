@@ -74,7 +74,7 @@ function hostPort(broker: string): { host: string; port: number } {
  * True when a Kafka broker answers a metadata request (list topics) on `brokers`, connecting with
  * `security` (TLS, SASL): a secured broker refuses a plaintext or unauthenticated probe.
  */
-export async function kafkaAnswers(
+async function kafkaAnswers(
   brokers: readonly string[],
   timeoutMs = 5000,
   security: KafkaSecurity = {},

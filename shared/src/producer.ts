@@ -107,10 +107,10 @@ const RANDOM = Buffer.alloc(4096);
 let randomAt = RANDOM.length;
 const ID_BYTES = Buffer.alloc(16);
 
-export const DEFAULT_MAX_BATCH_MESSAGES = 1000;
-export const DEFAULT_LINGER_MS = 5;
-export const DEFAULT_MAX_BUFFERED_MESSAGES = 20_000;
-export const DEFAULT_PRODUCER_RETRY: RetryOptions = { retries: 5 };
+const DEFAULT_MAX_BATCH_MESSAGES = 1000;
+const DEFAULT_LINGER_MS = 5;
+const DEFAULT_MAX_BUFFERED_MESSAGES = 20_000;
+const DEFAULT_PRODUCER_RETRY: RetryOptions = { retries: 5 };
 const MAX_RECONNECT_DELAY_MS = 10_000;
 
 interface Pending {

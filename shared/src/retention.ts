@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { withTransaction } from './db.js';
 import { ledgerPartitionsAhead } from './domain/partitions.js';
 
-export const DAILY_TABLES = ['ledger', 'applied_events', 'dead_letters'] as const;
+const DAILY_TABLES = ['ledger', 'applied_events', 'dead_letters'] as const;
 export type DailyTable = (typeof DAILY_TABLES)[number];
 
 /** Days kept per table; 0 keeps everything. */

@@ -20,7 +20,7 @@
 export type Bottleneck = 'kafka' | 'aggregator-cpu' | 'postgres' | 'gateway' | 'none' | 'unknown';
 
 /** Postgres round trips; the rest of a window (parse, plan) is the replica's own CPU. */
-export const POSTGRES_PHASES = [
+const POSTGRES_PHASES = [
   'fence',
   'links',
   'bookkeeping',
@@ -69,7 +69,7 @@ export interface Verdict {
   readonly notes: readonly string[];
 }
 
-export const THRESHOLDS = {
+const THRESHOLDS = {
   /** Lag growing faster than this (wagers/s), and faster than 2 % of the intake, means falling behind. */
   lagGrowthPerS: 50,
   lagGrowthShare: 0.02,

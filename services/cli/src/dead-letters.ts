@@ -39,7 +39,7 @@ const PAGE = 500;
  * (`unprocessable`) or a clock (`occurred_at_in_future`). The others are about the bytes
  * themselves, which a re-drive does not change: they would only be dead-lettered again.
  */
-export const REDRIVABLE_REASONS = [
+const REDRIVABLE_REASONS = [
   'unknown_game',
   'currency_mismatch',
   'unprocessable',

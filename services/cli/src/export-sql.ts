@@ -23,7 +23,7 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})
 const POOL_ID = /^[A-Za-z0-9._:-]{1,97}$/;
 
 /** Epoch milliseconds of an RFC 3339 timestamp, or a UsageError naming the flag. */
-export function parseRfc3339(flag: string, value: string): number {
+function parseRfc3339(flag: string, value: string): number {
   const m = RFC3339.exec(value);
   const bad = (): UsageError =>
     new UsageError(
@@ -78,7 +78,7 @@ export function exportRange(flags: ReadonlyMap<string, string>): ExportRange {
  * columns printed as exact integers; occurred_at is UTC RFC 3339 with microseconds whatever the
  * session's time zone or DateStyle.
  */
-export const EXPORT_COLUMNS = [
+const EXPORT_COLUMNS = [
   ['event_id', 'event_id'],
   ['pool_id', 'pool_id'],
   ['cycle', 'cycle'],

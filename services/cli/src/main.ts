@@ -250,7 +250,7 @@ function overview(under: readonly string[] = []): string {
 }
 
 /** Help on one command: usage, flags, example. */
-export function commandHelp(c: Command): string {
+function commandHelp(c: Command): string {
   const width = Math.max(0, ...(c.flags ?? []).map(([f]) => f.length));
   return [
     `usage: npm run jackpot -- ${c.words.join(' ')}${c.usage === '' ? '' : ' ' + c.usage}`,

@@ -24,7 +24,7 @@ export async function withDb<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   }
 }
 
-export function required(flags: Map<string, string>, name: string): string {
+function required(flags: Map<string, string>, name: string): string {
   const v = flags.get(name);
   if (v === undefined) throw new UsageError(`--${name} is required`);
   return v;

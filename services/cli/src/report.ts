@@ -16,7 +16,7 @@ import { diagnose, type Figures, type Verdict } from './bottleneck.js';
 import { intFlag, parseFlags } from './flags.js';
 import { bucketDelta, buckets, parsePrometheus, quantile, sum, sumBy, type Sample } from './prometheus.js';
 
-export const DEFAULT_URLS = {
+const DEFAULT_URLS = {
   aggregators: 'http://127.0.0.1:8090,http://127.0.0.1:8091',
   projector: 'http://127.0.0.1:8081',
   gateway: 'http://127.0.0.1:8080',
@@ -168,7 +168,7 @@ function lagOf(s: Sampled): { lag: number; end: bigint; stored: bigint } {
 }
 
 /** The figures bottleneck.ts decides on, from two samples. */
-export function figuresOf(a: Sampled, b: Sampled): Figures {
+function figuresOf(a: Sampled, b: Sampled): Figures {
   const dt = Math.max(0.001, (b.at - a.at) / 1000);
   const la = lagOf(a);
   const lb = lagOf(b);

@@ -17,7 +17,7 @@
 
 export type CacheTierName = 'hot' | 'warm' | 'cold';
 
-export const ALL_JACKPOTS = '@all';
+const ALL_JACKPOTS = '@all';
 
 export const cacheKeys = {
   history: (poolId: string, fromMs: number, toMs: number): string => `history:${poolId}:${fromMs}:${toMs}`,

@@ -15,7 +15,7 @@ import { selectRecentWins, type RecentWinRow } from './sql/select-recent-wins.js
 import { summarizeThroughput, type CounterSample } from './throughput.js';
 
 /** Wins shown: a screen's worth. */
-export const RECENT_WINS_LIMIT = 20;
+const RECENT_WINS_LIMIT = 20;
 /**
  * 2 s: the page polls every 2 s, and a win a couple of seconds late on a display is fine. A win
  * (a pool's cycle moving) also makes it expire within the warm tier's settle time.

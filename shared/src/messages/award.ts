@@ -18,12 +18,16 @@ import {
   type DecodeResult,
 } from './decoding.js';
 
-/** The `v1` of the topic's name: a change a reader of v1 cannot read is a new module and topic. */
+/**
+ * The `v1` of the topic's name: a change a reader of v1 cannot read is a new module and topic.
+ * Exported as part of the module's public API (type, encode, decode, version) for readers outside
+ * this repository; inside it only the tests read it.
+ */
 export const AWARD_SCHEMA_VERSION = 1;
 
 export const WIN_ID_HEADER = 'x-win-id';
 
-export const AWARD_KINDS = ['claim', 'mystery'] as const;
+const AWARD_KINDS = ['claim', 'mystery'] as const;
 export type AwardKind = (typeof AWARD_KINDS)[number];
 
 export interface AwardMessage {
@@ -59,7 +63,11 @@ export function awardRecord(a: AwardMessage): {
 
 const isAwardKind = (v: unknown): v is AwardKind => AWARD_KINDS.some((k) => k === v);
 
-/** Checks every field; unknown fields are ignored. */
+/**
+ * Checks every field; unknown fields are ignored. Nothing in this repository consumes the awards
+ * topic (the payout systems downstream do), so only the tests call it: it is the module's public
+ * reader, the one a consumer of the contract can import.
+ */
 export function decodeAward(value: string | Uint8Array | null): DecodeResult<AwardMessage> {
   const json = readJsonObject(value);
   if (!json.ok) return json;

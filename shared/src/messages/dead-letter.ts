@@ -7,11 +7,15 @@
 import { REASON_CODES, type ReasonCode } from '../domain/wager.js';
 import { decoded, refused, type DecodeResult } from './decoding.js';
 
-/** The `v1` of the topic's name: a change a reader of v1 cannot read is a new module and topic. */
+/**
+ * The `v1` of the topic's name: a change a reader of v1 cannot read is a new module and topic.
+ * Exported as part of the module's public API (type, encode, decode, version) for readers outside
+ * this repository; inside it only the tests read it.
+ */
 export const DEAD_LETTER_SCHEMA_VERSION = 1;
 
-export const DLQ_REASON_HEADER = 'x-dlq-reason';
-export const DEAD_LETTER_ID_HEADER = 'x-dead-letter-id';
+const DLQ_REASON_HEADER = 'x-dlq-reason';
+const DEAD_LETTER_ID_HEADER = 'x-dead-letter-id';
 
 export interface DeadLetterMessage {
   /** `jackpot.dead_letters.id`, a positive integer in decimal. */
@@ -49,7 +53,11 @@ function header(headers: WireHeaders | undefined, name: string): string | undefi
   return typeof v === 'string' ? v : (v as Buffer).toString('utf8');
 }
 
-/** Checks both headers; the key and value are the original bytes and are not read. */
+/**
+ * Checks both headers; the key and value are the original bytes and are not read. Nothing in this
+ * repository consumes the dead-letter topic (operators redrive from `jackpot.dead_letters`), so
+ * only the tests call it: it is the module's public reader, for a consumer of the contract.
+ */
 export function decodeDeadLetter(record: {
   readonly key: Buffer | null;
   readonly value: Buffer | null;

@@ -18,7 +18,11 @@ import {
   type DecodeResult,
 } from './decoding.js';
 
-/** The `v1` of the topic's name: a change a reader of v1 cannot read is a new module and topic. */
+/**
+ * The `v1` of the topic's name: a change a reader of v1 cannot read is a new module and topic.
+ * Exported as part of the module's public API (type, encode, decode, version) for readers outside
+ * this repository; inside it only the tests read it.
+ */
 export const POOL_UPDATE_SCHEMA_VERSION = 1;
 
 export interface PoolUpdateMessage {
