@@ -28,7 +28,7 @@
  * - **Rate** (fx): the value of 1 minor unit of a wager's currency in micro-units of its jackpot's.
  * - **Window**: a micro-batch of wagers written to Postgres in one transaction; it closes when it
  *   holds `AGGREGATOR_BATCH_MAX_EVENTS` wagers or its oldest has waited
- *   `AGGREGATOR_BATCH_MAX_WAIT_MS` (the aggregator's timer, `services/aggregator/src/aggregator.ts`).
+ *   `AGGREGATOR_BATCH_MAX_WAIT_MS` (the aggregator's timer, `services/aggregator/src/window-queue.ts`).
  */
 
 export * from './batch.js';

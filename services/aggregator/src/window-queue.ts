@@ -1,0 +1,123 @@
+/**
+ * The windows between Kafka and Postgres. Fetched slices gather in the open window, which closes
+ * at `maxEvents()` wagers or `maxWaitMs` after its first slice, whichever comes first; closed
+ * windows queue, oldest first, for one of `WINDOWS_IN_FLIGHT` writers. Each slice's promise
+ * settles with its window's outcome (`write` settles them).
+ */
+import type { Slice, WindowOutcome } from './apply-window.js';
+
+/**
+ * Windows written at once, each in its own transaction on its own connection. Two: while one
+ * COPYs its ledger rows and commits, the next one takes its fence, claims its event ids and
+ * plans (Postgres and Node each have a core to do it on); they meet at the pool row locks, so
+ * pools are still written one window after the other. Two windows in flight never share a
+ * partition (see startWrites), so their fences never wait for each other. More than two would
+ * only queue at the pool locks.
+ */
+const WINDOWS_IN_FLIGHT = 2;
+
+export interface Pending {
+  readonly slice: Slice;
+  readonly resolve: (o: WindowOutcome) => void;
+  readonly reject: (e: Error) => void;
+}
+
+export interface WindowQueue {
+  /** Adds a slice to the open window; settles with that window's outcome. */
+  add(slice: Slice): Promise<WindowOutcome>;
+  /** Closes the open window now. */
+  flush(): void;
+  /** Closed windows waiting for a writer. */
+  queued(): number;
+  /** Resolves when no window is queued or being written. */
+  drained(): Promise<void>;
+}
+
+export function createWindowQueue(opts: {
+  /** A window's size now (it shrinks under memory pressure). */
+  readonly maxEvents: () => number;
+  readonly maxWaitMs: number;
+  /** While stopping, every slice closes its window at once. */
+  readonly stopping: () => boolean;
+  /** Writes one window and settles its slices' promises. */
+  readonly write: (window: readonly Pending[]) => Promise<void>;
+  /** Called when the number of queued windows may have changed. */
+  readonly onQueueChange: () => void;
+}): WindowQueue {
+  let pending: Pending[] = [];
+  let pendingEvents = 0;
+  let timer: NodeJS.Timeout | undefined;
+  /** Closed windows waiting for one of the WINDOWS_IN_FLIGHT slots, oldest first. */
+  const queued: Pending[][] = [];
+  let writing = 0;
+  /** Partitions of the windows being written, with how many slices of each. */
+  const partitionsWriting = new Map<number, number>();
+  let drainedWaiters: (() => void)[] = [];
+
+  function schedule(): void {
+    if (pending.length === 0) return;
+    if (pendingEvents >= opts.maxEvents() || opts.stopping()) {
+      flushNow();
+    } else if (timer === undefined) {
+      timer = setTimeout(flushNow, opts.maxWaitMs);
+    }
+  }
+
+  function flushNow(): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    queued.push(pending);
+    pending = [];
+    pendingEvents = 0;
+    startWrites();
+    opts.onQueueChange();
+  }
+
+  function startWrites(): void {
+    while (writing < WINDOWS_IN_FLIGHT && queued.length > 0) {
+      const window = queued[0] as Pending[];
+      // A partition in a window being written keeps the next window with that partition (a later
+      // slice of a batch cut in two) waiting: its fence must see the earlier slice's position. A
+      // position never written yet (-1) accepts any first offset, so a race there would skip the
+      // earlier slice. Windows start in order, so the head waits and the rest wait behind it.
+      if (window.some((p) => partitionsWriting.has(p.slice.partition))) return;
+      queued.shift();
+      opts.onQueueChange();
+      writing++;
+      for (const p of window)
+        partitionsWriting.set(p.slice.partition, (partitionsWriting.get(p.slice.partition) ?? 0) + 1);
+      void opts.write(window).finally(() => {
+        writing--;
+        for (const p of window) {
+          const n = (partitionsWriting.get(p.slice.partition) ?? 1) - 1;
+          if (n === 0) partitionsWriting.delete(p.slice.partition);
+          else partitionsWriting.set(p.slice.partition, n);
+        }
+        startWrites();
+        if (writing === 0 && queued.length === 0) {
+          const waiters = drainedWaiters;
+          drainedWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
+    }
+  }
+
+  return {
+    add(slice) {
+      const outcome = new Promise<WindowOutcome>((resolve, reject) =>
+        pending.push({ slice, resolve, reject }),
+      );
+      pendingEvents += slice.messages.length;
+      schedule();
+      return outcome;
+    },
+    flush: flushNow,
+    queued: () => queued.length,
+    drained() {
+      if (writing === 0 && queued.length === 0) return Promise.resolve();
+      return new Promise((resolve) => drainedWaiters.push(resolve));
+    },
+  };
+}
