@@ -13,6 +13,10 @@
  * or doubled, a row or meter is wrong, reconcile fails or the projector disagrees.
  *
  * Everything it starts is stopped at the end, on failure and on Ctrl-C (a second Ctrl-C kills at once).
+ *
+ * Over 500 lines and kept whole: `main()` is the run's script, phases in order (infrastructure,
+ * services, configuration, stream with faults, drain, checks, report) sharing the handles that one
+ * `finally` stops; what stands alone already lives beside it (faults, stream, claims, verify, ...).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { JackpotRequest } from '../../shared/src/domain/jackpot-config.js';

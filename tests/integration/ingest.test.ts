@@ -1,6 +1,11 @@
 /**
  * The gateway in-process on port 0, against the real broker (a topic per test) and a fresh
  * database: what game servers and operators see over HTTP, and what lands in Kafka.
+ *
+ * Organised as: one database, a game key and an admin key shared by all (`before`), a gateway of
+ * its own per test, one test per behaviour in the order wagers and their status codes, readiness
+ * and draining, admin routes, metrics, wins, key scopes and rate limits, and the connection and
+ * timeout guards last.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

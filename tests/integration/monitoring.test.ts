@@ -15,6 +15,9 @@
  *
  * promtool (Debian's `prometheus` package) is optional: without it those two checks are skipped
  * with a message. kubectl is required under CI (it is on these machines), optional elsewhere.
+ *
+ * Organised as: the static checks first (selector finder, rules, promtool, dashboard, compose,
+ * kustomize overlays), then the one slow test that runs the services and scrapes them.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -828,6 +831,8 @@ void test(
     } finally {
       stream.abort();
       await producer.disconnect();
+      for (const p of Object.values(procs)) p.child.kill('SIGTERM');
+      await Promise.all(Object.values(procs).map((p) => p.exited()));
     }
   },
 );

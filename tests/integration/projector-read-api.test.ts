@@ -3,6 +3,9 @@
  * on the real broker and a fresh database: wagers go through Kafka and an in-process aggregator,
  * a win through the claim path, and every number served is checked against sums computed here
  * from the wagers sent.
+ *
+ * Organised as: one shared setup (`before`) starts an aggregator and a projector and sends
+ * the wagers and the win; then one test per endpoint family, the cache tiers, and the OpenAPI checks last.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

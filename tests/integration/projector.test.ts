@@ -1,6 +1,9 @@
 /**
  * The projector on the real broker and a fresh database: pools seeded by SQL, updates published
  * to a topic of each test's own, answers read over HTTP as a display would.
+ *
+ * Organised as: helpers that start a projector on its own topic, then one test per behaviour in
+ * the order initial load, updates, resync, SSE, capacity limits, readiness.
  */
 import assert from 'node:assert/strict';
 import { get, type IncomingMessage } from 'node:http';

@@ -1,3 +1,8 @@
+/**
+ * planBatch (domain/batch.ts), the pure heart of a window. Organised in three parts marked by rule
+ * comments: hand-computed batches (what happens to each wager), lifecycle and currencies
+ * (ceilings, mystery hits, next-cycle parameters, fx), then fast-check properties on random batches.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';

@@ -1,3 +1,8 @@
+/**
+ * The cycle rules (domain/lifecycle.ts). Organised as: hand-computed cases, one test per rule
+ * (split, contribute, claim, open a cycle, mystery, parameter checks), then, below the
+ * "properties over whole streams" line, a random-stream model and the properties run on it.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';

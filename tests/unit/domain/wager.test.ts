@@ -1,3 +1,8 @@
+/**
+ * The wager parser (domain/wager.ts). Organised as: the contract example, a table of cases for
+ * validateWager, a table for parseWager, hand-computed timestamps, then fast-check properties, the
+ * last two against the reference regular expressions kept near the end of the file.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
