@@ -39,7 +39,16 @@ import { createWindowQueue, type Pending } from './window-queue.js';
 import { createWindowTracing } from './window-trace.js';
 
 export interface AggregatorDeps {
-  readonly kafka: Kafka;
+  /**
+   * What the aggregator asks of kafkajs: one consumer, one idempotent producer, one admin client.
+   * The pieces it hands them to take only what they use (`Pick<Consumer, 'pause' | 'resume'>` in
+   * fetch-hold.ts, `SendPort` in housekeeping.ts, …).
+   */
+  readonly kafka: Pick<Kafka, 'consumer' | 'producer' | 'admin'>;
+  /**
+   * A pool, not a narrower port: the shared helpers it is passed to (positions, retention, outbox
+   * relays, withTransaction) take a `pg.Pool`.
+   */
   readonly pool: pg.Pool;
   readonly config: Pick<
     AggregatorConfig,
