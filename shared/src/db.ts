@@ -192,7 +192,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /**
  * Runs `fn` again after a retryable error (`isRetryable` once the database edge has classified
  * it; `fn` does database work only), with exponential backoff and jitter
- * (100 ms doubling to 5 s). Deadlocks and serialization failures are expected under contention
+ * (100 ms doubling to 5 s), 8 attempts unless `attempts` says otherwise. Deadlocks and serialization failures are expected under contention
  * between aggregator replicas and wins; they are rare and the retry is the whole fix.
  */
 export async function retryDb<T>(

@@ -34,9 +34,9 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /**
  * One place that builds a kafkajs client, so the client library stays behind our own small
- * surface and its logs go through pino. Retries: kafkajs' default (5 tries, 300 ms initial,
- * exponential) is kept for requests; connection timeouts are short because everything is local
- * or in-cluster.
+ * surface and its logs go through pino. Retries: 8 from 300 ms, exponential (kafkajs' default is
+ * 5), about a minute before a request fails; connection timeouts (3 s) are short because
+ * everything is local or in-cluster.
  */
 export function createKafka(opts: {
   brokers: readonly string[];

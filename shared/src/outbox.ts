@@ -9,7 +9,7 @@
  * timeout, then marks it with `UPDATE … WHERE published_at IS NULL`. A Kafka outage therefore
  * costs no connection: the gateway's pool stays free for wins, which must never wait on Kafka.
  * Other relays skip leased rows, so two processes relaying at once still send a row once; a relay
- * whose send fails hands its lease back, and one that dies leaves it to expire (`LEASE_MS`).
+ * whose send fails hands its lease back, and one that dies leaves it to expire (`leaseMs`).
  * Within one process `createRelay` runs one relay at a time.
  */
 import type { Message, Producer } from 'kafkajs';

@@ -86,7 +86,8 @@ export function asEvent(w: TestWager): RawEvent {
 
 /**
  * A stream of `n` valid wagers over `games`, plus about 5 % re-sends (same eventId, another
- * occurredAt) and one of each kind of bad event.
+ * occurredAt) and five bad events spread through it, one for each of `malformed_json`,
+ * `amount_out_of_range`, `unknown_game`, `currency_mismatch` and `empty_payload`.
  */
 export function mixedStream(n: number, games: readonly string[], currency: string, seed = 1): RawEvent[] {
   const rnd = prng(seed);
