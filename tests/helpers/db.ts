@@ -1,6 +1,7 @@
 /**
  * A fresh, migrated database per test file on the real Postgres (DATABASE_URL's server), dropped
- * after the file. Each file runs in its own process, so files never see each other's rows.
+ * after the file. Each file runs in its own process, so files never see each other's rows. Tests
+ * of the migrations themselves start from an empty one instead (`createEmptyTestDatabase`).
  */
 import { after } from 'node:test';
 import { randomBytes } from 'node:crypto';
@@ -30,15 +31,34 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+async function newDatabase(): Promise<{ name: string; url: string }> {
   const name = `jackpot_test_${randomBytes(5).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  const url = serverUrl(name);
+  return { name, url: serverUrl(name) };
+}
+
+const dropDatabase = (name: string): Promise<unknown> =>
+  admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const { name, url } = await newDatabase();
   await migrate(url);
   const pool = createPool(url, { max: 5, applicationName: 'jackpot-test' });
   after(async () => {
     await pool.end();
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    await dropDatabase(name);
   });
   return { url, pool };
+}
+
+/** A fresh database with no migration applied and one client connected to it, dropped after the file. */
+export async function createEmptyTestDatabase(): Promise<{ url: string; client: pg.Client }> {
+  const { name, url } = await newDatabase();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  after(async () => {
+    await client.end();
+    await dropDatabase(name);
+  });
+  return { url, client };
 }

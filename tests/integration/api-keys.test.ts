@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import {
   createApiKey,
@@ -10,10 +10,9 @@ import {
   verifyApiKey,
   type NewApiKey,
 } from '../../shared/src/api-keys.js';
-import { DEFAULT_DATABASE_URL } from '../../shared/src/config.js';
 import { AppError } from '../../shared/src/errors.js';
 import { loadMigrations, migrate } from '../../infra/migrate.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { createEmptyTestDatabase, createTestDatabase } from '../helpers/db.js';
 
 const db = await createTestDatabase();
 
@@ -140,21 +139,7 @@ void test('the schema refuses a key without a stated scope, and a scope on an ad
 
 /** A database at migration 0002 (before scopes), removed after the file. */
 async function databaseBeforeScopes(): Promise<{ url: string; client: pg.Client }> {
-  const name = `jackpot_test_${randomBytes(5).toString('hex')}`;
-  const server = new URL(process.env['DATABASE_URL'] || DEFAULT_DATABASE_URL);
-  server.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: server.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  after(async () => {
-    await client.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  });
+  const { url, client } = await createEmptyTestDatabase();
   await client.query(
     'CREATE TABLE public.schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
   );
@@ -162,7 +147,7 @@ async function databaseBeforeScopes(): Promise<{ url: string; client: pg.Client 
     await client.query(m.sql);
     await client.query('INSERT INTO public.schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
   }
-  return { url: url.toString(), client };
+  return { url, client };
 }
 
 void test('keys created before scopes keep working after the migration: game keys for all jackpots', async () => {

@@ -5,28 +5,11 @@
  * afterwards, and `jackpot.pool_hourly` must read exactly as before.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
-import pg from 'pg';
-import { DEFAULT_DATABASE_URL } from '../../shared/src/config.js';
+import { test } from 'node:test';
 import { loadMigrations, migrate } from '../../infra/migrate.js';
+import { createEmptyTestDatabase } from '../helpers/db.js';
 
-const server = new URL(process.env['DATABASE_URL'] || DEFAULT_DATABASE_URL);
-const name = `jackpot_test_${randomBytes(5).toString('hex')}`;
-const adminUrl = new URL(server);
-adminUrl.pathname = '/postgres';
-const admin = new pg.Client({ connectionString: adminUrl.toString() });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(server);
-url.pathname = `/${name}`;
-const client = new pg.Client({ connectionString: url.toString() });
-await client.connect();
-after(async () => {
-  await client.end();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
-});
+const { url, client } = await createEmptyTestDatabase();
 
 /** Applies the migrations up to and including `last`, as infra/migrate.ts does. */
 async function migrateTo(last: number): Promise<void> {
@@ -99,7 +82,7 @@ const types = async (): Promise<unknown[]> =>
 const before = { ledger: await ledger(), hourly: await hourly(), types: await types() };
 assert.equal(before.ledger.length, 1202);
 
-await migrate(url.toString());
+await migrate(url);
 
 void test('jackpot.contributions reads exactly as the table it replaced: every row, every column, every type', async () => {
   assert.deepEqual(await types(), before.types);

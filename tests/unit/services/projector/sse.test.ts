@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import type { Meter } from '@opentelemetry/api';
 import { createLogger } from '../../../../shared/src/logger.js';
 import { createProjectorMetrics } from '../../../../services/projector/src/metrics.js';
-import type { PoolView } from '../../../../services/projector/src/projection.js';
 import { createSseHub, type SseHub } from '../../../../services/projector/src/sse.js';
 import { createPoolStore, type PoolStore } from '../../../../services/projector/src/store.js';
+import { poolView } from '../../../helpers/pool-view.js';
 
 const HIGH_WATER_MARK = 1024;
 
@@ -74,24 +74,10 @@ function countingMeter(): { meter: Meter; counts: Map<string, number> } {
   return { meter, counts };
 }
 
-function view(poolId: string, version: number, amountMinor: bigint): PoolView {
-  const [jackpotId = '', tier = ''] = poolId.split(':');
-  return {
-    poolId,
-    jackpotId,
-    tier,
-    currency: 'EUR',
-    amountMinor,
-    cycle: 1,
-    version,
-    updatedAt: '2026-11-29T12:00:00.000Z',
-  };
-}
-
 function setup(opts: { maxClients?: number; stallMs?: number } = {}) {
   const store: PoolStore = createPoolStore();
-  store.resync(view('demo:grand', 1, 1_000n), store.readMark());
-  store.resync(view('demo:mini', 1, 10n), store.readMark());
+  store.resync(poolView('demo:grand', 1, 1_000n), store.readMark());
+  store.resync(poolView('demo:mini', 1, 10n), store.readMark());
   const { meter, counts } = countingMeter();
   let clock = 1_000_000;
   const hub: SseHub = createSseHub({

@@ -2,28 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PoolView } from '../../../../services/projector/src/projection.js';
 import { createPoolStore, type PoolEntry } from '../../../../services/projector/src/store.js';
-
-function row(poolId: string, version: number, amountMinor = 100n): PoolView {
-  const [jackpotId = '', tier = ''] = poolId.split(':');
-  return {
-    poolId,
-    jackpotId,
-    tier,
-    currency: 'EUR',
-    amountMinor,
-    cycle: 1,
-    version,
-    updatedAt: '2026-11-29T12:00:00.000Z',
-  };
-}
+import { poolView } from '../../../helpers/pool-view.js';
 
 void test('the list is sorted by poolId and rebuilt after every change', () => {
   const store = createPoolStore();
   try {
     assert.equal(store.listJson().toString(), '[]');
-    store.apply(row('demo:mini', 1));
-    store.apply(row('alpha:grand', 1));
-    store.apply(row('demo:grand', 1));
+    store.apply(poolView('demo:mini', 1));
+    store.apply(poolView('alpha:grand', 1));
+    store.apply(poolView('demo:grand', 1));
     const first = store.listJson();
     assert.deepEqual(
       (JSON.parse(first.toString()) as PoolView[]).map((p) => p.poolId),
@@ -46,7 +33,7 @@ void test('the list is sorted by poolId and rebuilt after every change', () => {
     }>;
     assert.deepEqual(second[2], { ...second[2], poolId: 'demo:mini', amountMinor: 555, tier: 'mini' });
 
-    store.apply(row('demo:mini', 1, 1n));
+    store.apply(poolView('demo:mini', 1, 1n));
     assert.equal(store.get('demo:mini')?.view.amountMinor, 555n, 'a stale update changes nothing');
 
     store.remove(['alpha:grand']);
@@ -62,10 +49,10 @@ void test('listeners hear each applied change once, and nothing else', () => {
   try {
     const heard: PoolEntry[] = [];
     const off = store.onChange((e) => heard.push(e));
-    store.apply(row('demo:grand', 1));
-    store.apply(row('demo:grand', 1)); // duplicate
-    store.apply(row('demo:grand', 3));
-    store.apply(row('demo:grand', 2)); // stale
+    store.apply(poolView('demo:grand', 1));
+    store.apply(poolView('demo:grand', 1)); // duplicate
+    store.apply(poolView('demo:grand', 3));
+    store.apply(poolView('demo:grand', 2)); // stale
     store.apply({
       poolId: 'new:pool',
       jackpotId: 'new',
@@ -80,7 +67,7 @@ void test('listeners hear each applied change once, and nothing else', () => {
     );
     assert.equal(heard[1]?.json, store.get('demo:grand')?.json);
     off();
-    store.apply(row('demo:grand', 4));
+    store.apply(poolView('demo:grand', 4));
     assert.equal(heard.length, 2, 'unsubscribed');
   } finally {
     store.close();
@@ -92,7 +79,7 @@ void test('resync: Postgres corrects a view it does not confirm, keeps one that 
   try {
     const heard: Array<[number, bigint]> = [];
     store.onChange((e) => heard.push([e.view.version, e.view.amountMinor]));
-    store.resync(row('demo:grand', 10, 501n), store.readMark());
+    store.resync(poolView('demo:grand', 10, 501n), store.readMark());
     const topic = (version: number, amountMinor: bigint) => ({
       poolId: 'demo:grand',
       jackpotId: 'demo',
@@ -105,7 +92,7 @@ void test('resync: Postgres corrects a view it does not confirm, keeps one that 
     // A forged message, then a read sent after it: corrected.
     assert.equal(store.apply(topic(1_000, 1n)).kind, 'applied');
     let mark = store.readMark();
-    assert.equal(store.resync(row('demo:grand', 10, 501n), mark).kind, 'corrected');
+    assert.equal(store.resync(poolView('demo:grand', 10, 501n), mark).kind, 'corrected');
     assert.equal(store.get('demo:grand')?.view.amountMinor, 501n);
     assert.equal(store.get('demo:grand')?.view.version, 10);
     assert.match(store.listJson().toString(), /"amountMinor":501,/);
@@ -113,11 +100,11 @@ void test('resync: Postgres corrects a view it does not confirm, keeps one that 
     // A true message arriving while a read is out: kept, then confirmed.
     mark = store.readMark();
     assert.equal(store.apply(topic(11, 600n)).kind, 'applied');
-    assert.equal(store.resync(row('demo:grand', 10, 501n), mark).kind, 'unconfirmed');
+    assert.equal(store.resync(poolView('demo:grand', 10, 501n), mark).kind, 'unconfirmed');
     assert.equal(store.get('demo:grand')?.view.version, 11);
-    assert.equal(store.resync(row('demo:grand', 11, 600n), store.readMark()).kind, 'confirmed');
+    assert.equal(store.resync(poolView('demo:grand', 11, 600n), store.readMark()).kind, 'confirmed');
     // ...unless the next read still lacks it.
-    assert.equal(store.resync(row('demo:grand', 10, 501n), store.readMark()).kind, 'corrected');
+    assert.equal(store.resync(poolView('demo:grand', 10, 501n), store.readMark()).kind, 'corrected');
 
     assert.deepEqual(heard, [
       [10, 501n],
