@@ -15,19 +15,13 @@ import {
   type ReasonCode,
   type Wager,
 } from '../../../shared/src/domain/index.js';
+import { CONTRACT_WAGER } from '../../helpers/contract-wager.js';
 
 // 2026-11-29T12:00:00.000Z: 20786 days after 1970-01-01 (20454 to 2026-01-01, +332) + 12 h.
 const NOW = 1_795_953_600_000;
 const MIN = 60_000;
 
-const BASE = {
-  eventId: '0b6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a10',
-  occurredAt: '2026-11-29T12:00:00.123Z',
-  gameId: 'starburst-eu',
-  playerId: 'p-12345',
-  currency: 'EUR',
-  amountMinor: 250,
-} as const;
+const BASE = CONTRACT_WAGER;
 
 const BASE_WAGER: Wager = { ...BASE, occurredAtMs: NOW + 123 };
 

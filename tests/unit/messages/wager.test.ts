@@ -8,16 +8,10 @@ import {
   wagerRecord,
   type WagerMessage,
 } from '../../../shared/src/messages/wager.js';
+import { CONTRACT_WAGER } from '../../helpers/contract-wager.js';
 
 const NOW = Date.parse('2026-11-29T12:00:10Z');
-const wager: WagerMessage = {
-  eventId: '0b6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a10',
-  occurredAt: '2026-11-29T12:00:00.123Z',
-  gameId: 'starburst-eu',
-  playerId: 'p-12345',
-  currency: 'EUR',
-  amountMinor: 250,
-};
+const wager: WagerMessage = CONTRACT_WAGER;
 
 void test('wager: the version is the topic name’s', () => {
   assert.ok(TOPICS.wagers.endsWith(`.v${WAGER_SCHEMA_VERSION}`));

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkWagers, mergeRejected, wagerItems } from '../../../../services/ingest/src/wager-request.js';
+import { CONTRACT_WAGER } from '../../../helpers/contract-wager.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00.000Z');
-const W = {
-  eventId: '0b6f0c1e-4d4f-4f5e-9a43-8d2b1f0f6a10',
-  occurredAt: '2026-11-29T12:00:00.123Z',
-  gameId: 'starburst-eu',
-  playerId: 'p-12345',
-  currency: 'EUR',
-  amountMinor: 250,
-};
+const W = CONTRACT_WAGER;
 
 const SHAPES: readonly { name: string; body: unknown; expect: string }[] = [
   { name: 'one wager', body: W, expect: 'items 1' },
