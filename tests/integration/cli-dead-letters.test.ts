@@ -5,11 +5,9 @@
  * once; re-driven again, still once.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import { createAggregator, type Aggregator } from '../../services/aggregator/src/aggregator.js';
@@ -18,27 +16,13 @@ import { testAggregatorConfig } from '../helpers/aggregator.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, eventually, seedJackpot, wager, type JackpotSpec } from '../helpers/fixtures.js';
 import { kafkaForTests } from '../helpers/kafka.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TIMEOUT = 120_000;
 
-function jackpot(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: db.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const jackpot = (args: readonly string[]): Promise<CliRun> => runCli(args, { DATABASE_URL: db.url });
 
 const SPEC: JackpotSpec = {
   jackpotId: 'dl',

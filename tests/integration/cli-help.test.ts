@@ -3,28 +3,12 @@
  * the exit code 2 with the command's help for what it does not know. No database is touched.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function jackpot(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], {
-      cwd: ROOT,
-      // An unreachable database: help and usage errors must not need one.
-      env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** An unreachable database: help and usage errors must not need one. */
+const jackpot = (args: readonly string[]): Promise<CliRun> =>
+  runCli(args, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
 
 void test(
   '--help lists every command; each command --help gives usage, flags and an example',

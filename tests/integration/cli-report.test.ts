@@ -4,8 +4,6 @@
  * Then the aggregator is stopped while wagers keep arriving: the lag grows and nothing answers.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { createApiKey } from '../../shared/src/api-keys.js';
 import type { Figures, Verdict } from '../../services/cli/src/bottleneck.js';
@@ -13,26 +11,12 @@ import { createTestDatabase } from '../helpers/db.js';
 import { asEvent, seedJackpot, wager } from '../helpers/fixtures.js';
 import { kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
 import { startServiceProcess } from '../helpers/processes.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function jackpot(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: db.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const jackpot = (args: readonly string[]): Promise<CliRun> => runCli(args, { DATABASE_URL: db.url });
 
 interface ReportJson {
   figures: Figures;

@@ -2,39 +2,21 @@
  * `npm run jackpot -- …` as an operator runs it: a child process against a fresh database.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { hashApiKey, verifyApiKey } from '../../shared/src/api-keys.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { randomGroupId, randomTopic } from '../helpers/kafka.js';
 import { positionPartitions } from '../helpers/positions.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const db = await createTestDatabase();
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TIMEOUT = 60_000;
 
-function jackpot(
-  args: readonly string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: db.url, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const jackpot = (args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  runCli(args, { DATABASE_URL: db.url, ...env });
 
 void test(
   'keys create prints the key alone as the last line, with the scope asked for, and the key works',

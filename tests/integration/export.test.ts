@@ -4,31 +4,16 @@
  * newline) that real ids never hold, to prove neither format mangles them.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { createTestDatabase } from '../helpers/db.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const db = await createTestDatabase();
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TIMEOUT = 60_000;
 
-function jackpot(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], {
-      cwd: ROOT,
-      // A session zone far from UTC: the bounds and occurred_at must not depend on it.
-      env: { ...process.env, DATABASE_URL: db.url, PGTZ: 'Pacific/Chatham' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** A session zone far from UTC: the bounds and occurred_at must not depend on it. */
+const jackpot = (args: readonly string[]): Promise<CliRun> =>
+  runCli(args, { DATABASE_URL: db.url, PGTZ: 'Pacific/Chatham' });
 
 interface Row {
   event_id: string;
