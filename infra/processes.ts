@@ -134,6 +134,17 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<b
   });
 }
 
+/** True when a service on 127.0.0.1:port answers `GET /readyz` with 200 within 2 s. */
+export async function answersReady(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now (the OS picks it), for a process about to listen there. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

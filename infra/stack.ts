@@ -29,6 +29,7 @@ import { REPO_ROOT } from './paths.js';
 import {
   LOGS_DIR,
   PIDS_DIR,
+  answersReady,
   isLoopback,
   isOurProcess,
   isProcessAlive,
@@ -72,7 +73,7 @@ export interface ServiceSpec {
  * The services of the stack, in start order: consumers first, so that by the time the
  * gateway accepts wagers, something is there to apply them. Stopped in reverse order.
  */
-export function serviceTable(env: NodeJS.ProcessEnv = process.env): ServiceSpec[] {
+function serviceTable(env: NodeJS.ProcessEnv = process.env): ServiceSpec[] {
   const replicas = int(env, 'AGGREGATOR_REPLICAS', 2, 1, 64);
   const aggregatorPort = int(env, 'AGGREGATOR_PORT', 8090, 1, 65535 - replicas);
   return [
@@ -118,21 +119,11 @@ function recordedPort(name: string): number | undefined {
 }
 const logFileOf = (name: string): string => join(LOGS_DIR, `${name}.log`);
 
-async function isReady(port: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
-}
-
 async function waitReady(spec: ServiceSpec, pid: number, timeoutMs: number, log: Log): Promise<void> {
   const started = Date.now();
   let lastProgress = started;
   for (;;) {
-    if (await isReady(spec.port)) return;
+    if (await answersReady(spec.port)) return;
     if (!isProcessAlive(pid)) {
       removeFile(pidFileOf(spec.name));
       throw new Error(
@@ -240,7 +231,7 @@ function servicePidNames(): string[] {
 const databaseUrl = (): string => str(process.env, 'DATABASE_URL', DEFAULT_DATABASE_URL);
 
 /** What the services and the tests stand on: Kafka, Postgres, topics, migrations. */
-export async function infraUp(opts: { log?: Log } = {}): Promise<void> {
+async function infraUp(opts: { log?: Log } = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
   await startKafka({ log });
   await ensurePostgres(databaseUrl(), { log });
@@ -249,7 +240,7 @@ export async function infraUp(opts: { log?: Log } = {}): Promise<void> {
 }
 
 /** The login the services run as under `stack:up`: a member of jackpot_service (migration 0005). */
-export const STACK_SERVICE_LOGIN = 'jackpot_app';
+const STACK_SERVICE_LOGIN = 'jackpot_app';
 
 /**
  * The DATABASE_URL the services get from `stack:up`: DATABASE_URL's server and database with the
@@ -363,7 +354,7 @@ export async function stackUp(
   log('stack: up');
 }
 
-export async function stackDown(opts: { log?: Log } = {}): Promise<void> {
+async function stackDown(opts: { log?: Log } = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
   const table = serviceTable();
   const mainOf = (name: string): string =>
@@ -384,7 +375,7 @@ function row(name: string, pid: number | undefined, state: string, note = ''): s
   return `${name.padEnd(14)} ${String(pid ?? '-').padEnd(8)} ${state}${note === '' ? '' : `  (${note})`}`;
 }
 
-export async function stackStatus(): Promise<string[]> {
+async function stackStatus(): Promise<string[]> {
   const lines: string[] = [];
   const kafka = await kafkaStatus();
   lines.push(
@@ -427,7 +418,7 @@ export async function stackStatus(): Promise<string[]> {
     else {
       const port = recordedPort(name) ?? spec?.port;
       const readiness =
-        port === undefined ? '' : (await isReady(port)) ? `ready on ${port}` : `not ready on ${port}`;
+        port === undefined ? '' : (await answersReady(port)) ? `ready on ${port}` : `not ready on ${port}`;
       const extra = spec === undefined ? 'beyond AGGREGATOR_REPLICAS' : '';
       lines.push(row(name, pid, 'running', [readiness, extra].filter((x) => x !== '').join(', ')));
     }

@@ -10,7 +10,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { compiledPath } from '../../infra/build.js';
 import { REPO_ROOT } from '../../infra/paths.js';
-import { freePort, tailFile } from '../../infra/processes.js';
+import { answersReady, freePort, sleep, tailFile } from '../../infra/processes.js';
 import type { Rng } from '../../loadgen/src/random.js';
 import type { Journal } from './journal.js';
 
@@ -105,18 +105,6 @@ const PORT_ENV: Record<ServiceKind, string> = {
   ingest: 'INGEST_PORT',
   projector: 'PROJECTOR_PORT',
 };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function answersReady(port: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * What a process said as it died: the error lines of an uncaught error (message, where it was
