@@ -54,7 +54,7 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
       let ends: Array<{ partition: number; high: string }>;
       try {
         // A topic whose leaders just moved (or were just elected) answers NOT_LEADER_FOR_PARTITION
-        // for a moment; kafkajs marks such errors retriable. Up to ~30 s with backoff.
+        // for a moment; kafkajs marks such errors retriable. 10 attempts, 26 s of backoff in all.
         for (let attempt = 1; ; attempt++) {
           try {
             ends = await admin.fetchTopicOffsets(opts.topic);
