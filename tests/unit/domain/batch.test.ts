@@ -12,7 +12,6 @@ import {
   type BatchPlan,
   type BatchWager,
   type CycleParams,
-  type DrawTriggerMinor,
   type FxRates,
   type GameLink,
   type LedgerRow,
@@ -20,6 +19,7 @@ import {
   type PoolParams,
   type Wager,
 } from '../../../shared/src/domain/index.js';
+import { scripted } from '../../helpers/scripted-draw.js';
 
 const uuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
@@ -376,18 +376,6 @@ function lifecycleWorld(
     ]),
   );
   return { links: new Map([['g', link]]), states };
-}
-
-/** A draw that answers from a list and records what it was asked. */
-function scripted(...answers: bigint[]): DrawTriggerMinor & { calls: [bigint, bigint][] } {
-  const calls: [bigint, bigint][] = [];
-  const draw = (low: bigint, high: bigint): bigint => {
-    calls.push([low, high]);
-    const next = answers.shift();
-    if (next === undefined) throw new Error('draw called more often than scripted');
-    return next;
-  };
-  return Object.assign(draw, { calls });
 }
 
 const gw = (n: number, amountMinor: number, over: Partial<Wager> = {}): Wager =>

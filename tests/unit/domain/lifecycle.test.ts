@@ -29,6 +29,7 @@ import {
   type LifecycleState,
   type PoolLifecycleState,
 } from '../../../shared/src/domain/index.js';
+import { scripted } from '../../helpers/scripted-draw.js';
 
 /** `contributeInPlace` on a copy: the state after the wager, the caller's left as it was. */
 function contribute<S extends LifecycleState>(
@@ -75,18 +76,6 @@ function state(over: Partial<LifecycleState> = {}): LifecycleState {
     params: params(),
     ...over,
   };
-}
-
-/** A draw that answers from a list and records what it was asked. */
-function scripted(...answers: bigint[]): DrawTriggerMinor & { calls: [bigint, bigint][] } {
-  const calls: [bigint, bigint][] = [];
-  const draw = (low: bigint, high: bigint): bigint => {
-    calls.push([low, high]);
-    const next = answers.shift();
-    if (next === undefined) throw new Error('draw called more often than scripted');
-    return next;
-  };
-  return Object.assign(draw, { calls });
 }
 
 const noDraw: DrawTriggerMinor = () => {
