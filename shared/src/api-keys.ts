@@ -5,9 +5,9 @@
  * is for humans reading logs and configs; the role that counts is the stored one.
  *
  * Scope: a game key acts for the jackpots it names (wagers for their games, claims on their pools)
- * or, created with `--all-jackpots`, for every jackpot; keys created before scopes existed were
- * migrated as unscoped (infra/migrations/0003_api_key_scopes.sql). An admin key acts on the admin
- * endpoints only. A revoked key stays in the table, refused, so `keys list` still shows it.
+ * or, created with `--all-jackpots`, for every jackpot; game keys created before scopes existed
+ * were migrated as all-jackpots keys (infra/migrations/0003_api_key_scopes.sql). An admin key acts
+ * on the admin endpoints only (403 on wagers and wins). A revoked key stays in the table, refused, so `keys list` still shows it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';

@@ -41,7 +41,7 @@ const COMMANDS: readonly Command[] = [
     flags: [
       ['--role game|admin', 'game: wagers and wins; admin: the admin endpoints only'],
       ['--name NAME', 'who holds it (shown by keys list)'],
-      ['--jackpots J1,J2', 'a game key: the jackpots its wagers may reach'],
+      ['--jackpots J1,J2', 'a game key: the jackpots its wagers and win claims may reach'],
       ['--all-jackpots', 'a game key without a jackpot scope'],
     ],
     example: 'keys create --role game --name "table-server-3" --jackpots eu-main',
