@@ -11,7 +11,7 @@ import { ensurePostgres, startedClusters, stopPostgres } from '../../infra/postg
 import type { Journal } from './journal.js';
 
 /** The services' application names (their `createPool` calls): whose connections are killed. */
-export const SERVICE_APPLICATION_NAMES = ['jackpot-aggregator', 'ingest', 'projector'] as const;
+const SERVICE_APPLICATION_NAMES = ['jackpot-aggregator', 'ingest', 'projector'] as const;
 
 export interface OwnInfra {
   readonly brokers: readonly string[];

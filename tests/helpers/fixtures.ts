@@ -4,7 +4,7 @@
  * mixed in, and the pool totals they must produce computed here with plain BigInt (never with the
  * code under test).
  */
-import type { JackpotRequest, PoolRequest } from '../../shared/src/domain/jackpot-config.js';
+import type { JackpotRequest } from '../../shared/src/domain/jackpot-config.js';
 import type pg from 'pg';
 import type { DrawTriggerMinor } from '../../shared/src/domain/index.js';
 import { validateJackpotConfig } from '../../shared/src/domain/jackpot-config.js';
@@ -12,7 +12,6 @@ import { putJackpot } from '../../shared/src/jackpot-store.js';
 import { newEventId } from '../../shared/src/producer.js';
 
 export type JackpotSpec = JackpotRequest;
-export type PoolSpec = PoolRequest;
 
 /** Configures a jackpot the way the admin API does (validation, cycle records, seed top-ups, audit). */
 export async function seedJackpot(

@@ -111,7 +111,7 @@ async function bounded(label: string, p: Promise<unknown>, ms = 15_000): Promise
 }
 
 /** Disconnects every tracked client and deletes every topic made by `randomTopic`. */
-export async function cleanupKafka(): Promise<void> {
+async function cleanupKafka(): Promise<void> {
   const admin = sharedAdmin;
   sharedAdmin = undefined;
   const others = [...clients];
