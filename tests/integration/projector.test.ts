@@ -3,7 +3,7 @@
  * to a topic of each test's own, answers read over HTTP as a display would.
  *
  * Organised as: helpers that start a projector on its own topic, then one test per behaviour in
- * the order initial load, updates, resync, SSE, capacity limits, readiness.
+ * the order initial load, updates, SSE, resync, capacity limits, readiness.
  */
 import assert from 'node:assert/strict';
 import { get, type IncomingMessage } from 'node:http';
