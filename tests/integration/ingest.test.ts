@@ -4,8 +4,8 @@
  *
  * Organised as: one database, a game key and an admin key shared by all (`before`), a gateway of
  * its own per test, one test per behaviour in the order wagers and their status codes, readiness
- * and draining, admin routes, metrics, wins, key scopes and rate limits, and the connection and
- * timeout guards last.
+ * and draining, admin routes, metrics, wins, fx rates, key scopes, claim limits and revocation,
+ * and the connection and timeout guards last.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
