@@ -6,34 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withTransaction } from '../../shared/src/db.js';
 import { validateWinClaim } from '../../shared/src/domain/win-claim.js';
 import { claimPoolWin } from '../../shared/src/wins.js';
-import { applyWindow, type InMessage } from '../../services/aggregator/src/apply-window.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { positionPartitions } from '../helpers/positions.js';
+import { windowWriter } from '../helpers/positions.js';
 import { prng, seedJackpot, wager, type TestWager } from '../helpers/fixtures.js';
 import { ensureDayPartitions } from '../../shared/src/retention.js';
 
 const db = await createTestDatabase();
 await ensureDayPartitions(db.pool, Date.now());
-await positionPartitions(db.pool, { groupId: 'g', topic: 't', clusterId: 'c', partitions: [0] });
-let offset = 0;
+const writeWindow = await windowWriter(db.pool);
 
 async function apply(wagers: readonly TestWager[]): Promise<number> {
-  const messages: InMessage[] = wagers.map((w) => ({
-    offset: String(offset++),
-    key: Buffer.from(w.playerId),
-    value: Buffer.from(JSON.stringify(w)),
-  }));
-  const out = await withTransaction(db.pool, (c) =>
-    applyWindow(c, {
-      groupId: 'g',
-      topic: 't',
-      clusterId: 'c',
-      slices: [{ partition: 0, messages }],
-      nowMs: Date.now(),
-    }),
+  const out = await writeWindow(
+    wagers.map((w) => ({ key: Buffer.from(w.playerId), value: Buffer.from(JSON.stringify(w)) })),
   );
   return out.mysteryWins;
 }

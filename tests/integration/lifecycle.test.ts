@@ -5,38 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withTransaction } from '../../shared/src/db.js';
 import type { DrawTriggerMinor } from '../../shared/src/domain/index.js';
 import { validateWinClaim } from '../../shared/src/domain/win-claim.js';
 import { reconcile } from '../../shared/src/domain/reconcile.js';
 import { claimPoolWin } from '../../shared/src/wins.js';
-import { applyWindow, type InMessage } from '../../services/aggregator/src/apply-window.js';
 import { loadRecords } from '../../services/cli/src/reconcile.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { positionPartitions } from '../helpers/positions.js';
+import { windowWriter } from '../helpers/positions.js';
 import { seedJackpot, wager, type TestWager } from '../helpers/fixtures.js';
 
 const db = await createTestDatabase();
-let offset = 0;
-await positionPartitions(db.pool, { groupId: 'g', topic: 't', clusterId: 'test-cluster', partitions: [0] });
+const writeWindow = await windowWriter(db.pool, 'test-cluster');
 
-async function apply(wagers: readonly TestWager[], drawTriggerMinor?: DrawTriggerMinor) {
-  const messages: InMessage[] = wagers.map((w) => ({
-    offset: String(offset++),
-    key: Buffer.from(w.playerId),
-    value: Buffer.from(JSON.stringify(w)),
-  }));
-  return withTransaction(db.pool, (c) =>
-    applyWindow(c, {
-      groupId: 'g',
-      topic: 't',
-      clusterId: 'test-cluster',
-      slices: [{ partition: 0, messages }],
-      nowMs: Date.now(),
-      ...(drawTriggerMinor ? { drawTriggerMinor } : {}),
-    }),
+const apply = (wagers: readonly TestWager[], drawTriggerMinor?: DrawTriggerMinor) =>
+  writeWindow(
+    wagers.map((w) => ({ key: Buffer.from(w.playerId), value: Buffer.from(JSON.stringify(w)) })),
+    drawTriggerMinor,
   );
-}
 
 async function assertReconciles(): Promise<void> {
   const client = await db.pool.connect();

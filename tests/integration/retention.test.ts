@@ -5,15 +5,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { withTransaction } from '../../shared/src/db.js';
 import { reconcile } from '../../shared/src/domain/reconcile.js';
 import { dropExpiredPartitions, ensureDayPartitions } from '../../shared/src/retention.js';
-import { applyWindow, type InMessage } from '../../services/aggregator/src/apply-window.js';
 import * as sql from '../../services/aggregator/src/sql.js';
 import { loadRecords } from '../../services/cli/src/reconcile.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { poolMicros, seedJackpot, wager } from '../helpers/fixtures.js';
-import { positionPartitions } from '../helpers/positions.js';
+import { windowWriter } from '../helpers/positions.js';
 
 const db = await createTestDatabase();
 const DAY_MS = 86_400_000;
@@ -40,7 +38,7 @@ await seedJackpot(db.pool, {
   pools: [{ tier: 'main', seedMinor: 100, contributionPpm: 25_000, reservePpm: 5_000 }],
   games: ['ret-game'],
 });
-await positionPartitions(db.pool, { groupId: 'g', topic: 't', clusterId: 'c', partitions: [0] });
+const writeWindow = await windowWriter(db.pool);
 
 const weekOf = (iso: string): string => {
   const d = new Date(`${iso}T00:00:00Z`);
@@ -119,24 +117,16 @@ void test('dropped ledger days are summed into rollups first: pool totals and re
   const day = isoDay(5 * DAY_MS);
   // 'contributions', the ledger's name before migration 0009, still means the ledger.
   await db.pool.query("SELECT jackpot.create_day_partition('contributions', $1::date)", [day]);
-  const messages: InMessage[] = [1, 2, 3, 4].map((i) => ({
-    offset: String(i - 1),
-    key: null,
-    value: Buffer.from(
-      JSON.stringify({
-        ...wager({ gameId: 'ret-game', playerId: `p${i}`, amountMinor: 1_000 + i }),
-        occurredAt: `${day}T12:00:0${i}.000Z`,
-      }),
-    ),
-  }));
-  const outcome = await withTransaction(db.pool, (c) =>
-    applyWindow(c, {
-      groupId: 'g',
-      topic: 't',
-      clusterId: 'c',
-      slices: [{ partition: 0, messages }],
-      nowMs: Date.now(),
-    }),
+  const outcome = await writeWindow(
+    [1, 2, 3, 4].map((i) => ({
+      key: null,
+      value: Buffer.from(
+        JSON.stringify({
+          ...wager({ gameId: 'ret-game', playerId: `p${i}`, amountMinor: 1_000 + i }),
+          occurredAt: `${day}T12:00:0${i}.000Z`,
+        }),
+      ),
+    })),
   );
   assert.equal(outcome.applied, 4);
   const before = await poolMicros(db.pool);
