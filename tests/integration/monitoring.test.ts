@@ -40,6 +40,9 @@ import { kafkaForTests, randomGroupId, randomTopic } from '../helpers/kafka.js';
 import { exposedSeries, promqlSelectors, type Selector } from '../helpers/metrics.js';
 import { startServiceProcess } from '../helpers/processes.js';
 
+// Before the first test: a top-level await after a test has started lets the root's `after` hooks
+// (the Kafka helpers' cleanup) run before the tests registered later, whose clients then stay open.
+const db = await createTestDatabase();
 const MONITORING = join(REPO_ROOT, 'infra', 'monitoring');
 const K8S = join(REPO_ROOT, 'infra', 'k8s');
 const SERVICES = ['ingest', 'aggregator', 'projector'] as const;
@@ -688,8 +691,6 @@ for (const overlay of ['dev', 'prod']) {
     },
   );
 }
-
-const db = await createTestDatabase();
 
 /** Scrapes a service's /metrics. */
 async function scrape(port: number): Promise<Map<string, Set<string>>> {
