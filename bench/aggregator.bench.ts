@@ -44,6 +44,10 @@
  * BENCH_TIMEOUT_S (default 600), KAFKA_BROKERS, DATABASE_URL. BENCH_CPU_PROFILE=file.cpuprofile
  * writes a V8 CPU profile of the aggregator run alone (not of generating or producing the
  * traffic), for Chrome DevTools or speedscope.
+ *
+ * Why one file: it is one script whose steps share the run's throwaway databases, topic and
+ * generated traffic, top to bottom; the naive baseline is shared with `npm run bench`
+ * (bench/lib/naive-consumer.ts).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -28,6 +28,10 @@
  *
  * Settings: KAFKA_BROKERS, DATABASE_URL (its server; a database `jackpot_e2e_…` is created and
  * dropped), BENCH_SEED, BENCH_KEEP=1 (keep the database, topics and logs for a look afterwards).
+ *
+ * Why one file: it is one script whose steps share the run's database, topics, processes and
+ * samplers, read top to bottom; what stands alone is in bench/e2e/ (/proc accounting, sampler,
+ * baselines, chart) and bench/lib/.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -15,6 +15,9 @@
  * round of each. The load client writes raw HTTP/1.1 on sockets (as autocannon does), so
  * it costs the machine far less than the server it measures. Results go to
  * bench/results/projector.json.
+ *
+ * Why one file: the parent (servers, rounds, report) and the load client it forks are one
+ * script, so that a run needs nothing but this file and the services it measures.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -4,6 +4,11 @@
  * must now show (the ledger's expectation per pool). The CLI (`main.ts`) and the demo call this.
  *
  * Nothing here prints: progress and notices go to callbacks, so a caller decides where they show.
+ *
+ * Why one file of ~550 lines: a third is the options and report types (the interface the CLI, the
+ * demo and `npm run bench` share), the rest is `runLoad`, one pacing loop whose senders, latency
+ * probe and expected-ledger bookkeeping share its clock and counters; the parts that stand alone
+ * (traffic, senders, probe, ledger, histogram) are modules of their own.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type http from 'node:http';
