@@ -54,9 +54,6 @@ const STOP_TIMEOUT_MS = 35_000;
 
 const defaultLog: Log = (line) => process.stdout.write(`${line}\n`);
 
-/** What the aggregator's node runs with, here and in docker-compose.yml / infra/k8s (NODE_OPTIONS). */
-const AGGREGATOR_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
-
 export interface ServiceSpec {
   /** Also the name of its pid file and log file. */
   readonly name: string;
@@ -65,8 +62,6 @@ export interface ServiceSpec {
   /** The environment variable that carries its HTTP port. */
   readonly portEnv: string;
   readonly port: number;
-  /** Flags for node itself, before the entry point. */
-  readonly nodeFlags?: readonly string[];
 }
 
 /**
@@ -82,9 +77,6 @@ function serviceTable(env: NodeJS.ProcessEnv = process.env): ServiceSpec[] {
       main: 'services/aggregator/src/main.ts',
       portEnv: 'AGGREGATOR_PORT',
       port: aggregatorPort + i,
-      // V8's young generation at 2 MB a semi-space: ~60 MB less RSS at full speed, no measured
-      // throughput cost (a window's wagers survive to the old generation anyway). README, Performance.
-      nodeFlags: AGGREGATOR_NODE_FLAGS,
     })),
     {
       name: 'projector',
@@ -182,7 +174,7 @@ export async function startService(
   mkdirSync(PIDS_DIR, { recursive: true });
   mkdirSync(LOGS_DIR, { recursive: true });
   const out = openSync(logFileOf(spec.name), 'a');
-  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), compiledPath(spec.main)], {
+  const child = spawn(process.execPath, [compiledPath(spec.main)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env, [spec.portEnv]: String(spec.port) },
     // Its own process group: a Ctrl-C in the terminal that ran stack:up does not reach it.
