@@ -145,7 +145,13 @@ function meterPool(pool: pg.Pool, name: string, max: number): void {
   }) as typeof pool.end;
 }
 
-export async function withClient<T>(pool: pg.Pool, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * What code that reaches the database needs of it: check out a client, or run one query. A
+ * `pg.Pool` is one; the aggregator, positions, retention and the outbox relays take this, not the pool.
+ */
+export type Db = Pick<pg.Pool, 'connect' | 'query'>;
+
+export async function withClient<T>(pool: Db, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // The pool listens for errors only on idle clients. A checked-out client whose connection dies
@@ -170,10 +176,7 @@ export async function withClient<T>(pool: pg.Pool, cb: (client: pg.PoolClient) =
 }
 
 /** BEGIN … COMMIT around `cb`, ROLLBACK on any error. */
-export async function withTransaction<T>(
-  pool: pg.Pool,
-  cb: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
+export async function withTransaction<T>(pool: Db, cb: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return withClient(pool, async (client) => {
     await client.query('BEGIN');
     try {

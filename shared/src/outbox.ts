@@ -13,8 +13,7 @@
  * Within one process `createRelay` runs one relay at a time.
  */
 import type { Message, Producer } from 'kafkajs';
-import type pg from 'pg';
-import type { Sql } from './db.js';
+import type { Db, Sql } from './db.js';
 import type { ReasonCode } from './domain/wager.js';
 import { AppError, toError } from './errors.js';
 import { fromKafkaError } from './kafka.js';
@@ -84,7 +83,7 @@ interface Outbox<R> {
 }
 
 async function relay<R extends object>(
-  pool: pg.Pool,
+  pool: Db,
   producer: SendPort,
   topic: string,
   outbox: Outbox<R>,
@@ -144,7 +143,7 @@ const DEAD_LETTERS: Outbox<DeadLetterRow> = {
 
 /** Publishes every unpublished dead letter; returns how many. */
 export function relayDeadLetters(
-  pool: pg.Pool,
+  pool: Db,
   producer: SendPort,
   topic: string,
   opts: RelayOptions = {},
@@ -200,7 +199,7 @@ const WINS: Outbox<WinRow> = {
 
 /** Publishes every unpublished win to the awards topic (key poolId); returns how many. */
 export function relayAwards(
-  pool: pg.Pool,
+  pool: Db,
   producer: SendPort,
   topic: string,
   opts: RelayOptions = {},

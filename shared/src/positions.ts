@@ -7,7 +7,7 @@
  */
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
-import { withTransaction } from './db.js';
+import { withTransaction, type Db } from './db.js';
 import {
   describePositionProblem,
   judgePositions,
@@ -77,7 +77,7 @@ export interface PositionsCheck {
  * committed meanwhile cannot look like a position past the end.
  */
 export async function checkPositions(
-  pool: pg.Pool,
+  pool: Db,
   admin: Pick<Admin, 'describeCluster' | 'fetchTopicOffsets'>,
   opts: { groupId: string; topic: string },
 ): Promise<PositionsCheck> {
@@ -134,7 +134,7 @@ export interface Rebase {
  * runs on the old positions after it. Audited in jackpot.config_audit.
  */
 export async function rebasePositions(
-  pool: pg.Pool,
+  pool: Db,
   admin: Pick<Admin, 'describeCluster' | 'fetchTopicOffsets'>,
   opts: { groupId: string; topic: string; to: 'earliest' | 'latest'; actor: string },
 ): Promise<Rebase> {

@@ -6,8 +6,7 @@
  * dropped days are summed per pool and cycle into `jackpot.ledger_rollups` first, and `reconcile`
  * adds those sums, so every cycle still proves out.
  */
-import type pg from 'pg';
-import { withTransaction } from './db.js';
+import { withTransaction, type Db } from './db.js';
 import { ledgerPartitionsAhead } from './domain/partitions.js';
 
 const DAILY_TABLES = ['ledger', 'applied_events', 'dead_letters'] as const;
@@ -25,11 +24,7 @@ export type RetentionDays = Readonly<Record<DailyTable, number>>;
  * (5 s): a partition that cannot be made now is skipped, and made by a later run (they run hourly
  * and a week ahead). Returns the partitions skipped that way.
  */
-export async function ensureDayPartitions(
-  pool: pg.Pool,
-  nowMs: number,
-  lockTimeoutMs = 5_000,
-): Promise<string[]> {
+export async function ensureDayPartitions(pool: Db, nowMs: number, lockTimeoutMs = 5_000): Promise<string[]> {
   const skipped: string[] = [];
   for (const p of ledgerPartitionsAhead(nowMs, 1, 7)) {
     for (const table of DAILY_TABLES) {
@@ -61,7 +56,7 @@ const RETENTION_LOCK_KEY = 7_351_906_007;
  * replica is at it. Detaching a partition locks its table for a moment, so a window in progress
  * finishes first; the lock wait is bounded (5 s) and a run that cannot get it tries next time.
  */
-export async function dropExpiredPartitions(pool: pg.Pool, days: RetentionDays): Promise<string[]> {
+export async function dropExpiredPartitions(pool: Db, days: RetentionDays): Promise<string[]> {
   return withTransaction(pool, async (c) => {
     const locked = await c.query<{ ok: boolean }>({
       text: 'SELECT pg_try_advisory_xact_lock($1) AS ok',

@@ -19,9 +19,8 @@
  * poison-split.ts, housekeeping.ts (outbox relay, daily partitions) and window-metrics.ts.
  */
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import type pg from 'pg';
 import type { Meter } from '@opentelemetry/api';
-import { retryDb, withTransaction } from '../../../shared/src/db.js';
+import { retryDb, withTransaction, type Db } from '../../../shared/src/db.js';
 import { parseWager } from '../../../shared/src/messages/wager.js';
 import { poolUpdateRecord } from '../../../shared/src/messages/pool-update.js';
 import { AppError, toError } from '../../../shared/src/errors.js';
@@ -46,10 +45,11 @@ export interface AggregatorDeps {
    */
   readonly kafka: Pick<Kafka, 'consumer' | 'producer' | 'admin'>;
   /**
-   * A pool, not a narrower port: the shared helpers it is passed to (positions, retention, outbox
-   * relays, withTransaction) take a `pg.Pool`.
+   * The database as a port (`Db`: check out a client, or run one query), as the shared helpers it
+   * is passed to (positions, retention, outbox relays, withTransaction) take it; main.ts passes a
+   * `pg.Pool`, and owns its end.
    */
-  readonly pool: pg.Pool;
+  readonly pool: Db;
   readonly config: Pick<
     AggregatorConfig,
     | 'groupId'

@@ -4,7 +4,6 @@
  * days past their retention dropped, one replica at a time). Both are safe to run from every
  * replica at once and to miss a run: Postgres holds what they act on.
  */
-import type pg from 'pg';
 import type { Logger } from '../../../shared/src/logger.js';
 import { createRelay, relayAwards, relayDeadLetters, type SendPort } from '../../../shared/src/outbox.js';
 import {
@@ -12,6 +11,7 @@ import {
   ensureDayPartitions,
   type RetentionDays,
 } from '../../../shared/src/retention.js';
+import type { Db } from '../../../shared/src/db.js';
 
 export interface Housekeeping {
   /** Creates the missing daily partitions (a week ahead). */
@@ -28,7 +28,7 @@ export interface Housekeeping {
 }
 
 export function createHousekeeping(deps: {
-  readonly pool: pg.Pool;
+  readonly pool: Db;
   readonly producer: SendPort;
   readonly config: {
     readonly dlqTopic: string;

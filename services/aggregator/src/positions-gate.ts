@@ -8,8 +8,7 @@
  * (`npm run jackpot -- positions rebase`) lets the replica go on.
  */
 import type { Admin, Consumer } from 'kafkajs';
-import type pg from 'pg';
-import { sleep } from '../../../shared/src/db.js';
+import { sleep, type Db } from '../../../shared/src/db.js';
 import { toError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logger.js';
 import { checkPositions, describeProblems, readTopicSource } from '../../../shared/src/positions.js';
@@ -42,7 +41,7 @@ export interface PositionsGate {
 }
 
 export function createPositionsGate(deps: {
-  readonly pool: pg.Pool;
+  readonly pool: Db;
   readonly admin: Pick<Admin, 'describeCluster' | 'fetchTopicOffsets'>;
   readonly consumer: Pick<Consumer, 'seek' | 'pause' | 'resume'>;
   readonly config: { readonly groupId: string; readonly topic: string };
