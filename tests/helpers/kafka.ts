@@ -4,6 +4,7 @@
  * file (node:test `after`, registered when this module is first imported by a test file).
  */
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { after } from 'node:test';
 import type { Admin, Consumer, ConsumerConfig, Kafka, KafkaMessage, Producer, ProducerConfig } from 'kafkajs';
 import { DEFAULT_KAFKA_BROKERS, list } from '../../shared/src/config.js';
@@ -159,3 +160,28 @@ export async function readTopic(
   }
   return got;
 }
+
+/**
+ * Sends `events` to `topic` as one idempotent producer would (acks = all, one request in flight,
+ * 500 a request), in order, and disconnects it.
+ */
+export async function produceEvents(
+  kafka: Kafka,
+  topic: string,
+  events: readonly { readonly key: string | null; readonly value: Buffer | string }[],
+): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  for (let i = 0; i < events.length; i += 500) {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: events.slice(i, i + 500).map((e) => ({ key: e.key, value: e.value })),
+    });
+  }
+  await producer.disconnect();
+}
+
+/** How many event ids the database holds as applied (the duplicate check's rows). */
+export const appliedEventCount = async (db: { query: pg.Pool['query'] }): Promise<number> =>
+  Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n);

@@ -25,7 +25,7 @@ import {
 } from '../helpers/fixtures.js';
 import { testAggregatorConfig } from '../helpers/aggregator.js';
 import { positionPartitions } from '../helpers/positions.js';
-import { kafkaForTests, readTopic } from '../helpers/kafka.js';
+import { kafkaForTests, readTopic, appliedEventCount, produceEvents } from '../helpers/kafka.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
@@ -72,21 +72,9 @@ async function setup(partitions = 6) {
   return { ...base, start };
 }
 
-async function produce(topic: string, events: readonly RawEvent[]): Promise<void> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  for (let i = 0; i < events.length; i += 500) {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: events.slice(i, i + 500).map((e) => ({ key: e.key, value: e.value })),
-    });
-  }
-  await producer.disconnect();
-}
-
-const appliedEvents = async (): Promise<number> =>
-  Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n);
+const produce = (topic: string, events: readonly RawEvent[]): Promise<void> =>
+  produceEvents(kafka, topic, events);
+const appliedEvents = (): Promise<number> => appliedEventCount(db.pool);
 
 void test('a mixed stream gives exact pool totals, one ledger row per wager and pool, and dead letters with reasons', async () => {
   const t = await setup();

@@ -23,7 +23,7 @@ import {
   type RawEvent,
 } from '../helpers/fixtures.js';
 import { positionPartitions } from '../helpers/positions.js';
-import { kafkaForTests } from '../helpers/kafka.js';
+import { kafkaForTests, appliedEventCount, produceEvents } from '../helpers/kafka.js';
 
 const db = await createTestDatabase();
 const kafka = kafkaForTests();
@@ -69,21 +69,9 @@ async function start(partitions: number, usedMb: () => number) {
   return { ...config, aggregator, memory };
 }
 
-async function produce(topic: string, events: readonly RawEvent[]): Promise<void> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  for (let i = 0; i < events.length; i += 500) {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: events.slice(i, i + 500).map((e) => ({ key: e.key, value: e.value })),
-    });
-  }
-  await producer.disconnect();
-}
-
-const appliedEvents = async (): Promise<number> =>
-  Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM jackpot.applied_events')).rows[0]?.n);
+const produce = (topic: string, events: readonly RawEvent[]): Promise<void> =>
+  produceEvents(kafka, topic, events);
+const appliedEvents = (): Promise<number> => appliedEventCount(db.pool);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const stream = (n: number, tag: string) =>
   Array.from({ length: n }, (_, i) =>
