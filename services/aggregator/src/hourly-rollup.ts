@@ -7,7 +7,7 @@
  * The hour is cut from `occurred_at` as Postgres stores it, to the microsecond (`timestampMicros`):
  * a wager at 09:59:59.9999996 is stored at 10:00:00 and counted in the 10:00 hour.
  */
-import type { LedgerRowSink, Wager } from '../../../shared/src/domain/index.js';
+import { compareStrings, type LedgerRowSink, type Wager } from '../../../shared/src/domain/index.js';
 import { timestampMicros } from './ledger-copy.js';
 
 const HOUR_MICROS = 3_600_000_000n;
@@ -93,20 +93,11 @@ export function createHourlyRollup(): HourlyRollup {
       if (reserveMicro !== 0n) g.reserve += reserveMicro;
     },
     rows: () => {
-      const sorted = all.sort((a, b) =>
-        a.hour !== b.hour
-          ? a.hour < b.hour
-            ? -1
-            : 1
-          : a.poolId !== b.poolId
-            ? a.poolId < b.poolId
-              ? -1
-              : 1
-            : a.gameId < b.gameId
-              ? -1
-              : a.gameId > b.gameId
-                ? 1
-                : 0,
+      const sorted = all.sort(
+        (a, b) =>
+          compareStrings(a.hour, b.hour) ||
+          compareStrings(a.poolId, b.poolId) ||
+          compareStrings(a.gameId, b.gameId),
       );
       return {
         hours: sorted.map((g) => g.hour),

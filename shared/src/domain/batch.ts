@@ -175,7 +175,7 @@ export interface BatchPlan {
 }
 
 /** Code-unit order, the same on every machine (unlike `localeCompare`). */
-function compareStrings(a: string, b: string): number {
+export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
