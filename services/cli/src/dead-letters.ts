@@ -168,16 +168,10 @@ function selection(flags: ReadonlyMap<string, string>, nowMs: number): Selection
   };
 }
 
-interface RedriveRow {
-  id: string;
-  reason: string;
-  event_id: string | null;
-  topic: string;
-  kafka_partition: number;
-  kafka_offset: string;
-  kafka_key: Buffer | null;
-  payload: Buffer;
-}
+type RedriveRow = Pick<
+  ListRow,
+  'id' | 'reason' | 'event_id' | 'topic' | 'kafka_partition' | 'kafka_offset' | 'kafka_key' | 'payload'
+>;
 
 /**
  * `dead-letters redrive (--reason R [--since T] [--again] | --id ID1,ID2) [--limit N] [--dry-run] [--yes]`.
