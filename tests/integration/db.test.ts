@@ -60,3 +60,13 @@ void test('a connection killed while checked out (in a transaction) fails the wo
     await pool.end();
   }
 });
+
+void test("the services' sessions run without JIT (a window's statements compiled anew cost up to a second each)", async () => {
+  const pool = createPool(db.url, { max: 1, applicationName: 'jit-test' });
+  try {
+    const { rows } = await pool.query<{ jit: string }>('SHOW jit');
+    assert.equal(rows[0]?.jit, 'off');
+  } finally {
+    await pool.end();
+  }
+});
