@@ -275,7 +275,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
           ),
       );
     }
-    if (hasOutbox) tasks.push(housekeeping.relayOutboxes());
+    if (hasOutbox) housekeeping.relaySoon();
     await Promise.all(tasks);
   }
 

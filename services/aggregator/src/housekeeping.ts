@@ -23,9 +23,22 @@ export interface Housekeeping {
    * it. Never rejects (a failure is logged; the next request retries).
    */
   relayOutboxes(): Promise<void>;
-  /** Resolves when the latest relay requested has ended (shutdown). */
+  /**
+   * A window wrote to an outbox: relay within RELAY_COALESCE_MS, once for all the windows that
+   * asked meanwhile. The window does not wait for it.
+   */
+  relaySoon(): void;
+  /** Runs a relay still waiting to start, and resolves when the latest one has ended (shutdown). */
   relayed(): Promise<void>;
 }
+
+/**
+ * How long a window's relay request waits for others. Under a steady 0.5 % of bad input every
+ * window dead-letters something; relaying after each one (40 windows a second here) made the
+ * relay's lease claim the most frequent statement a replica ran. A dead letter reaches its topic
+ * at most this much later.
+ */
+export const RELAY_COALESCE_MS = 200;
 
 export function createHousekeeping(deps: {
   readonly pool: Db;
@@ -48,6 +61,20 @@ export function createHousekeeping(deps: {
   });
   /** The latest relay requested. */
   let relaying: Promise<void> | undefined;
+  /** A relay asked for by windows, not started yet. */
+  let soon: NodeJS.Timeout | undefined;
+
+  function relayOutboxes(): Promise<void> {
+    relaying = outboxRelay.request();
+    return relaying;
+  }
+
+  function startSoon(): void {
+    if (soon === undefined) return;
+    clearTimeout(soon);
+    soon = undefined;
+    void relayOutboxes();
+  }
 
   async function ensurePartitions(): Promise<void> {
     const skipped = await ensureDayPartitions(pool, clock());
@@ -62,11 +89,12 @@ export function createHousekeeping(deps: {
       const dropped = await dropExpiredPartitions(pool, config.retentionDays);
       if (dropped.length > 0) logger.info({ dropped }, 'partitions past their retention dropped');
     },
-    relayOutboxes() {
-      relaying = outboxRelay.request();
-      return relaying;
+    relayOutboxes,
+    relaySoon() {
+      if (soon === undefined) soon = setTimeout(startSoon, RELAY_COALESCE_MS);
     },
     async relayed() {
+      startSoon();
       await relaying;
     },
   };
