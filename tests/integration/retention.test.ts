@@ -23,8 +23,14 @@ const partitions = async (parent: string): Promise<string[]> =>
       [parent],
     )
   ).rows.map((r) => r.name);
-const claim = async (ids: string[]): Promise<string[]> =>
-  (await db.pool.query<{ event_id: string }>(sql.claimEvents(ids))).rows.map((r) => r.event_id);
+/** Claims as a window does now: in the week its fence reads from Postgres. */
+const claim = async (ids: string[]): Promise<string[]> => {
+  const { rows } = await db.pool.query<{ week: string }>(
+    "SELECT date_trunc('week', now() AT TIME ZONE 'UTC')::date::text AS week",
+  );
+  const week = rows[0]?.week ?? assert.fail('no week');
+  return (await db.pool.query<{ event_id: string }>(sql.claimEvents(ids, week))).rows.map((r) => r.event_id);
+};
 
 await ensureDayPartitions(db.pool, Date.now());
 // A new database's legacy partitions (migration 0007) are empty and end in 2000: the first run drops them.

@@ -135,11 +135,16 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
 
   // 1. The fence.
   const stored = new Map<number, bigint>();
+  let claimWeek = '';
   for (const r of (
-    await client.query<{ partition: number; next_offset: string; cluster_id: string | null }>(
-      sql.lockOffsets(groupId, topic, partitions),
-    )
+    await client.query<{
+      partition: number;
+      next_offset: string;
+      cluster_id: string | null;
+      claim_week: string;
+    }>(sql.lockOffsets(groupId, topic, partitions))
   ).rows) {
+    claimWeek = r.claim_week;
     if (r.cluster_id !== input.clusterId) {
       throw new AppError(
         'POSITIONS_FOREIGN',
@@ -265,7 +270,12 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
       claimable.length === 0
         ? []
         : (
-            await client.query<{ event_id: string }>(sql.claimEvents(claimable.map((p) => p.wager.eventId)))
+            await client.query<{ event_id: string }>(
+              sql.claimEvents(
+                claimable.map((p) => p.wager.eventId),
+                claimWeek,
+              ),
+            )
           ).rows.map((r) => r.event_id),
     );
     phase('claim');

@@ -10,10 +10,13 @@ import type { HourlyRollupRows } from './hourly-rollup.js';
 /**
  * The fence: locks the position rows of these partitions, in partition order, and returns them
  * with the Kafka cluster they belong to. Rows are created when a partition is assigned (see
- * shared/src/positions.ts), never here: a partition without one is not applied.
+ * shared/src/positions.ts), never here: a partition without one is not applied. Each row also
+ * carries the UTC week of the transaction's start (`now()`), the week the window's claims go to
+ * (see claimEvents).
  */
 export const lockOffsets = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
-  text: `SELECT o.partition, o.next_offset::text AS next_offset, s.cluster_id
+  text: `SELECT o.partition, o.next_offset::text AS next_offset, s.cluster_id,
+                date_trunc('week', now() AT TIME ZONE 'UTC')::date::text AS claim_week
          FROM jackpot.consumer_offsets o
          LEFT JOIN jackpot.consumer_sources s ON s.group_id = o.group_id AND s.topic = o.topic
          WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = ANY($3::int[])
@@ -55,22 +58,25 @@ export const gameLinksAndRates = (gameIds: readonly string[], currencies: readon
  *
  * applied_events is partitioned by the week of the claim (retention drops whole weeks, see
  * migration 0007), and a primary key is only unique within a partition: ids claimed in earlier
- * weeks still kept are looked up first (one index probe per week kept), and this week's insert
- * collides with a concurrent claim of the same id this week. (Two windows claiming one id at the
- * same moment across midnight between Sunday and Monday UTC could both win; they would have to
- * hold the same id under two Kafka keys, since one key's partition is applied by one window at a
- * time.)
+ * weeks still kept are looked up first (one index probe per earlier week kept), and this week's
+ * insert collides with a concurrent claim of the same id this week. `week` is the transaction's
+ * week, read by the fence in the same transaction (`now()` is the transaction's start, so it is
+ * the week this statement would compute), and sent as a parameter rather than computed here: the
+ * planner then prunes this week's partition and the later ones from the lookup before it runs,
+ * instead of probing this week's index (the one that grows all week) once per id. (Two windows
+ * claiming one id at the same moment across midnight between Sunday and Monday UTC could both
+ * win; they would have to hold the same id under two Kafka keys, since one key's partition is
+ * applied by one window at a time.)
  */
-export const claimEvents = (eventIds: readonly string[]): Sql => ({
+export const claimEvents = (eventIds: readonly string[], week: string): Sql => ({
   text: `WITH ids AS (SELECT id FROM unnest(string_to_array($1::text, ',')::uuid[]) AS id),
-              this AS (SELECT date_trunc('week', now() AT TIME ZONE 'UTC')::date AS week),
-              earlier AS (SELECT e.event_id FROM jackpot.applied_events e, this
-                          WHERE e.event_id IN (SELECT id FROM ids) AND e.claimed_week < this.week),
+              earlier AS (SELECT e.event_id FROM jackpot.applied_events e
+                          WHERE e.event_id IN (SELECT id FROM ids) AND e.claimed_week < $2::date),
               claimed AS (INSERT INTO jackpot.applied_events (event_id, claimed_week)
-                          SELECT id, this.week FROM ids, this WHERE id NOT IN (SELECT event_id FROM earlier) ORDER BY id
+                          SELECT id, $2::date FROM ids WHERE id NOT IN (SELECT event_id FROM earlier) ORDER BY id
                           ON CONFLICT DO NOTHING RETURNING event_id)
          SELECT id::text AS event_id FROM ids WHERE id NOT IN (SELECT event_id FROM claimed)`,
-  values: [eventIds.join(',')],
+  values: [eventIds.join(','), week],
 });
 
 /**
