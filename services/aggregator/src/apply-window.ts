@@ -159,8 +159,10 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
   const unpositioned: number[] = [];
   const positions = new Map<number, bigint>();
   let alreadyApplied = 0;
+  // Stable sort: two slices of one partition (two fetches that met in one open window) stay in
+  // offset order, and the second is judged against where the first ends.
   for (const slice of [...input.slices].sort((a, b) => a.partition - b.partition)) {
-    const next = stored.get(slice.partition) ?? -1n;
+    const next = positions.get(slice.partition) ?? stored.get(slice.partition) ?? -1n;
     const first = slice.messages[0];
     if (first === undefined) continue;
     if (next < 0n) {
