@@ -17,10 +17,11 @@
  * makes that impossible. Until the new producer is connected, `send` rejects at once.
  */
 import { randomFillSync } from 'node:crypto';
-import { CompressionTypes, Partitioners, type Kafka, type Producer, type RetryOptions } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Producer, type RetryOptions } from 'kafkajs';
 import { AppError, toError } from './errors.js';
 import { fromKafkaError, TOPICS } from './kafka.js';
 import type { Logger } from './logger.js';
+import { KeyHashPartitioner } from './partitioner.js';
 import { traceHeaders } from './tracing.js';
 import { encodeWager, type WagerMessage } from './messages/wager.js';
 
@@ -61,8 +62,11 @@ export interface WagerProducer {
   connect(): Promise<void>;
   /** Resolves once the broker has it (acks = all, idempotent producer); rejects if Kafka fails. Key = playerId. */
   send(wager: WagerMessage): Promise<void>;
-  /** Raw bytes, for forwarding or testing bad input; key may be null. */
-  sendRaw(key: string | null, value: Buffer): Promise<void>;
+  /**
+   * Raw bytes, for forwarding, testing bad input, or a caller that encoded its wagers itself (the
+   * benchmark's pre-generated traffic); key may be null, and a Buffer key is sent as its bytes.
+   */
+  sendRaw(key: string | Buffer | null, value: Buffer): Promise<void>;
   /** Sends what is queued now without waiting for the linger; resolves when all of it settled (errors go to each `send`). */
   flush(): Promise<void>;
   /** Stops taking messages, flushes, then closes the kafkajs producer. */
@@ -114,7 +118,7 @@ const DEFAULT_PRODUCER_RETRY: RetryOptions = { retries: 5 };
 const MAX_RECONNECT_DELAY_MS = 10_000;
 
 interface Pending {
-  readonly key: string | null;
+  readonly key: string | Buffer | null;
   readonly value: Buffer;
   /** The sender's trace context (`traceparent`…), when it sent inside a span. */
   readonly headers: Record<string, string> | undefined;
@@ -177,13 +181,13 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
   }
 
   async function newProducer(): Promise<Producer> {
-    // The default partitioner (murmur2 of the key, as the Java client), named so kafkajs does not
-    // warn on every start that its default changed in 2.0.
+    // The Java client's partitioning (murmur2 of the key), as kafkajs' DefaultPartitioner computes
+    // it but without its per-message allocations (partitioner.ts).
     const p = opts.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       retry,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: KeyHashPartitioner,
     });
     try {
       await p.connect();
@@ -295,18 +299,38 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
     }, lingerMs);
   }
 
-  async function enqueue(key: string | null, value: Buffer): Promise<void> {
+  // Not `async`: a send that finds room (nearly all of them) costs one promise, not three.
+  function enqueue(key: string | Buffer | null, value: Buffer): Promise<void> {
     // Read before any await: the caller's span is the active context only until then.
     const headers = traceHeaders();
     if (state !== 'connected') {
-      throw isClosed()
-        ? unavailable('the producer is closed')
-        : unavailable('the Kafka producer is not connected');
+      return Promise.reject(
+        isClosed()
+          ? unavailable('the producer is closed')
+          : unavailable('the Kafka producer is not connected'),
+      );
     }
+    if (enqueued - settled >= maxBuffered) return enqueueWhenRoom(key, value, headers);
+    return push(key, value, headers);
+  }
+
+  async function enqueueWhenRoom(
+    key: string | Buffer | null,
+    value: Buffer,
+    headers: Record<string, string> | undefined,
+  ): Promise<void> {
     while (enqueued - settled >= maxBuffered) {
       await new Promise<void>((resolve) => spaceWaiters.push(resolve));
       if (state !== 'connected') throw unavailable('the Kafka producer is not connected');
     }
+    return push(key, value, headers);
+  }
+
+  function push(
+    key: string | Buffer | null,
+    value: Buffer,
+    headers: Record<string, string> | undefined,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       queue.push({ key, value, headers, resolve, reject });
       enqueued++;

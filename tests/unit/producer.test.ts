@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Partitioners, type Kafka, type ProducerRecord } from 'kafkajs';
+import type { Kafka, ProducerRecord } from 'kafkajs';
 import { AppError } from '../../shared/src/errors.js';
 import { encodeWager, parseWager, type WagerMessage } from '../../shared/src/messages/wager.js';
+import { KeyHashPartitioner } from '../../shared/src/partitioner.js';
 import { createWagerProducer, newEventId, type ProducerOptions } from '../../shared/src/producer.js';
 
 interface Deferred {
@@ -76,7 +77,7 @@ void describe('createWagerProducer', () => {
       idempotent: true,
       maxInFlightRequests: 1,
       retry: { retries: 5 },
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: KeyHashPartitioner,
     });
     assert.equal(sends[0]?.record.acks, -1);
     assert.equal(sends[0]?.record.compression, 0);
