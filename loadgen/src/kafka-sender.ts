@@ -33,13 +33,25 @@ export interface KafkaSenderOptions {
 }
 
 /** FNV-1a of the key: which producer a player's wagers go through. */
-function shard(key: string, n: number): number {
+export function shard(key: string, n: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return (h >>> 0) % n;
 }
 
-export function createKafkaSender(opts: KafkaSenderOptions): Sender {
+export interface KafkaSender extends Sender {
+  /**
+   * A message encoded beforehand (pre-generated traffic): its key's bytes and value, through
+   * producer `producer` (the `shard` of its key). A valid wager (`retry`) is retried as `send`
+   * retries it; an invalid event never is.
+   */
+  sendEncoded(producer: number, key: Buffer, value: Buffer, retry: boolean): Promise<Outcome>;
+}
+
+const OK: Outcome = { ok: true };
+const ok = (): Outcome => OK;
+
+export function createKafkaSender(opts: KafkaSenderOptions): KafkaSender {
   const count = opts.producers ?? 1;
   if (!Number.isInteger(count) || count < 1)
     throw new RangeError(`producers must be a positive integer, got ${count}`);
@@ -59,7 +71,42 @@ export function createKafkaSender(opts: KafkaSenderOptions): Sender {
   let retries = 0;
   let closing = false;
 
+  const failed = (e: unknown): Outcome => ({
+    ok: false,
+    code: 'kafka_unavailable',
+    message: toError(e).message,
+  });
+
+  /** After a first failure: again with backoff until `retryForMs` from the first attempt. */
+  async function retrySend(
+    p: WagerProducer,
+    key: Buffer,
+    value: Buffer,
+    deadline: number,
+    first: unknown,
+  ): Promise<Outcome> {
+    for (let attempt = 0; ; attempt++) {
+      if (closing || Date.now() >= deadline) return failed(first);
+      retries++;
+      await sleep(backoffMs(attempt));
+      try {
+        await p.sendRaw(key, value);
+        return OK;
+      } catch (e) {
+        if (closing || Date.now() >= deadline) return failed(e);
+      }
+    }
+  }
+
   return {
+    sendEncoded(producer, key, value, retry) {
+      const p = producers[producer] as WagerProducer;
+      const deadline = retry ? Date.now() + retryForMs : 0;
+      // No async function and no closure on the way that succeeds: one promise and a shared handler.
+      return p
+        .sendRaw(key, value)
+        .then(ok, (e: unknown) => (retry ? retrySend(p, key, value, deadline, e) : failed(e)));
+    },
     async connect() {
       await Promise.all(producers.map((p) => p.connect()));
     },

@@ -20,9 +20,16 @@ import { createHistogram, type Percentiles } from './histogram.js';
 import { createHttpSender } from './http-sender.js';
 import { createAgent } from './http-client.js';
 import { readGameShares, type GameConfig, type GameShares } from './jackpot-config.js';
-import { createKafkaSender } from './kafka-sender.js';
-import { createLedger, poolsToJson, writeRecord, type PoolExpectationJson } from './ledger.js';
+import { createKafkaSender, shard, type KafkaSender } from './kafka-sender.js';
+import {
+  createLedger,
+  poolsToJson,
+  writeRecord,
+  type LedgerSnapshot,
+  type PoolExpectationJson,
+} from './ledger.js';
 import { createPacer } from './pacer.js';
+import { CHUNK, mergeSnapshots, pregenerate, type Pregenerated } from './pregenerated.js';
 import { createProbe, readPool, type ProbeStats } from './probe.js';
 import { sleep, type Sender } from './sender.js';
 import { createProbeTraffic, createTraffic, type InvalidReason, type TrafficEvent } from './traffic.js';
@@ -82,6 +89,20 @@ export interface LoadOptions {
    * pipeline is this far behind. Default: one second of traffic, at least 1,000.
    */
   readonly maxInFlight?: number;
+  /**
+   * Kafka path: make the run's traffic before its clock starts (`pregenerated.ts`): the same seeded
+   * events, encoded, keyed and priced by the same ledger beforehand, so that the timed phase only
+   * hands finished messages to the producer library (a benchmark's choice: a game server makes its
+   * wagers on its own machine). At most `maxEvents` are made (default: rate × duration); the run
+   * stops sending early when they are used up (`notice`), and sends a whole number of chunks of
+   * `CHUNK` (256) events, finishing the last one when the time is up. Latency probes stay live.
+   */
+  readonly pregenerate?: { readonly maxEvents?: number };
+  /**
+   * Awaited right before the clock starts (after connecting and any pre-generation): a benchmark
+   * starts its CPU accounting and timer here, so that neither counts the preparation.
+   */
+  readonly beforeStart?: () => Promise<void>;
   /** How long to wait after the last event for the outstanding acknowledgements. Default 60 s. */
   readonly drainTimeoutMs?: number;
   /** `false` skips latency probes. Default on. */
@@ -208,6 +229,17 @@ function roundPercentiles(p: Percentiles): Percentiles {
   };
 }
 
+/** A snapshot with the pre-generated traffic's send errors, which its ledger did not see, added. */
+function withErrors(
+  snap: LedgerSnapshot,
+  errors: number,
+  byCode: Readonly<Record<string, number>>,
+): LedgerSnapshot {
+  const errorsByCode: Record<string, number> = { ...snap.errorsByCode };
+  for (const [code, n] of Object.entries(byCode)) errorsByCode[code] = (errorsByCode[code] ?? 0) + n;
+  return { ...snap, errors: snap.errors + errors, errorsByCode };
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const env = process.env;
   const common = commonConfig(env);
@@ -228,6 +260,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   check(
     options.via !== 'http' || (options.apiKey ?? '') !== '',
     'the HTTP path needs a game API key (--api-key)',
+  );
+  check(
+    options.pregenerate === undefined || options.via === 'kafka',
+    'pre-generated traffic goes through Kafka only',
   );
   check(
     options.games === undefined || (Number.isInteger(options.games) && options.games >= 1),
@@ -310,6 +346,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const brokers = options.kafkaBrokers ?? common.kafkaBrokers;
   const maxInFlight = options.maxInFlight ?? Math.max(1000, Math.ceil(options.rate));
   let sender: Sender;
+  let kafkaSender: KafkaSender | null = null;
+  const producerCount = options.concurrency ?? 1;
   if (options.via === 'kafka') {
     const kafka = createKafka({
       brokers,
@@ -317,12 +355,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       clientId: 'jackpot-loadgen',
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
-    sender = createKafkaSender({
+    sender = kafkaSender = createKafkaSender({
       kafka,
       // Room for every event we allow in flight, plus probes, so `send` never blocks inside the
       // producer: the pacer is the one place that waits.
       maxBufferedMessages: maxInFlight + 100,
-      producers: options.concurrency ?? 1,
+      producers: producerCount,
       ...(options.producerMaxBatch === undefined ? {} : { maxBatchMessages: options.producerMaxBatch }),
       ...(options.producerLingerMs === undefined ? {} : { lingerMs: options.producerLingerMs }),
       ...(options.topic === undefined ? {} : { topic: options.topic }),
@@ -359,14 +397,33 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
   async function drive(): Promise<LoadReport> {
     const ledger = createLedger(config);
-    const traffic = createTraffic({
+    const trafficOptions = {
       seed,
       games: trafficGames.map((g: GameConfig) => ({ gameId: g.gameId, currency: g.currency })),
       ...(options.players === undefined ? {} : { players: options.players }),
       dupRate,
       invalidRate,
       eventIds,
-    });
+    };
+    let pre: Pregenerated | null = null;
+    if (options.pregenerate !== undefined) {
+      const made = performance.now();
+      const planned = Math.ceil(options.rate * options.durationSeconds);
+      pre = pregenerate({
+        traffic: trafficOptions,
+        config,
+        count: Math.min(planned, options.pregenerate.maxEvents ?? planned),
+        // Stamped as if sent at the rate asked from a second after now (the making takes a while).
+        startMs: Date.now() + 1000,
+        ratePerS: options.rate,
+        producers: producerCount,
+        shard,
+      });
+      notice(
+        `pre-generated ${pre.count} events (${Math.round(pre.bytes / 2 ** 20)} MB) in ${((performance.now() - made) / 1000).toFixed(1)} s, before the clock started`,
+      );
+    }
+    const traffic = pre === null ? createTraffic(trafficOptions) : null;
     const ackLatency = createHistogram();
     const probeLatency = createHistogram();
     let inFlight = 0;
@@ -388,7 +445,32 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       });
     };
 
+    // Pre-generated traffic: the events are numbered; the ledger's work was done beforehand, so an
+    // acknowledgement only marks its event (and the probes keep `ledger` to themselves).
+    let preNext = 0;
+    let preAcked = 0;
+    let preErrors = 0;
+    const preErrorsByCode: Record<string, number> = {};
+    const ackedFlags = new Uint8Array(pre?.count ?? 0);
+    const dispatchPre = (p: Pregenerated, ks: KafkaSender, i: number): void => {
+      inFlight++;
+      const t0 = performance.now();
+      void ks.sendEncoded(p.producerOf(i), p.key(i), p.value(i), p.isWager(i)).then((outcome) => {
+        inFlight--;
+        if (outcome.ok) {
+          ackedFlags[i] = 1;
+          preAcked++;
+          ackLatency.record(performance.now() - t0);
+        } else {
+          preErrors++;
+          preErrorsByCode[outcome.code] = (preErrorsByCode[outcome.code] ?? 0) + 1;
+        }
+        if (inFlight === 0 && drainWaiter !== null) drainWaiter();
+      });
+    };
+
     // --- run
+    await options.beforeStart?.();
     const startedAt = new Date();
     const start = performance.now();
     const durationMs = options.durationSeconds * 1000;
@@ -426,7 +508,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     let lastProgressAt = start;
     let lastProgressSent = 0;
     const progress = (now: number): void => {
-      const snap = ledger.snapshot();
+      const live = ledger.snapshot();
+      const snap = {
+        sent: live.sent + preNext,
+        acked: live.acked + preAcked,
+        errors: live.errors + preErrors,
+      };
       const seconds = (now - lastProgressAt) / 1000;
       options.onProgress?.({
         elapsedSeconds: (now - start) / 1000,
@@ -457,12 +544,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       fatal = sender.fatal();
       if (fatal !== null) break;
       const n = pacer.take(now, maxInFlight - inFlight);
-      const wallNow = Date.now();
-      for (let i = 0; i < n; i++) dispatch(traffic.next(wallNow));
+      if (pre !== null && kafkaSender !== null) {
+        const end = Math.min(pre.count, preNext + n);
+        while (preNext < end) dispatchPre(pre, kafkaSender, preNext++);
+        if (preNext === pre.count) {
+          notice(`the ${pre.count} pre-generated events are all sent; the run stops sending early`);
+          break;
+        }
+      } else if (traffic !== null) {
+        const wallNow = Date.now();
+        for (let i = 0; i < n; i++) dispatch(traffic.next(wallNow));
+      }
       if (now - lastProgressAt >= progressEvery) progress(now);
       // Ticks on a fixed grid, so time spent sending does not stretch the period.
       await sleep(Math.max(0, start + tick * TICK_MS - performance.now()));
     }
+    // A whole number of chunks, so that the expectation is a ledger snapshot taken beforehand.
+    if (pre !== null && kafkaSender !== null)
+      while (preNext % CHUNK !== 0) dispatchPre(pre, kafkaSender, preNext++);
     const sendEnd = performance.now();
     sendingDone = true;
 
@@ -488,7 +587,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     agent.destroy();
     if (fatal !== null) throw fatal;
 
-    const snap = ledger.snapshot();
+    const snap: LedgerSnapshot =
+      pre === null
+        ? ledger.snapshot()
+        : withErrors(
+            mergeSnapshots(
+              pre.expectation(preNext, (i) => ackedFlags[i] === 1),
+              ledger.snapshot(),
+            ),
+            preErrors,
+            preErrorsByCode,
+          );
     const probeStats: ProbeStats | null = probe?.stats() ?? null;
     const sendSeconds = (sendEnd - start) / 1000;
     const elapsedSeconds = (drainedAt - start) / 1000;
