@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { compiledPath, ensureBuilt } from '../infra/build.js';
+import { ensureBuilt, SERVICE_ENV, serviceArgs } from '../infra/build.js';
 import { createDatabaseIfMissing, migrate } from '../infra/migrate.js';
 import { REPO_ROOT } from '../infra/paths.js';
 import { DEFAULT_DATABASE_URL, str } from '../shared/src/config.js';
@@ -50,12 +50,13 @@ async function measure(
   restMs = 5000,
 ): Promise<{ readyS: number; cpuS: number; rssMb: number }> {
   const source = `services/${svc.name}/src/main.ts`;
-  const args = mode === 'compiled' ? [compiledPath(source)] : ['--import', 'tsx', source];
+  const args = mode === 'compiled' ? serviceArgs(source) : ['--import', 'tsx', source];
   const tmp = mode === 'tsx-cold' ? mkdtempSync(join(tmpdir(), 'bench-start-')) : undefined;
   const t0 = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: {
+      ...(mode === 'compiled' ? SERVICE_ENV : {}),
       ...process.env,
       LOG_LEVEL: 'warn',
       ...env,

@@ -41,7 +41,7 @@ import {
   terminate,
   type Log,
 } from './processes.js';
-import { compiledPath, ensureBuilt } from './build.js';
+import { ensureBuilt, SERVICE_ENV, serviceArgs } from './build.js';
 import { migrate } from './migrate.js';
 import { ensurePostgres, startedClusters, stopPostgres } from './postgres.js';
 import { ensureTopics } from './topics.js';
@@ -174,9 +174,9 @@ export async function startService(
   mkdirSync(PIDS_DIR, { recursive: true });
   mkdirSync(LOGS_DIR, { recursive: true });
   const out = openSync(logFileOf(spec.name), 'a');
-  const child = spawn(process.execPath, [compiledPath(spec.main)], {
+  const child = spawn(process.execPath, serviceArgs(spec.main), {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...opts.env, [spec.portEnv]: String(spec.port) },
+    env: { ...SERVICE_ENV, ...process.env, ...opts.env, [spec.portEnv]: String(spec.port) },
     // Its own process group: a Ctrl-C in the terminal that ran stack:up does not reach it.
     detached: true,
     stdio: ['ignore', out, out],

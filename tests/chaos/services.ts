@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { compiledPath } from '../../infra/build.js';
+import { SERVICE_ENV, serviceArgs } from '../../infra/build.js';
 import { REPO_ROOT } from '../../infra/paths.js';
 import { answersReady, freePort, sleep, tailFile } from '../../infra/processes.js';
 import type { Rng } from '../../loadgen/src/random.js';
@@ -95,10 +95,10 @@ export interface Supervisor {
   killAllNow(): void;
 }
 
-const MAIN: Record<ServiceKind, string> = {
-  aggregator: compiledPath('services/aggregator/src/main.ts'),
-  ingest: compiledPath('services/ingest/src/main.ts'),
-  projector: compiledPath('services/projector/src/main.ts'),
+const ARGS: Record<ServiceKind, string[]> = {
+  aggregator: serviceArgs('services/aggregator/src/main.ts'),
+  ingest: serviceArgs('services/ingest/src/main.ts'),
+  projector: serviceArgs('services/projector/src/main.ts'),
 };
 const PORT_ENV: Record<ServiceKind, string> = {
   aggregator: 'AGGREGATOR_PORT',
@@ -163,9 +163,10 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     );
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [MAIN[kind]], {
+      child = spawn(process.execPath, ARGS[kind], {
         cwd: REPO_ROOT,
         env: {
+          ...SERVICE_ENV,
           ...process.env,
           LOG_LEVEL: 'info',
           ...opts.env,

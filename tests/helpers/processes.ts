@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../../infra/processes.js';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { compiledPath, ensureBuilt } from '../../infra/build.js';
+import { ensureBuilt, SERVICE_ENV, serviceArgs } from '../../infra/build.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -37,9 +37,9 @@ export async function startServiceProcess(
     service
   ];
   await ensureBuilt();
-  const child = spawn(process.execPath, [compiledPath(`services/${service}/src/main.ts`)], {
+  const child = spawn(process.execPath, serviceArgs(`services/${service}/src/main.ts`), {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env, [portEnv]: String(port) },
+    env: { ...SERVICE_ENV, ...process.env, LOG_LEVEL: 'info', ...env, [portEnv]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
