@@ -79,7 +79,7 @@ export interface AggregatorDeps {
 
 export interface Aggregator {
   start(): Promise<void>;
-  /** Finishes the window in flight, commits it, and leaves the group. */
+  /** Leaves the group, lets the windows being written commit, and drops the ones waiting. */
   stop(): Promise<void>;
   /** Null when consuming, else why not. */
   readiness(): string | null;
@@ -279,67 +279,87 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     await Promise.all(tasks);
   }
 
+  /**
+   * kafkajs fetches again only when every batch of its last fetch is handled, so a batch is
+   * handed to the window queue and let go: the next fetch fills the next window while this one is
+   * written (the queue writes a partition's windows in order, the fetch hold pauses fetching when
+   * windows queue up, and nothing below a stored position is applied twice). kafkajs' own offsets
+   * are only where it fetches from: the positions that count are the ones the windows store.
+   */
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.isEmpty() || !payload.isRunning() || payload.isStale()) return;
     // kafkajs has no background heartbeat: keep the membership alive while the positions are
-    // checked and the window fills and writes.
+    // checked (a Postgres outage can make that last).
     const beat = setInterval(() => {
       payload.heartbeat().catch(() => undefined);
     }, 1000);
     try {
-      if (
-        !(await positions.ready()) ||
-        positions.alarm() !== null ||
-        !payload.isRunning() ||
-        payload.isStale()
-      )
-        return;
-      // Parsed now, while earlier windows are in their transactions, rather than inside this one's.
-      // A batch larger than a window is cut into window-sized slices, in offset order: a later slice
-      // lands in a later window, whose fence waits for the earlier one's position.
-      const nowMs = clock();
-      const outcomes: Promise<WindowOutcome>[] = [];
-      // Where this fetch asked to start: kafkajs sets it on every batch (src/consumer/batch.js) but
-      // leaves it out of its types.
-      let fetchedFrom = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
-      const maxEvents = hold.windowMaxEvents();
-      for (let i = 0; i < batch.messages.length; i += maxEvents) {
-        const messages = batch.messages.slice(i, i + maxEvents);
-        const slice: Slice = {
-          partition: batch.partition,
-          fetchedFrom,
-          messages: messages.map((m) => ({
-            offset: m.offset,
-            key: m.key ?? null,
-            value: m.value ?? null,
-            parsed: parseWager(m.value ?? null, nowMs),
-          })),
-        };
-        traces.note(slice, batch.partition, messages);
-        fetchedFrom = (BigInt(messages[messages.length - 1]?.offset ?? fetchedFrom) + 1n).toString();
-        outcomes.push(queue.add(slice));
-      }
-      const results = await Promise.all(outcomes);
-      if (results.some((o) => o.unpositioned.includes(batch.partition))) {
-        logger.warn(
-          { partition: batch.partition },
-          'no stored position for an assigned partition; checking positions again',
-        );
-        positions.reposition();
-        return;
-      }
-      const gap = results.flatMap((o) => o.gaps).find((g) => g.partition === batch.partition);
-      if (gap !== undefined) {
-        // The broker handed us messages past the stored position (a failed window, or a fetch
-        // that started elsewhere). Go back to the position, unless the broker no longer has it.
-        await positions.seekBack(batch.partition, gap.nextOffset, batch.firstOffset());
-        return;
-      }
-      payload.resolveOffset(batch.lastOffset());
+      if (!(await positions.ready())) return;
     } finally {
       clearInterval(beat);
     }
+    if (positions.alarm() !== null || !payload.isRunning() || payload.isStale()) return;
+    // Parsed now, while earlier windows are in their transactions, rather than inside this one's.
+    // A batch larger than a window is cut into window-sized slices, in offset order: a later slice
+    // lands in a later window, whose fence waits for the earlier one's position.
+    const nowMs = clock();
+    const outcomes: Promise<WindowOutcome>[] = [];
+    // Where this fetch asked to start: kafkajs sets it on every batch (src/consumer/batch.js) but
+    // leaves it out of its types.
+    let fetchedFrom = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
+    const maxEvents = hold.windowMaxEvents();
+    for (let i = 0; i < batch.messages.length; i += maxEvents) {
+      const messages = batch.messages.slice(i, i + maxEvents);
+      const slice: Slice = {
+        partition: batch.partition,
+        fetchedFrom,
+        messages: messages.map((m) => ({
+          offset: m.offset,
+          key: m.key ?? null,
+          value: m.value ?? null,
+          parsed: parseWager(m.value ?? null, nowMs),
+        })),
+      };
+      traces.note(slice, batch.partition, messages);
+      fetchedFrom = (BigInt(messages[messages.length - 1]?.offset ?? fetchedFrom) + 1n).toString();
+      outcomes.push(queue.add(slice));
+    }
+    payload.resolveOffset(batch.lastOffset());
+    void settle(batch.partition, batch.firstOffset(), outcomes);
+  }
+
+  /**
+   * What a batch's windows said, once written. A failed window stored nothing, so the replica
+   * goes back to the stored positions (checked anew, which also waits out a Postgres outage); a
+   * slice refused for starting past its position seeks back to it; a missing position is created.
+   */
+  async function settle(
+    partition: number,
+    firstOffset: string | null,
+    outcomes: readonly Promise<WindowOutcome>[],
+  ): Promise<void> {
+    let results: WindowOutcome[];
+    try {
+      results = await Promise.all(outcomes);
+    } catch {
+      if (!stopping) positions.reposition();
+      return;
+    }
+    if (stopping) return;
+    if (results.some((o) => o.unpositioned.includes(partition))) {
+      logger.warn({ partition }, 'no stored position for an assigned partition; checking positions again');
+      positions.reposition();
+      return;
+    }
+    const gap = results.flatMap((o) => o.gaps).find((g) => g.partition === partition);
+    // The broker handed us messages past the stored position (a failed window, or a fetch that
+    // started elsewhere). Go back to the position, unless the broker no longer has it.
+    if (gap !== undefined)
+      await positions.seekBack(partition, gap.nextOffset, firstOffset).catch((e: unknown) => {
+        logger.warn({ err: toError(e).message, partition }, 'seek back failed; checking positions again');
+        positions.reposition();
+      });
   }
 
   return {
@@ -395,10 +415,12 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       stopping = true;
       hold.stop();
       for (const t of timers) clearInterval(t);
-      queue.flush();
-      // disconnect() waits for the eachBatch calls in flight, which wait for their window's commit.
+      // disconnect() waits for the eachBatch calls in flight, which only queue their slices. The
+      // windows being written commit; the ones waiting are dropped, not written: a replica told
+      // to stop in a rebalance (its partitions already promised elsewhere) leaves at once, and
+      // the next owner reads them again from the stored positions.
       await consumer.disconnect();
-      queue.flush();
+      queue.abandon(new Error('the replica is stopping; window not written'));
       await queue.drained();
       await housekeeping.relayed();
       await producer.disconnect();

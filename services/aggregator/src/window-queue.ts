@@ -31,6 +31,12 @@ export interface WindowQueue {
   queued(): number;
   /** Resolves when no window is queued or being written. */
   drained(): Promise<void>;
+  /**
+   * Rejects the open window and the closed ones no writer has started (stopping: whoever owns
+   * their partitions next reads them again from the stored positions); windows being written
+   * go on.
+   */
+  abandon(reason: Error): void;
 }
 
 export function createWindowQueue(opts: {
@@ -115,6 +121,20 @@ export function createWindowQueue(opts: {
     },
     flush: flushNow,
     queued: () => queued.length,
+    abandon(reason) {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      const dropped = [pending, ...queued.splice(0)];
+      pending = [];
+      pendingEvents = 0;
+      for (const window of dropped) for (const p of window) p.reject(reason);
+      opts.onQueueChange();
+      if (writing === 0) {
+        const waiters = drainedWaiters;
+        drainedWaiters = [];
+        for (const w of waiters) w();
+      }
+    },
     drained() {
       if (writing === 0 && queued.length === 0) return Promise.resolve();
       return new Promise((resolve) => drainedWaiters.push(resolve));

@@ -41,81 +41,119 @@ export function uniqueGroupId(): string {
   return `projector-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
+/** A consumer kafkajs gave up on is replaced after 1, 2, 4 … s, at most this long apart. */
+const RESTART_MAX_DELAY_MS = 30_000;
+
 export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsumer {
   const log = opts.logger.child({ component: 'update-consumer', topic: opts.topic, groupId: opts.groupId });
   let consumer: Consumer | null = null;
   let joins = 0;
   let reason: string | null = 'not started';
+  let stopped = false;
+
+  /**
+   * kafkajs restarts a consumer after a retriable failure, but gives up on one that ran out of
+   * retries (a broker down longer than about 30 s: "Failed to find group coordinator"). The
+   * projector would then stay not ready for good; instead a new consumer joins, and its join
+   * re-reads Postgres like any rejoin.
+   */
+  async function replace(crashed: Consumer): Promise<void> {
+    await crashed.disconnect().catch(() => undefined);
+    for (let attempt = 0; !stopped && consumer === crashed; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(RESTART_MAX_DELAY_MS, 1000 * 2 ** attempt)));
+      if (stopped) return;
+      try {
+        await start();
+        log.warn({ attempt: attempt + 1 }, 'update consumer replaced after it stopped for good');
+        return;
+      } catch (e) {
+        reason = `consumer stopped for good, replacing it failed: ${(e as Error).message}`;
+        log.warn(
+          { err: (e as Error).message, attempt: attempt + 1 },
+          'replacing the update consumer failed; retrying',
+        );
+        const failed = consumer;
+        if (failed !== null && failed !== crashed) {
+          consumer = crashed;
+          await failed.disconnect().catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  async function start(): Promise<void> {
+    const admin = opts.kafka.admin();
+    await admin.connect();
+    let ends: Array<{ partition: number; high: string }>;
+    try {
+      // A topic whose leaders just moved (or were just elected) answers NOT_LEADER_FOR_PARTITION
+      // for a moment; kafkajs marks such errors retriable. 10 attempts, 26 s of backoff in all.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          ends = await admin.fetchTopicOffsets(opts.topic);
+          break;
+        } catch (e) {
+          if ((e as { retriable?: boolean }).retriable !== true || attempt >= 10) throw e;
+          log.warn({ err: (e as Error).message, attempt }, 'end offsets not available yet; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+
+    const c = opts.kafka.consumer({
+      groupId: opts.groupId,
+      allowAutoTopicCreation: false,
+      // An empty fetch returns after 1 s instead of kafkajs' 5 s, so stopping is quick; data
+      // still returns at once (minBytes 1). One small request a second per broker.
+      maxWaitTimeInMs: 1000,
+    });
+    consumer = c;
+    trackConsumerLag(c, metrics.getMeter('projector'), {
+      name: 'projector.updates.lag',
+      description:
+        'Pool updates not yet read, per partition (high watermark of the last fetch − next offset)',
+    });
+    c.on(c.events.GROUP_JOIN, () => {
+      joins += 1;
+      reason = null;
+      // Seeking needs a joined group: right after run() it throws when the first join failed
+      // and the consumer is restarting (a fresh broker's coordinator still loading ended a
+      // projector's start that way). On the first join the group is there and nothing has
+      // been fetched yet.
+      if (joins === 1)
+        for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
+      if (joins > 1) {
+        log.warn({ joins }, 'rejoined the consumer group; re-reading Postgres');
+        opts.onRejoin();
+      }
+    });
+    c.on(c.events.CRASH, ({ payload }) => {
+      reason = `consumer crashed: ${payload.error.message}`;
+      log.error({ err: payload.error, restart: payload.restart }, 'update consumer crashed');
+      if (!payload.restart && !stopped && consumer === c) void replace(c);
+    });
+    c.on(c.events.STOP, () => {
+      reason = 'consumer stopped';
+    });
+
+    await c.connect();
+    await c.subscribe({ topics: [opts.topic], fromBeginning: false });
+    await c.run({
+      autoCommit: false,
+      eachMessage: ({ message, partition }) => {
+        opts.onMessage(message.value, partition);
+        return Promise.resolve();
+      },
+    });
+    log.info({ partitions: ends.length }, 'consuming pool updates');
+  }
 
   return {
-    async start() {
-      const admin = opts.kafka.admin();
-      await admin.connect();
-      let ends: Array<{ partition: number; high: string }>;
-      try {
-        // A topic whose leaders just moved (or were just elected) answers NOT_LEADER_FOR_PARTITION
-        // for a moment; kafkajs marks such errors retriable. 10 attempts, 26 s of backoff in all.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            ends = await admin.fetchTopicOffsets(opts.topic);
-            break;
-          } catch (e) {
-            if ((e as { retriable?: boolean }).retriable !== true || attempt >= 10) throw e;
-            log.warn({ err: (e as Error).message, attempt }, 'end offsets not available yet; retrying');
-            await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
-          }
-        }
-      } finally {
-        await admin.disconnect();
-      }
-
-      const c = opts.kafka.consumer({
-        groupId: opts.groupId,
-        allowAutoTopicCreation: false,
-        // An empty fetch returns after 1 s instead of kafkajs' 5 s, so stopping is quick; data
-        // still returns at once (minBytes 1). One small request a second per broker.
-        maxWaitTimeInMs: 1000,
-      });
-      consumer = c;
-      trackConsumerLag(c, metrics.getMeter('projector'), {
-        name: 'projector.updates.lag',
-        description:
-          'Pool updates not yet read, per partition (high watermark of the last fetch − next offset)',
-      });
-      c.on(c.events.GROUP_JOIN, () => {
-        joins += 1;
-        reason = null;
-        // Seeking needs a joined group: right after run() it throws when the first join failed
-        // and the consumer is restarting (a fresh broker's coordinator still loading ended a
-        // projector's start that way). On the first join the group is there and nothing has
-        // been fetched yet.
-        if (joins === 1)
-          for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
-        if (joins > 1) {
-          log.warn({ joins }, 'rejoined the consumer group; re-reading Postgres');
-          opts.onRejoin();
-        }
-      });
-      c.on(c.events.CRASH, ({ payload }) => {
-        reason = `consumer crashed: ${payload.error.message}`;
-        log.error({ err: payload.error, restart: payload.restart }, 'update consumer crashed');
-      });
-      c.on(c.events.STOP, () => {
-        reason = 'consumer stopped';
-      });
-
-      await c.connect();
-      await c.subscribe({ topics: [opts.topic], fromBeginning: false });
-      await c.run({
-        autoCommit: false,
-        eachMessage: ({ message, partition }) => {
-          opts.onMessage(message.value, partition);
-          return Promise.resolve();
-        },
-      });
-      log.info({ partitions: ends.length }, 'consuming pool updates');
-    },
+    start,
     async stop() {
+      stopped = true;
       const c = consumer;
       consumer = null;
       reason = 'stopped';
