@@ -7,10 +7,16 @@
  * The hour is cut from `occurred_at` as Postgres stores it, to the microsecond (`timestampMicros`):
  * a wager at 09:59:59.9999996 is stored at 10:00:00 and counted in the 10:00 hour.
  */
-import { compareStrings, type LedgerRowSink, type Wager } from '../../../shared/src/domain/index.js';
+import {
+  compareStrings,
+  parseTimestampMs,
+  type LedgerRowSink,
+  type Wager,
+} from '../../../shared/src/domain/index.js';
 import { timestampMicros } from './ledger-copy.js';
 
 const HOUR_MICROS = 3_600_000_000n;
+const HOUR_MS = 3_600_000;
 /** 2000-01-01T00:00:00Z, Postgres's timestamp epoch, in Unix milliseconds. */
 const PG_EPOCH_MS = 946_684_800_000;
 
@@ -45,28 +51,62 @@ export interface HourlyRollup {
   readonly rows: () => HourlyRollupRows;
 }
 
+/**
+ * The start of the UTC hour of `occurred_at` as Postgres stores it (`timestampMicros`), as ISO
+ * text. From the timestamp's milliseconds (a Number, exact: at most ~2.5e14) rather than its
+ * microseconds (a BigInt): Postgres rounds the fraction to whole microseconds, which moves the
+ * instant by less than one millisecond, so it can reach the next hour only from the hour's last
+ * millisecond, which takes the exact road. `last` holds the previous answer: consecutive wagers
+ * share their hour, and building the ISO text was the largest part of a rollup's time.
+ */
+function hourOf(text: string, last: { ms: number; text: string }): string {
+  const ms = parseTimestampMs(text);
+  let start: number;
+  const into = ms === null ? -1 : ((ms % HOUR_MS) + HOUR_MS) % HOUR_MS;
+  if (ms !== null && into !== HOUR_MS - 1) {
+    start = ms - into;
+  } else {
+    // timestampMicros throws the RangeError for text that is no timestamp.
+    const micros = timestampMicros(text);
+    start = Number((micros - (((micros % HOUR_MICROS) + HOUR_MICROS) % HOUR_MICROS)) / 1000n) + PG_EPOCH_MS;
+  }
+  if (start !== last.ms) {
+    last.ms = start;
+    last.text = new Date(start).toISOString();
+  }
+  return last.text;
+}
+
 export function createHourlyRollup(): HourlyRollup {
-  /** By hour and game (`hour\ngame`), then by pool id: one string key built a wager, not a share. */
-  const byHourGame = new Map<string, Map<string, Group>>();
+  /** By hour, then game, then pool id: no key built for a wager. */
+  const byHour = new Map<string, Map<string, Map<string, Group>>>();
   const all: Group[] = [];
+  const lastHour = { ms: Number.NaN, text: '' };
   let lastWager: Wager | undefined;
   let lastText = '';
   let hour = '';
+  let games = new Map<string, Map<string, Group>>();
   let pools = new Map<string, Group>();
   return {
     row: (wager, _fx, poolId, _cycle, contributionMicro, overflowMicro, reserveMicro) => {
       if (wager !== lastWager) {
         if (wager.occurredAt !== lastText) {
-          const micros = timestampMicros(wager.occurredAt);
-          const floor = micros - (((micros % HOUR_MICROS) + HOUR_MICROS) % HOUR_MICROS);
-          hour = new Date(Number(floor / 1000n) + PG_EPOCH_MS).toISOString();
+          const h = hourOf(wager.occurredAt, lastHour);
+          if (h !== hour) {
+            hour = h;
+            let found = byHour.get(h);
+            if (found === undefined) {
+              found = new Map();
+              byHour.set(h, found);
+            }
+            games = found;
+          }
           lastText = wager.occurredAt;
         }
-        const key = `${hour}\n${wager.gameId}`;
-        let found = byHourGame.get(key);
+        let found = games.get(wager.gameId);
         if (found === undefined) {
           found = new Map();
-          byHourGame.set(key, found);
+          games.set(wager.gameId, found);
         }
         pools = found;
         lastWager = wager;

@@ -113,36 +113,38 @@ function checkText(text: string): void {
   }
 }
 
-/** A buffer and a DataView on it: DataView's setters are ~10× faster than Buffer's write*BE. */
-interface Out {
-  readonly buf: Buffer;
-  readonly view: DataView;
-}
-
-function out(bytes: number): Out {
-  const buf = Buffer.allocUnsafe(bytes);
-  return { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
-}
-
-/** A text field (int32 length, UTF-8 bytes) at `off`; returns the offset after it. */
-function writeText(o: Out, off: number, text: string): number {
-  checkText(text);
-  const n = o.buf.write(text, off + 4, 'utf8');
-  o.view.setInt32(off, n);
-  return off + 4 + n;
+/** A DataView on `buf`: DataView's setters are ~10× faster than Buffer's write*BE. */
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /**
- * An int8 field. Outside the int8 range (DataView would wrap silently) it throws what Postgres
- * would have answered, SQLSTATE 22003, so the aggregator treats it as the data error it is.
+ * A text field (int32 length, UTF-8 bytes) at `off`; returns the offset after it. Room for
+ * `textBytes(text)` is the caller's. ASCII without NUL (all that the wager's identifiers may
+ * hold) is copied a code unit a byte: Buffer's UTF-8 encoder is a native call, which for a
+ * 10-character id cost more than the copy. Anything else goes through `checkText` and that encoder.
  */
-function writeInt8(o: Out, off: number, value: bigint): number {
-  checkInt8(value);
-  o.view.setInt32(off, 8);
-  o.view.setBigInt64(off + 4, value);
-  return off + 12;
+function writeText(buf: Buffer, view: DataView, off: number, text: string): number {
+  const len = text.length;
+  let p = off + 4;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0 || c > 0x7f) {
+      checkText(text);
+      const n = buf.write(text, off + 4, 'utf8');
+      view.setInt32(off, n);
+      return off + 4 + n;
+    }
+    buf[p++] = c;
+  }
+  view.setInt32(off, len);
+  return p;
 }
 
+/**
+ * Throws what Postgres would have answered for a value outside the int8 range (DataView would
+ * wrap it silently), SQLSTATE 22003, so the aggregator treats it as the data error it is.
+ */
 function checkInt8(value: bigint): void {
   if (value > INT8_MAX || value < INT8_MIN)
     throw Object.assign(new RangeError(`${value} is out of range for a Postgres bigint`), { code: '22003' });
@@ -150,6 +152,19 @@ function checkInt8(value: bigint): void {
 
 const INT8_MAX = 2n ** 63n - 1n;
 const INT8_MIN = -(2n ** 63n);
+const TWO_32 = 2 ** 32;
+
+/**
+ * An int8 field of a safe integer, without a BigInt: the high word is `floor(v / 2^32)` and the
+ * low word the rest (0..2^32-1), both exact for |v| < 2^53, two's complement for negative `v`.
+ */
+function writeSafeInt8(view: DataView, off: number, value: number): number {
+  const high = Math.floor(value / TWO_32);
+  view.setInt32(off, 8);
+  view.setInt32(off + 4, high);
+  view.setUint32(off + 8, value - high * TWO_32);
+  return off + 12;
+}
 
 /** Worst-case bytes of a text field: UTF-8 needs at most 3 bytes per UTF-16 code unit. */
 const textBytes = (text: string): number => 4 + 3 * text.length;
@@ -171,77 +186,141 @@ export interface LedgerEncoder {
  * heap, so a window's rows cost the garbage collector nothing). The shares of one wager come one
  * after another with the same `Wager` and rate, and are gathered into one row; should a wager's
  * shares ever come apart, it gets one row for each run of them, which the view reads the same.
+ *
+ * A wager's own columns are written into the chunk when its first share comes; its shares are
+ * kept (references to the values the planner made, no copies) until the wager is complete, then
+ * written behind them as the five arrays. Every value is checked when its share comes, so a bad
+ * one throws from `row`, at the share that carries it.
  */
 export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
   const chunks: Buffer[] = [];
-  let o = out(chunkBytes);
-  o.buf.set(SIGNATURE, 0);
-  o.view.setInt32(11, 0); // flags: no OIDs
-  o.view.setInt32(15, 0); // no header extension
+  let buf = Buffer.allocUnsafe(chunkBytes);
+  let view = viewOf(buf);
+  buf.set(SIGNATURE, 0);
+  view.setInt32(11, 0); // flags: no OIDs
+  view.setInt32(15, 0); // no header extension
+  /** The end of the complete rows in `buf`. */
   let off = 19;
   let count = 0;
   let rows = 0;
 
-  // The wager in progress: its columns encoded once, its shares gathered.
-  let prefixOut = out(1024);
-  let prefix = prefixOut.buf.subarray(0, 0);
+  // The wager in progress: its columns in `buf` from `off` to `prefixEnd`, its shares gathered.
+  let prefixEnd = off;
   let lastWager: Wager | undefined;
   let lastFx: bigint | null = null;
   let timestampText = '';
   let timestamp = 0n;
   const poolIds = new Map<string, Buffer>();
-  // The shares of the wager in progress, as array elements already encoded: one scratch buffer
-  // per array, copied into the row behind its header when the wager is complete.
   let n = 0;
-  let poolElems = out(1024);
   let poolBytes = 0;
-  let cycleElems = out(1024);
-  let cElems = out(1024);
-  let oElems = out(1024);
-  let rElems = out(1024);
+  // Written by index and never shortened: a wager reuses the slots of the one before.
+  const pools: Buffer[] = [];
+  const cycles: number[] = [];
+  const contributions: bigint[] = [];
+  const overflows: bigint[] = [];
+  const reserves: bigint[] = [];
+
+  /** Ends the chunk at `off` (when it holds anything) and starts one of at least `bytes`. */
+  const nextChunk = (bytes: number): Buffer => {
+    const old = buf;
+    if (off > 0) chunks.push(old.subarray(0, off));
+    buf = Buffer.allocUnsafe(Math.max(chunkBytes, bytes));
+    view = viewOf(buf);
+    return old;
+  };
 
   const arrayHeader = (at: number, bytes: number, oid: number): number => {
-    o.view.setInt32(at, bytes);
-    o.view.setInt32(at + 4, 1);
-    o.view.setInt32(at + 8, 0);
-    o.view.setInt32(at + 12, oid);
-    o.view.setInt32(at + 16, n);
-    o.view.setInt32(at + 20, 1);
+    view.setInt32(at, bytes);
+    view.setInt32(at + 4, 1);
+    view.setInt32(at + 8, 0);
+    view.setInt32(at + 12, oid);
+    view.setInt32(at + 16, n);
+    view.setInt32(at + 20, 1);
     return at + 4 + ARRAY_HEADER;
   };
-  const array = (at: number, elems: Out, bytes: number, oid: number): number => {
-    const p = arrayHeader(at, ARRAY_HEADER + bytes, oid);
-    elems.buf.copy(o.buf, p, 0, bytes);
-    return p + bytes;
+  /** Values checked by `checkInt8` when their share came. */
+  const int8Array = (at: number, values: readonly bigint[]): number => {
+    let p = arrayHeader(at, ARRAY_HEADER + 12 * n, INT8_OID);
+    for (let i = 0; i < n; i++) {
+      view.setInt32(p, 8);
+      view.setBigInt64(p + 4, values[i] as bigint);
+      p += 12;
+    }
+    return p;
   };
 
-  /** Writes the wager in progress, if any, as one row. */
+  /** Completes the wager in progress, if any: its arrays behind its columns. */
   const flush = (): void => {
     if (n === 0) return;
-    const rowBytes = 2 + prefix.length + 5 * (4 + ARRAY_HEADER) + poolBytes + 8 * n + 3 * 12 * n;
-    if (off + rowBytes > o.buf.length) {
-      chunks.push(o.buf.subarray(0, off));
-      o = out(Math.max(chunkBytes, rowBytes + 2));
+    const arrays = 5 * (4 + ARRAY_HEADER) + poolBytes + 8 * n + 3 * 12 * n;
+    if (prefixEnd + arrays > buf.length) {
+      // The row moves to a new chunk, its columns with it.
+      const prefixBytes = prefixEnd - off;
+      const start = off;
+      const old = nextChunk(prefixBytes + arrays + 2);
+      old.copy(buf, 0, start, prefixEnd);
       off = 0;
+      prefixEnd = prefixBytes;
     }
-    o.view.setInt16(off, FIELDS);
-    o.buf.set(prefix, off + 2);
-    let p = off + 2 + prefix.length;
-    p = array(p, poolElems, poolBytes, TEXT_OID);
-    p = array(p, cycleElems, 8 * n, INT4_OID);
-    p = array(p, cElems, 12 * n, INT8_OID);
-    p = array(p, oElems, 12 * n, INT8_OID);
-    off = array(p, rElems, 12 * n, INT8_OID);
+    let p = arrayHeader(prefixEnd, ARRAY_HEADER + poolBytes, TEXT_OID);
+    for (let i = 0; i < n; i++) {
+      const b = pools[i] as Buffer;
+      buf.set(b, p);
+      p += b.length;
+    }
+    p = arrayHeader(p, ARRAY_HEADER + 8 * n, INT4_OID);
+    for (let i = 0; i < n; i++) {
+      view.setInt32(p, 4);
+      view.setInt32(p + 4, cycles[i] as number);
+      p += 8;
+    }
+    p = int8Array(p, contributions);
+    p = int8Array(p, overflows);
+    off = int8Array(p, reserves);
+    prefixEnd = off;
     n = 0;
     poolBytes = 0;
   };
 
-  /** `e` with room for `bytes` more after `used`, keeping what it holds. */
-  const room = (e: Out, used: number, bytes: number): Out => {
-    if (used + bytes <= e.buf.length) return e;
-    const bigger = out(2 * (used + bytes));
-    bigger.buf.set(e.buf.subarray(0, used), 0);
-    return bigger;
+  /** The wager's columns at `off`, after the field count; the row's arrays come in `flush`. */
+  const begin = (wager: Wager, fxRateMicro: bigint | null): void => {
+    const need =
+      2 + 20 + 12 + textBytes(wager.gameId) + textBytes(wager.playerId) + textBytes(wager.currency) + 12 + 12;
+    if (off + need > buf.length) {
+      nextChunk(need + 2);
+      off = 0;
+    }
+    view.setInt16(off, FIELDS);
+    view.setInt32(off + 2, 16);
+    writeUuid(buf, off + 6, wager.eventId);
+    // Wagers of one moment share their occurredAt text (a game server stamps a tick at once).
+    if (wager.occurredAt !== timestampText) {
+      timestamp = timestampMicros(wager.occurredAt);
+      timestampText = wager.occurredAt;
+    }
+    checkInt8(timestamp);
+    view.setInt32(off + 22, 8);
+    view.setBigInt64(off + 26, timestamp);
+    let p = writeText(buf, view, off + 34, wager.gameId);
+    p = writeText(buf, view, p, wager.playerId);
+    p = writeText(buf, view, p, wager.currency);
+    if (!Number.isSafeInteger(wager.amountMinor)) {
+      throw new RangeError(`wagerMinor must be a safe integer, got ${wager.amountMinor}`);
+    }
+    p = writeSafeInt8(view, p, wager.amountMinor);
+    if (fxRateMicro === null) {
+      view.setInt32(p, -1);
+      p += 4;
+    } else {
+      checkInt8(fxRateMicro);
+      view.setInt32(p, 8);
+      view.setBigInt64(p + 4, fxRateMicro);
+      p += 12;
+    }
+    prefixEnd = p;
+    lastWager = wager;
+    lastFx = fxRateMicro;
+    rows++;
   };
 
   const row: LedgerRowSink = (
@@ -255,56 +334,26 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
   ) => {
     if (wager !== lastWager || fxRateMicro !== lastFx) {
       flush();
-      const need =
-        20 + 12 + textBytes(wager.gameId) + textBytes(wager.playerId) + textBytes(wager.currency) + 12 + 12;
-      if (prefixOut.buf.length < need) prefixOut = out(need);
-      prefixOut.view.setInt32(0, 16);
-      writeUuid(prefixOut.buf, 4, wager.eventId);
-      // Wagers of one moment share their occurredAt text (a game server stamps a tick at once).
-      if (wager.occurredAt !== timestampText) {
-        timestamp = timestampMicros(wager.occurredAt);
-        timestampText = wager.occurredAt;
-      }
-      let p = writeInt8(prefixOut, 20, timestamp);
-      p = writeText(prefixOut, p, wager.gameId);
-      p = writeText(prefixOut, p, wager.playerId);
-      p = writeText(prefixOut, p, wager.currency);
-      if (!Number.isSafeInteger(wager.amountMinor)) {
-        throw new RangeError(`wagerMinor must be a safe integer, got ${wager.amountMinor}`);
-      }
-      p = writeInt8(prefixOut, p, BigInt(wager.amountMinor));
-      if (fxRateMicro === null) {
-        prefixOut.view.setInt32(p, -1);
-        p += 4;
-      } else {
-        p = writeInt8(prefixOut, p, fxRateMicro);
-      }
-      prefix = prefixOut.buf.subarray(0, p);
-      lastWager = wager;
-      lastFx = fxRateMicro;
-      rows++;
+      begin(wager, fxRateMicro);
     }
     let pool = poolIds.get(poolId);
     if (pool === undefined) {
-      const b = out(textBytes(poolId));
-      pool = b.buf.subarray(0, writeText(b, 0, poolId));
+      const b = Buffer.allocUnsafe(textBytes(poolId));
+      pool = b.subarray(0, writeText(b, viewOf(b), 0, poolId));
       poolIds.set(poolId, pool);
     }
     if (!Number.isInteger(cycle) || cycle < -(2 ** 31) || cycle > 2 ** 31 - 1) {
       throw new RangeError(`cycle must be an int4, got ${cycle}`);
     }
-    poolElems = room(poolElems, poolBytes, pool.length);
-    poolElems.buf.set(pool, poolBytes);
+    checkInt8(contributionMicro);
+    checkInt8(overflowMicro);
+    checkInt8(reserveMicro);
+    pools[n] = pool;
+    cycles[n] = cycle;
+    contributions[n] = contributionMicro;
+    overflows[n] = overflowMicro;
+    reserves[n] = reserveMicro;
     poolBytes += pool.length;
-    cycleElems = room(cycleElems, 8 * n, 8);
-    cycleElems.view.setInt32(8 * n, 4);
-    cycleElems.view.setInt32(8 * n + 4, cycle);
-    cElems = room(cElems, 12 * n, 12);
-    writeInt8(cElems, 12 * n, contributionMicro);
-    oElems = room(oElems, 12 * n, 12);
-    writeInt8(oElems, 12 * n, overflowMicro);
-    rElems = room(rElems, 12 * n, 12);
-    writeInt8(rElems, 12 * n, reserveMicro);
     n++;
     count++;
   };
@@ -315,13 +364,14 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
     wagers: () => rows,
     finish: () => {
       flush();
-      if (off + 2 > o.buf.length) {
-        chunks.push(o.buf.subarray(0, off));
-        o = out(2);
+      if (off + 2 > buf.length) {
+        chunks.push(buf.subarray(0, off));
+        buf = Buffer.allocUnsafe(2);
+        view = viewOf(buf);
         off = 0;
       }
-      o.view.setInt16(off, -1); // trailer
-      chunks.push(o.buf.subarray(0, off + 2));
+      view.setInt16(off, -1); // trailer
+      chunks.push(buf.subarray(0, off + 2));
       return chunks;
     },
   };
