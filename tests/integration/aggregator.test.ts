@@ -349,6 +349,18 @@ void test('a window that starts past the stored position is not applied, so a fa
   // Offsets the broker skipped in one fetch (transaction markers, compacted records) are no gap.
   const skipped = { offset: '25', key: null, value: Buffer.from(JSON.stringify(wager({ gameId: 'g-b' }))) };
   assert.equal((await write([skipped], '20')).applied, 1);
+  // Redelivered: a window wholly below the position applies nothing; one that straddles it
+  // applies exactly the messages at and after it.
+  const again = await write(msgs.slice(5, 15), '5');
+  assert.deepEqual([again.applied, again.alreadyApplied, again.gaps], [0, 10, []]);
+  const straddle = [24, 25, 26, 27].map((o) => ({
+    offset: String(o),
+    key: null,
+    value: Buffer.from(JSON.stringify(wager({ gameId: 'g-b', playerId: `s-${o}` }))),
+  }));
+  const across = await write(straddle, '24');
+  assert.deepEqual([across.applied, across.alreadyApplied], [2, 2]);
+  assert.deepEqual(across.positions, [{ partition: 0, nextOffset: '28' }]);
 });
 
 void test('a message that fails every window it is in is dead-lettered as unprocessable, and the rest of its window is applied', async () => {

@@ -176,8 +176,11 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
       gaps.push({ partition: slice.partition, nextOffset: next.toString() });
       continue;
     }
+    // Messages are in offset order: when the first is at or past the position, all are (the
+    // usual case, which then parses no offset but the first and last).
+    const allNew = BigInt(first.offset) >= next;
     for (const m of slice.messages) {
-      if (BigInt(m.offset) < next) alreadyApplied++;
+      if (!allNew && BigInt(m.offset) < next) alreadyApplied++;
       else candidates.push({ partition: slice.partition, message: m });
     }
     const last = slice.messages[slice.messages.length - 1];
@@ -216,11 +219,13 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
         fxRates.set(fxRateKey(r.from_currency, r.to_currency), BigInt(r.rate_micro));
     }
     screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
-    const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
-    for (const r of screen.rejected)
-      dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
+    if (screen.rejected.length > 0) {
+      const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
+      for (const r of screen.rejected)
+        dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
+    }
     const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
-    claimable = parsed.filter((p) => !refused.has(p.ref));
+    claimable = refused.size === 0 ? parsed : parsed.filter((p) => !refused.has(p.ref));
   }
   phase('links');
 

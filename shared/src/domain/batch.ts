@@ -400,9 +400,11 @@ export function planBatch(input: BatchInput): BatchPlan {
       delta.wageredMinor += amountMinor;
       delta.wageredMicro += value.wagerMicro;
       delta.contributionMicro += step.toPoolMicro;
-      delta.overflowMicro += step.overflowMicro;
+      // Sums of zero skipped (no overflow under a ceiling's room, or none configured; no reserve
+      // share): a BigInt sum is a new heap object, for every share of the window.
+      if (step.overflowMicro !== 0n) delta.overflowMicro += step.overflowMicro;
       delta.overflowTo ??= step.overflowTo;
-      delta.reserveMicro += r;
+      if (r !== 0n) delta.reserveMicro += r;
     }
   }
 

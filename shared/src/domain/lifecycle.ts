@@ -353,7 +353,9 @@ export function contributeInPlace(
   const amountMicro = state.amountMicro + split.toPoolMicro;
   const cycle = state.cycle;
   state.amountMicro = amountMicro;
-  state.reserveMicro += reserveShareMicro + (split.overflowTo === 'reserve' ? split.overflowMicro : 0n);
+  // Sums of zero skipped: every BigInt sum is a new heap object, and this runs for every share.
+  if (split.overflowTo === 'reserve') state.reserveMicro += reserveShareMicro + split.overflowMicro;
+  else if (reserveShareMicro !== 0n) state.reserveMicro += reserveShareMicro;
   if (split.overflowTo === 'next-cycle') state.nextCarryMicro += split.overflowMicro;
   const trigger = state.triggerMicro;
   if (trigger === null || amountMicro < trigger) {
