@@ -6,8 +6,10 @@
  * with `node dist/…` through infra/stack.ts' startService): the projector and 1, 2 or 4 aggregator
  * replicas, on a fresh database and fresh topics of this run (the shared `jackpot` database and the
  * contract's topics are never touched). This process is the load generator (`runLoad`, the
- * producer library through Kafka, the demo's mix: 2 % re-sent copies, 0.5 % invalid events) and
- * the latency probe (a probe pool no other traffic touches, polled in the projector).
+ * producer library through Kafka, the demo's mix: 2 % re-sent copies, 0.5 % invalid events; each
+ * step's traffic made, encoded and priced by the ledger before its clock starts, as game servers
+ * make theirs on their own machines: bench/README.md) and the latency probe (a probe pool no other
+ * traffic touches, polled in the projector).
  *
  * Steps, each followed by a check that the projector shows exactly what was sent:
  *  1. a warm-up (not reported);
@@ -121,7 +123,7 @@ const MAX_IN_FLIGHT = 10_000;
  * events a second of a maximum run (~190 bytes each, outside the JS heap); a run that uses them all
  * up stops early and says so. `BENCH_PREGENERATE=0` makes them while sending, as the demo does.
  */
-const PREGENERATE_PER_S = 100_000;
+const PREGENERATE_PER_S = 70_000;
 const PREGENERATE = process.env['BENCH_PREGENERATE'] !== '0';
 const MAX_REPLICAS = 4;
 /** pg_stat_database is flushed by an idle backend within 10 s (PGSTAT_IDLE_INTERVAL). */
