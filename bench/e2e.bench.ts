@@ -542,6 +542,37 @@ async function main(): Promise<number> {
   let projector: ServiceSpec | undefined;
   let sampler: Sampler | undefined;
 
+  /** Stops the services and removes the run's databases and topics (unless BENCH_KEEP=1); once. */
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      if (bench !== undefined) await setReplicas(bench, 0).catch(() => undefined);
+      if (projector !== undefined)
+        await stopService(projector.name, { log: () => undefined, main: projector.main }).catch(
+          () => undefined,
+        );
+      await sampler?.stop();
+      if (!keep) {
+        await admin.deleteTopics({ topics: createdTopics }).catch(() => undefined);
+        for (const p of pools) await p.end().catch(() => undefined);
+        for (const name of databases)
+          await pgAdmin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      } else {
+        for (const p of pools) await p.end().catch(() => undefined);
+        log(`   kept: databases ${databases.join(', ')}, topics ${createdTopics.join(', ')}`);
+      }
+      await admin.disconnect().catch(() => undefined);
+      await pgAdmin.end().catch(() => undefined);
+    })());
+  // Ctrl-C or a kill: the services run detached (their own process groups), so without this they
+  // would outlive the benchmark and keep writing to its database.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`\n   ${signal}: stopping the services and removing the run's database and topics`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+
   try {
     const t0 = performance.now();
     const [, main] = await Promise.all([ensureBuilt(), createDatabase(pgAdmin, serverUrl, 'jackpot_e2e')]);
@@ -902,23 +933,7 @@ async function main(): Promise<number> {
     );
     return result.verified ? 0 : 1;
   } finally {
-    if (bench !== undefined) await setReplicas(bench, 0).catch(() => undefined);
-    if (projector !== undefined)
-      await stopService(projector.name, { log: () => undefined, main: projector.main }).catch(
-        () => undefined,
-      );
-    await sampler?.stop();
-    if (!keep) {
-      await admin.deleteTopics({ topics: createdTopics }).catch(() => undefined);
-      for (const p of pools) await p.end().catch(() => undefined);
-      for (const name of databases)
-        await pgAdmin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    } else {
-      for (const p of pools) await p.end().catch(() => undefined);
-      log(`   kept: databases ${databases.join(', ')}, topics ${createdTopics.join(', ')}`);
-    }
-    await admin.disconnect().catch(() => undefined);
-    await pgAdmin.end().catch(() => undefined);
+    await cleanup();
   }
 }
 
