@@ -26,24 +26,22 @@ export function compiledPath(source: string): string {
 }
 
 /**
- * How every service is started (issue 8: under 100 MB RSS at full speed; docs/scaling.md,
- * "Memory"). The Dockerfile's CMD and ENV say the same; keep them in step.
- * - `--max-semi-space-size=1`: V8's young generation at 1 MB a semi-space instead of up to 16
- *   (48 MB of nursery with its copy space). A service's garbage is mostly short-lived (a fetch's
- *   messages, a request); what survives is promoted either way.
- * - `--heap-growing-percent=30`: after each full collection the old generation may grow 30 %
- *   before the next, instead of V8's factor of up to 4 for a large heap limit. The aggregator's
- *   wagers live a second or two (a window's transaction), long enough to be promoted; with the
- *   default factor dead ones piled up to ~100 MB of old space, with ~50 MB of fetch buffers
- *   they hold, before a full collection. Not allowed in NODE_OPTIONS, so a command-line flag.
- *   Unlike `--max-old-space-size` it is no ceiling: a bigger window or budget still fits.
+ * How every service is started (issue 8; docs/scaling.md, "Memory"). The Dockerfile's CMD and ENV
+ * say the same; keep them in step.
+ * - No V8 heap flags. `--max-semi-space-size=1 --heap-growing-percent=30` cut a draining
+ *   aggregator's peak RSS from ~300 to ~120-180 MB, but its wagers live through a window's
+ *   transaction, so with a 1 MB young generation every one is promoted and the old space is
+ *   collected again and again: measured back to back (compiled aggregator draining 200,000
+ *   wagers, bench:aggregator, own process) 22,500-22,800 events/s without them, 13,600 with both,
+ *   17,800 with the semi-space alone and 20,700 with the growing factor alone; end to end
+ *   (`npm run bench -- --quick`) the drain went from 14,800 to 24,800 wagers/s without them.
+ *   Throughput first: a deployment short of memory can add them (NODE_OPTIONS takes the
+ *   semi-space flag) and pays in rate.
  * - `MALLOC_ARENA_MAX=2`, `MALLOC_MMAP_THRESHOLD_=131072` (glibc): buffers over 128 kB (a 4 MB
  *   Kafka fetch, COPY chunks) are mapped and unmapped, not carved from malloc's heap, where the
  *   holes they left kept ~20 MB resident; two arenas instead of eight per core for the threads.
- * Measured (compiled aggregator draining 200,000 wagers, bench:aggregator): peak RSS 285 MB
- * without them, 121 MB with them, at the same rate.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=30'];
+export const SERVICE_NODE_FLAGS: readonly string[] = [];
 export const SERVICE_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '131072',
