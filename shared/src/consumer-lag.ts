@@ -67,18 +67,33 @@ export class LagBook {
   }
 }
 
+/** Stops listening; `applied` tells where a partition is applied up to (see appliedOnCommit). */
+export type LagTracker = (() => void) & {
+  applied(topic: string, partition: number, nextOffset: bigint): void;
+};
+
 /**
  * Exports `name` (an observable gauge, unit `{message}`, attributes `topic`, `partition`,
  * `replica`) for `consumer`, fed by its instrumentation events. Returns a function that stops
- * listening.
+ * listening. With `appliedOnCommit`, a handler's return does not mean its batch is applied (the
+ * aggregator lets a batch go before its window commits): the caller says where each partition
+ * is applied up to with `applied`, and the batches only bring the high watermarks.
  */
 export function trackConsumerLag(
   consumer: Consumer,
   meter: Meter,
-  opts: { readonly name: string; readonly description: string; readonly replica?: string },
-): () => void {
+  opts: {
+    readonly name: string;
+    readonly description: string;
+    readonly replica?: string;
+    readonly appliedOnCommit?: boolean;
+  },
+): LagTracker {
   const replica = opts.replica ?? replicaId();
   const book = new LagBook();
+  /** appliedOnCommit: per `topic/partition`, the last high watermark and the next offset to apply. */
+  const highs = new Map<string, string>();
+  const nexts = new Map<string, bigint>();
   const gauge = meter.createObservableGauge(opts.name, { unit: '{message}', description: opts.description });
   const observe = (r: {
     observe(value: number, attributes: Record<string, string | number>): void;
@@ -91,23 +106,44 @@ export function trackConsumerLag(
     try {
       // A batch of only filtered records (compacted, aborted) has no first offset.
       const first = batch.firstOffset as string | null;
+      const key = `${batch.topic}/${batch.partition}`;
+      if (opts.appliedOnCommit === true) {
+        if (applied) return;
+        highs.set(key, batch.highWatermark);
+        if (!nexts.has(key)) nexts.set(key, first === null ? BigInt(batch.lastOffset) + 1n : BigInt(first));
+        book.set(batch.topic, batch.partition, lagOf(batch.highWatermark, nexts.get(key) ?? 0n));
+        return;
+      }
       const next = applied || first === null ? BigInt(batch.lastOffset) + 1n : BigInt(first);
       book.set(batch.topic, batch.partition, lagOf(batch.highWatermark, next));
     } catch {
       // An offset kafkajs did not fill in: the series keeps its previous value.
     }
   };
+  // A new assignment starts from whatever position the first batch shows.
+  const forget = (): void => nexts.clear();
   const { GROUP_JOIN, START_BATCH_PROCESS, END_BATCH_PROCESS, REBALANCING, STOP, CRASH } = consumer.events;
   const removers = [
-    consumer.on(GROUP_JOIN, ({ payload }) => book.assign(payload.memberAssignment)),
+    consumer.on(GROUP_JOIN, ({ payload }) => {
+      forget();
+      book.assign(payload.memberAssignment);
+    }),
     consumer.on(REBALANCING, () => book.release()),
     consumer.on(STOP, () => book.release()),
     consumer.on(CRASH, () => book.release()),
     consumer.on(START_BATCH_PROCESS, ({ payload }) => record(payload, false)),
     consumer.on(END_BATCH_PROCESS, ({ payload }) => record(payload, true)),
   ];
-  return () => {
+  const stop = (): void => {
     for (const remove of removers) remove();
     gauge.removeCallback(observe);
   };
+  return Object.assign(stop, {
+    applied(topic: string, partition: number, nextOffset: bigint): void {
+      const key = `${topic}/${partition}`;
+      nexts.set(key, nextOffset);
+      const high = highs.get(key);
+      if (high !== undefined) book.set(topic, partition, lagOf(high, nextOffset));
+    },
+  });
 }

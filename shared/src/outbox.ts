@@ -121,8 +121,10 @@ interface DeadLetterRow {
 
 const DEAD_LETTERS: Outbox<DeadLetterRow> = {
   claim: (limit, lease) => ({
+    // By the whole primary key (id, received_at): by id alone, a day's partition without
+    // statistics yet (every new day's) was scanned whole on every claim to find the rows picked.
     text: `UPDATE jackpot.dead_letters d SET relay_lease_until = now() + make_interval(secs => $2)
-            WHERE d.id IN (SELECT id FROM jackpot.dead_letters
+            WHERE (d.id, d.received_at) IN (SELECT id, received_at FROM jackpot.dead_letters
                             WHERE published_at IS NULL AND (relay_lease_until IS NULL OR relay_lease_until < now())
                             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
            RETURNING d.id::text AS id, d.reason, d.kafka_key, d.payload`,

@@ -119,7 +119,9 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     allowAutoTopicCreation: false,
     readUncommitted: false,
   });
-  trackConsumerLag(consumer, deps.meter, {
+  const lag = trackConsumerLag(consumer, deps.meter, {
+    // A batch is let go before its window commits (eachBatch): afterCommit says what is applied.
+    appliedOnCommit: true,
     name: 'jackpot.aggregator.consumer.lag',
     description:
       'Messages not yet applied, per partition this replica owns (high watermark of the last fetch − next offset to apply)',
@@ -245,6 +247,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   /** Best effort: Postgres already holds the truth, these only tell others sooner. */
   async function afterCommit(outcome: WindowOutcome, hasOutbox: boolean): Promise<void> {
     fault('after_commit');
+    for (const p of outcome.positions) lag.applied(config.topic, p.partition, BigInt(p.nextOffset));
     const tasks: Promise<unknown>[] = [];
     if (outcome.positions.length > 0) {
       tasks.push(
