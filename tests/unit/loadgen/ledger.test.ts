@@ -4,35 +4,10 @@ import type { GameShares } from '../../../loadgen/src/jackpot-config.js';
 import { createLedger, poolsToJson } from '../../../loadgen/src/ledger.js';
 import type { WagerMessage } from '../../../shared/src/messages/wager.js';
 import { createTraffic, type TrafficEvent } from '../../../loadgen/src/traffic.js';
+import { TWO_JACKPOTS } from '../../helpers/loadgen-shares.js';
 
 const config: GameShares = {
-  games: [
-    {
-      gameId: 'g1',
-      jackpotId: 'jp',
-      currency: 'EUR',
-      pools: [
-        { poolId: 'jp:mini', contributionPpm: 5_000, reservePpm: 1_000 },
-        { poolId: 'jp:grand', contributionPpm: 1_234, reservePpm: 0 },
-      ],
-    },
-    {
-      gameId: 'g2',
-      jackpotId: 'jp',
-      currency: 'EUR',
-      pools: [
-        { poolId: 'jp:mini', contributionPpm: 5_000, reservePpm: 1_000 },
-        { poolId: 'jp:grand', contributionPpm: 1_234, reservePpm: 0 },
-      ],
-    },
-    {
-      gameId: 'h1',
-      jackpotId: 'big',
-      currency: 'USD',
-      pools: [{ poolId: 'big:main', contributionPpm: 1_000_000, reservePpm: 0 }],
-    },
-    { gameId: 'lonely', jackpotId: 'empty', currency: 'EUR', pools: [] },
-  ],
+  games: [...TWO_JACKPOTS.games, { gameId: 'lonely', jackpotId: 'empty', currency: 'EUR', pools: [] }],
 };
 
 let n = 0;

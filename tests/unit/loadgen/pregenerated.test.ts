@@ -6,41 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { GameShares } from '../../../loadgen/src/jackpot-config.js';
 import { shard } from '../../../loadgen/src/kafka-sender.js';
 import { createLedger, poolsToJson, type LedgerSnapshot } from '../../../loadgen/src/ledger.js';
 import { CHUNK, mergeSnapshots, pregenerate } from '../../../loadgen/src/pregenerated.js';
 import { createTraffic, type TrafficEvent } from '../../../loadgen/src/traffic.js';
 import { encodeWager } from '../../../shared/src/messages/wager.js';
+import { TWO_JACKPOTS } from '../../helpers/loadgen-shares.js';
 
-const config: GameShares = {
-  games: [
-    {
-      gameId: 'g1',
-      jackpotId: 'jp',
-      currency: 'EUR',
-      pools: [
-        { poolId: 'jp:mini', contributionPpm: 5_000, reservePpm: 1_000 },
-        { poolId: 'jp:grand', contributionPpm: 1_234, reservePpm: 0 },
-      ],
-    },
-    {
-      gameId: 'g2',
-      jackpotId: 'jp',
-      currency: 'EUR',
-      pools: [
-        { poolId: 'jp:mini', contributionPpm: 5_000, reservePpm: 1_000 },
-        { poolId: 'jp:grand', contributionPpm: 1_234, reservePpm: 0 },
-      ],
-    },
-    {
-      gameId: 'h1',
-      jackpotId: 'big',
-      currency: 'USD',
-      pools: [{ poolId: 'big:main', contributionPpm: 1_000_000, reservePpm: 0 }],
-    },
-  ],
-};
+const config = TWO_JACKPOTS;
 
 const traffic = {
   seed: 11,
