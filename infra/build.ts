@@ -26,7 +26,7 @@ export function compiledPath(source: string): string {
 }
 
 /**
- * How every service is started (issue 8; docs/scaling.md, "Memory"). The Dockerfile's CMD and ENV
+ * How every service is started (serviceArgs, SERVICE_ENV; issue 8; docs/scaling.md, "Memory"). The Dockerfile's CMD and ENV
  * say the same; keep them in step.
  * - No V8 heap flags. `--max-semi-space-size=1 --heap-growing-percent=30` cut a draining
  *   aggregator's peak RSS from ~300 to ~120-180 MB, but its wagers live through a window's
@@ -41,15 +41,14 @@ export function compiledPath(source: string): string {
  *   Kafka fetch, COPY chunks) are mapped and unmapped, not carved from malloc's heap, where the
  *   holes they left kept ~20 MB resident; two arenas instead of eight per core for the threads.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = [];
 export const SERVICE_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '131072',
 };
 
-/** `node` arguments that run a service's build with SERVICE_NODE_FLAGS. */
+/** `node` arguments that run a service's build: the one place a service's node flags would go. */
 export function serviceArgs(source: string): string[] {
-  return [...SERVICE_NODE_FLAGS, compiledPath(source)];
+  return [compiledPath(source)];
 }
 
 function pidAlive(pid: number): boolean {
