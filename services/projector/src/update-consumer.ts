@@ -50,6 +50,10 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
   let joins = 0;
   let reason: string | null = 'not started';
   let stopped = false;
+  /** A replacement is under way: a crash of the consumer it is trying does not start another. */
+  let replacing = false;
+  /** Stops the lag series of the consumer before: a replaced one must not report beside it. */
+  let untrackLag: (() => void) | null = null;
 
   /**
    * kafkajs restarts a consumer after a retriable failure, but gives up on one that ran out of
@@ -58,26 +62,28 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
    * re-reads Postgres like any rejoin.
    */
   async function replace(crashed: Consumer): Promise<void> {
+    replacing = true;
     await crashed.disconnect().catch(() => undefined);
-    for (let attempt = 0; !stopped && consumer === crashed; attempt++) {
-      await new Promise((r) => setTimeout(r, Math.min(RESTART_MAX_DELAY_MS, 1000 * 2 ** attempt)));
-      if (stopped) return;
-      try {
-        await start();
-        log.warn({ attempt: attempt + 1 }, 'update consumer replaced after it stopped for good');
-        return;
-      } catch (e) {
-        reason = `consumer stopped for good, replacing it failed: ${(e as Error).message}`;
-        log.warn(
-          { err: (e as Error).message, attempt: attempt + 1 },
-          'replacing the update consumer failed; retrying',
-        );
-        const failed = consumer;
-        if (failed !== null && failed !== crashed) {
-          consumer = crashed;
-          await failed.disconnect().catch(() => undefined);
+    try {
+      for (let attempt = 0; !stopped; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.min(RESTART_MAX_DELAY_MS, 1000 * 2 ** attempt)));
+        if (stopped) return;
+        try {
+          await start();
+          log.warn({ attempt: attempt + 1 }, 'update consumer replaced after it stopped for good');
+          return;
+        } catch (e) {
+          reason = `consumer stopped for good, replacing it failed: ${(e as Error).message}`;
+          log.warn(
+            { err: (e as Error).message, attempt: attempt + 1 },
+            'replacing the update consumer failed; retrying',
+          );
+          // What the failed start made, if it got that far.
+          if (consumer !== crashed) await consumer?.disconnect().catch(() => undefined);
         }
       }
+    } finally {
+      replacing = false;
     }
   }
 
@@ -110,7 +116,8 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
       maxWaitTimeInMs: 1000,
     });
     consumer = c;
-    trackConsumerLag(c, metrics.getMeter('projector'), {
+    untrackLag?.();
+    untrackLag = trackConsumerLag(c, metrics.getMeter('projector'), {
       name: 'projector.updates.lag',
       description:
         'Pool updates not yet read, per partition (high watermark of the last fetch − next offset)',
@@ -132,7 +139,7 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
     c.on(c.events.CRASH, ({ payload }) => {
       reason = `consumer crashed: ${payload.error.message}`;
       log.error({ err: payload.error, restart: payload.restart }, 'update consumer crashed');
-      if (!payload.restart && !stopped && consumer === c) void replace(c);
+      if (!payload.restart && !stopped && !replacing && consumer === c) void replace(c);
     });
     c.on(c.events.STOP, () => {
       reason = 'consumer stopped';
