@@ -60,6 +60,14 @@ export function createWindowQueue(opts: {
   const partitionsWriting = new Map<number, number>();
   let drainedWaiters: (() => void)[] = [];
 
+  /** Resolves the `drained()` callers once nothing is queued or being written. */
+  function settleDrained(): void {
+    if (writing > 0 || queued.length > 0) return;
+    const waiters = drainedWaiters;
+    drainedWaiters = [];
+    for (const w of waiters) w();
+  }
+
   function schedule(): void {
     if (pending.length === 0) return;
     if (pendingEvents >= opts.maxEvents() || opts.stopping()) {
@@ -101,11 +109,7 @@ export function createWindowQueue(opts: {
           else partitionsWriting.set(p.slice.partition, n);
         }
         startWrites();
-        if (writing === 0 && queued.length === 0) {
-          const waiters = drainedWaiters;
-          drainedWaiters = [];
-          for (const w of waiters) w();
-        }
+        settleDrained();
       });
     }
   }
@@ -129,11 +133,7 @@ export function createWindowQueue(opts: {
       pendingEvents = 0;
       for (const window of dropped) for (const p of window) p.reject(reason);
       opts.onQueueChange();
-      if (writing === 0) {
-        const waiters = drainedWaiters;
-        drainedWaiters = [];
-        for (const w of waiters) w();
-      }
+      settleDrained();
     },
     drained() {
       if (writing === 0 && queued.length === 0) return Promise.resolve();
