@@ -73,8 +73,25 @@ import { createSampler, type Sampler } from './e2e/sampler.js';
 import { runNaive, type NaiveRun } from './lib/naive-consumer.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const MAX_OFFERED_RATE = 200_000;
 const QUICK = process.argv.includes('--quick');
-const RESULTS = join(HERE, 'results', QUICK ? 'quick' : 'latest');
+/**
+ * `--rates 1000,5000`: only the warm-up and these offered rates with 2 replicas (no maximum, drain,
+ * replica counts or baselines), written to bench/results/rates.json: for latency work, ~1 minute a rate.
+ */
+const RATES = ratesArg(process.argv);
+const RESULTS = join(HERE, 'results', RATES !== null ? 'rates' : QUICK ? 'quick' : 'latest');
+
+function ratesArg(argv: readonly string[]): number[] | null {
+  const i = argv.indexOf('--rates');
+  if (i < 0) return null;
+  const rates = (argv[i + 1] ?? '').split(',').map(Number);
+  if (rates.length === 0 || !rates.every((r) => Number.isInteger(r) && r > 0 && r <= MAX_OFFERED_RATE))
+    throw new Error(
+      `--rates takes offered rates a second, e.g. --rates 1000,5000 (got ${argv[i + 1] ?? 'nothing'})`,
+    );
+  return rates;
+}
 
 interface Plan {
   readonly warmupSeconds: number;
@@ -111,7 +128,7 @@ const PLAN: Plan = QUICK
     };
 
 /** The producer's ceiling stands for "as fast as it goes": in-flight events are capped below. */
-const MAX_OFFERED = 200_000;
+const MAX_OFFERED = MAX_OFFERED_RATE;
 /**
  * 10,000: as fast as 40,000 on this machine (measured: the broker acknowledges at the same rate),
  * with a quarter of the queueing in front of the broker, so a probe's latency is less the load
@@ -216,6 +233,64 @@ interface Bench {
   readonly aggregators: Map<string, ServiceSpec>;
   /** CPU seconds per process spent waiting for autovacuum between steps (`waitQuiet`). */
   readonly betweenSteps: Map<string, number>;
+}
+
+/** `--rates`: the given offered rates with 2 replicas, a summary, and bench/results/rates.json. */
+async function ratesOnly(
+  b: Bench,
+  rates: readonly number[],
+  seed: string,
+  startedAt: Date,
+  loadBefore: readonly number[],
+  t0: number,
+): Promise<number> {
+  const steps: StepResult[] = [];
+  for (const rate of rates)
+    steps.push(
+      await runStep(
+        b,
+        { label: `${group(rate)}/s, 2 replicas`, kind: 'rate', rate, seconds: PLAN.stepSeconds, replicas: 2 },
+        seed,
+      ),
+    );
+  log('\n== summary (--rates)');
+  for (const l of formatTable(
+    ['step', 'applied+visible/s', 'p50 ms', 'p95 ms', 'p99 ms', 'ack p99 ms', 'CPU s / s', 'exact'],
+    steps.map((s) => [
+      s.label,
+      group(s.applied.wagersPerS),
+      String(s.latencyMs?.p50 ?? '-'),
+      String(s.latencyMs?.p95 ?? '-'),
+      String(s.latencyMs?.p99 ?? '-'),
+      String(s.sent.ackLatencyMs.p99),
+      (
+        s.processes
+          .filter((p) => p.name !== 'postgres (whole server)')
+          .reduce((n, p) => n + p.cpuSeconds, 0) / s.applied.secondsToVisible
+      ).toFixed(2),
+      s.verified ? 'yes' : 'NO',
+    ]),
+    'lrrrrrrl',
+  ))
+    log(`   ${l}`);
+  const result = {
+    benchmark: 'end to end, --rates',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      loadavgBefore: loadBefore.map((l) => round(l, 2)),
+      loadavgAfter: loadavg().map((l) => round(l, 2)),
+    },
+    settings: { seed, rates, stepSeconds: PLAN.stepSeconds },
+    steps,
+    verified: steps.every((s) => s.verified),
+  };
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(`${RESULTS}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  log(`\n   written ${RESULTS}.json (${((performance.now() - t0) / 1000 / 60).toFixed(1)} min)`);
+  return result.verified ? 0 : 1;
 }
 
 async function setReplicas(b: Bench, n: number): Promise<void> {
@@ -652,6 +727,7 @@ async function main(): Promise<number> {
       { label: 'warm-up', kind: 'rate', rate: 2000, seconds: PLAN.warmupSeconds, replicas: 2 },
       seed,
     );
+    if (RATES !== null) return await ratesOnly(b, RATES, seed, startedAt, loadBefore, t0);
     const max2 = await runStep(
       b,
       { label: 'maximum, 2 replicas', kind: 'max', rate: MAX_OFFERED, seconds: PLAN.maxSeconds, replicas: 2 },
