@@ -105,12 +105,13 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     sessionTimeout: config.sessionTimeoutMs,
     rebalanceTimeout: Math.max(config.sessionTimeoutMs, 30_000),
     heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
-    // A batch no longer waits for its window's commit (see eachBatch), so kafkajs fetches again at
-    // once: the broker answers when 64 KiB (~200 wagers) are there or 25 ms have passed, rather
-    // than for every few messages (a fetch round trip per millisecond at 5,000 wagers/s). The
-    // wait stays within a window's (AGGREGATOR_BATCH_MAX_WAIT_MS).
+    // A batch does not wait for its window's commit (see eachBatch), so kafkajs fetches again at
+    // once: the broker answers when 64 KiB (~340 wagers) are there or AGGREGATOR_BATCH_MAX_WAIT_MS
+    // has passed, rather than for every few messages (a fetch round trip per millisecond at 5,000
+    // wagers/s). That wait is the only one a window has: the queue writes what a fetch brought as
+    // soon as a writer is free (window-queue.ts).
     minBytes: 64 * 1024,
-    maxWaitTimeInMs: Math.max(5, Math.min(25, config.batchMaxWaitMs)),
+    maxWaitTimeInMs: Math.max(5, config.batchMaxWaitMs),
     // 1 MB (~5,800 wagers) a partition (4 MB drained a skewed backlog ~15 % slower: a fetch then
     // came from three or four partitions, whose slices must be written one after another, see
     // window-queue.ts); the whole fetch is bounded by config.fetchMaxBytes (memory, see config.ts).
@@ -160,7 +161,6 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   });
   const queue = createWindowQueue({
     maxEvents: () => hold.windowMaxEvents(),
-    maxWaitMs: config.batchMaxWaitMs,
     stopping: () => stopping,
     write: writeWindow,
     onQueueChange: () => hold.update(),

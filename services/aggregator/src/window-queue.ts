@@ -1,8 +1,12 @@
 /**
  * The windows between Kafka and Postgres. Fetched slices gather in the open window, which closes
- * at `maxEvents()` wagers or `maxWaitMs` after its first slice, whichever comes first; closed
- * windows queue, oldest first, for one of `WINDOWS_IN_FLIGHT` writers. Each slice's promise
- * settles with its window's outcome (`write` settles them).
+ * when it holds `maxEvents()` wagers, or once the fetch that brought its slices is handed over
+ * and a writer can start it at once; closed windows queue, oldest first, for one of
+ * `WINDOWS_IN_FLIGHT` writers. So a window is never kept waiting for a timer: at a low rate each
+ * fetch (which the broker holds up to AGGREGATOR_BATCH_MAX_WAIT_MS for data) is written as soon as
+ * it lands, and under load the open window grows for as long as the writers are busy (fewer, larger
+ * transactions exactly when they are needed). Each slice's promise settles with its window's
+ * outcome (`write` settles them).
  */
 import type { Slice, WindowOutcome } from './apply-window.js';
 
@@ -42,7 +46,6 @@ export interface WindowQueue {
 export function createWindowQueue(opts: {
   /** A window's size now (it shrinks under memory pressure). */
   readonly maxEvents: () => number;
-  readonly maxWaitMs: number;
   /** While stopping, every slice closes its window at once. */
   readonly stopping: () => boolean;
   /** Writes one window and settles its slices' promises. */
@@ -52,7 +55,8 @@ export function createWindowQueue(opts: {
 }): WindowQueue {
   let pending: Pending[] = [];
   let pendingEvents = 0;
-  let timer: NodeJS.Timeout | undefined;
+  /** A check, after the slices of this fetch are all added, whether the open window can start. */
+  let check: NodeJS.Immediate | undefined;
   /** Closed windows waiting for one of the WINDOWS_IN_FLIGHT slots, oldest first. */
   const queued: Pending[][] = [];
   let writing = 0;
@@ -70,16 +74,27 @@ export function createWindowQueue(opts: {
 
   function schedule(): void {
     if (pending.length === 0) return;
-    if (pendingEvents >= opts.maxEvents() || opts.stopping()) {
+    if (pendingEvents >= opts.maxEvents() || opts.stopping()) flushNow();
+    // kafkajs hands a fetch's batches over in one go (microtasks): by the next turn of the event
+    // loop they are all in the open window.
+    else check ??= setImmediate(closeIfWriterFree);
+  }
+
+  /** Closes the open window if it would be written at once; else it keeps growing until it would. */
+  function closeIfWriterFree(): void {
+    check = undefined;
+    if (
+      pending.length > 0 &&
+      queued.length === 0 &&
+      writing < WINDOWS_IN_FLIGHT &&
+      !pending.some((p) => partitionsWriting.has(p.slice.partition))
+    )
       flushNow();
-    } else if (timer === undefined) {
-      timer = setTimeout(flushNow, opts.maxWaitMs);
-    }
   }
 
   function flushNow(): void {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
+    if (check !== undefined) clearImmediate(check);
+    check = undefined;
     if (pending.length === 0) return;
     queued.push(pending);
     pending = [];
@@ -109,6 +124,7 @@ export function createWindowQueue(opts: {
           else partitionsWriting.set(p.slice.partition, n);
         }
         startWrites();
+        closeIfWriterFree();
         settleDrained();
       });
     }
@@ -126,8 +142,8 @@ export function createWindowQueue(opts: {
     flush: flushNow,
     queued: () => queued.length,
     abandon(reason) {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      if (check !== undefined) clearImmediate(check);
+      check = undefined;
       const dropped = [pending, ...queued.splice(0)];
       pending = [];
       pendingEvents = 0;

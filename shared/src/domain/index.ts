@@ -27,8 +27,9 @@
  *   mystery hit over its trigger, and held overflow.
  * - **Rate** (fx): the value of 1 minor unit of a wager's currency in micro-units of its jackpot's.
  * - **Window**: a micro-batch of wagers written to Postgres in one transaction; it closes when it
- *   holds `AGGREGATOR_BATCH_MAX_EVENTS` wagers or its oldest has waited
- *   `AGGREGATOR_BATCH_MAX_WAIT_MS` (the aggregator's timer, `services/aggregator/src/window-queue.ts`).
+ *   holds `AGGREGATOR_BATCH_MAX_EVENTS` wagers, or when a writer is free to start it once a fetch
+ *   landed (the broker holds a fetch up to `AGGREGATOR_BATCH_MAX_WAIT_MS`;
+ *   `services/aggregator/src/window-queue.ts`).
  */
 
 export * from './batch.js';

@@ -1,6 +1,7 @@
 /**
- * The window queue on its own, with a scripted writer: windows close at their size, a
- * partition's windows are written one after the other, and stopping drops what no writer started.
+ * The window queue on its own, with a scripted writer: windows close at their size or when a
+ * writer is free for them, a partition's windows are written one after the other, and stopping
+ * drops what no writer started.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -25,7 +26,6 @@ function scripted(maxEvents: number) {
   const writes: { window: readonly Pending[]; finish: () => void }[] = [];
   const queue = createWindowQueue({
     maxEvents: () => maxEvents,
-    maxWaitMs: 60_000,
     stopping: () => false,
     write: (window) =>
       new Promise<void>((resolve) => {
@@ -94,6 +94,42 @@ void test('cases: which slices share a window, and how many windows are written 
     queue.abandon(new Error('end of case'));
     for (const w of writes) w.finish();
   }
+});
+
+void test('a window under the size is written once its fetch is handed over, if a writer is free', async () => {
+  const { queue, writes } = scripted(5);
+  void queue.add(slice(1, 2));
+  void queue.add(slice(2, 1)); // the same fetch: same turn of the event loop
+  assert.equal(writes.length, 0, 'not while the fetch is being handed over');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    writes.map((w) => w.window.map((p) => p.slice.partition)),
+    [[1, 2]],
+  );
+  writes[0]?.finish();
+});
+
+void test('while its partitions are being written, the open window grows, and is written when the writer is done', async () => {
+  const { queue, writes } = scripted(100);
+  void queue.add(slice(1, 2));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(writes.length, 1);
+  // Three more fetches while the first window is in its transaction.
+  for (const n of [3, 4, 5]) {
+    void queue.add(slice(1, n));
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(writes.length, 1, 'kept open: it could not start');
+  assert.equal(queue.queued(), 0);
+  writes[0]?.finish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(writes.length, 2);
+  assert.deepEqual(
+    writes[1]?.window.map((p) => p.slice.messages.length),
+    [3, 4, 5],
+    'one window of the three',
+  );
+  writes[1]?.finish();
 });
 
 void test('abandon: the open and the queued windows are rejected, the one being written commits, then drained resolves', async () => {
