@@ -94,6 +94,8 @@ const PARTITION_CHECK_INTERVAL_MS = 3_600_000; // hourly: partitions exist 7 day
  * Each check is two small broker requests and one indexed read.
  */
 const POSITIONS_CHECK_INTERVAL_MS = 30_000;
+/** Kafka offsets (for lag monitors; Postgres holds the positions) are committed this often at most. */
+const OFFSET_COMMIT_INTERVAL_MS = 500;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { kafka, pool, config, logger } = deps;
@@ -244,47 +246,49 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     }
   }
 
+  /**
+   * Kafka's committed offsets are only for lag monitors (KEDA, kafka-consumer-groups): the
+   * positions that count are in Postgres. So they are committed at most once every
+   * OFFSET_COMMIT_INTERVAL_MS, with each partition's newest position, not after every window (one
+   * request and one __consumer_offsets append saved per window).
+   */
+  const toCommit = new Map<number, string>();
+  let commitTimer: NodeJS.Timeout | undefined;
+  function commitSoon(positions: WindowOutcome['positions']): void {
+    if (stopping) return; // the group is being left; the next owner commits
+    for (const p of positions) toCommit.set(p.partition, p.nextOffset);
+    if (toCommit.size > 0) commitTimer ??= setTimeout(() => void commitNow(), OFFSET_COMMIT_INTERVAL_MS);
+  }
+  function commitNow(): Promise<void> {
+    commitTimer = undefined;
+    const offsets = [...toCommit].map(([partition, offset]) => ({ topic: config.topic, partition, offset }));
+    toCommit.clear();
+    return consumer
+      .commitOffsets(offsets)
+      .catch((e: unknown) =>
+        logger.info({ err: toError(e).message }, 'Kafka offset commit skipped (Postgres holds the position)'),
+      );
+  }
+
   /** Best effort: Postgres already holds the truth, these only tell others sooner. */
   async function afterCommit(outcome: WindowOutcome, hasOutbox: boolean): Promise<void> {
     fault('after_commit');
     for (const p of outcome.positions) lag.applied(config.topic, p.partition, BigInt(p.nextOffset));
-    const tasks: Promise<unknown>[] = [];
-    if (outcome.positions.length > 0) {
-      tasks.push(
-        consumer
-          .commitOffsets(
-            outcome.positions.map((p) => ({
-              topic: config.topic,
-              partition: p.partition,
-              offset: p.nextOffset,
-            })),
-          )
-          .catch((e: unknown) =>
-            logger.info(
-              { err: toError(e).message },
-              'Kafka offset commit skipped (Postgres holds the position)',
-            ),
-          ),
-      );
-    }
-    if (outcome.poolUpdates.length > 0) {
-      tasks.push(
-        producer
-          .send({
-            topic: config.poolUpdatesTopic,
-            acks: -1,
-            messages: outcome.poolUpdates.map(poolUpdateRecord),
-          })
-          .catch((e: unknown) =>
-            logger.warn(
-              { err: toError(e).message },
-              'pool updates not published; projectors resync from Postgres',
-            ),
-          ),
-      );
-    }
+    commitSoon(outcome.positions);
     if (hasOutbox) housekeeping.relaySoon();
-    await Promise.all(tasks);
+    if (outcome.poolUpdates.length > 0)
+      await producer
+        .send({
+          topic: config.poolUpdatesTopic,
+          acks: -1,
+          messages: outcome.poolUpdates.map(poolUpdateRecord),
+        })
+        .catch((e: unknown) =>
+          logger.warn(
+            { err: toError(e).message },
+            'pool updates not published; projectors resync from Postgres',
+          ),
+        );
   }
 
   /**
@@ -423,6 +427,10 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       stopping = true;
       hold.stop();
       for (const t of timers) clearInterval(t);
+      if (commitTimer !== undefined) {
+        clearTimeout(commitTimer);
+        await commitNow();
+      }
       // disconnect() waits for the eachBatch calls in flight, which only queue their slices. The
       // windows being written commit; the ones waiting are dropped, not written: a replica told
       // to stop in a rebalance (its partitions already promised elsewhere) leaves at once, and
