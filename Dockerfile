@@ -26,10 +26,10 @@ COPY infra/migrations infra/migrations
 COPY services/projector/page services/projector/page
 USER node
 ENV SERVICE=ingest
-# Memory (issue 8; why, in infra/build.ts SERVICE_NODE_FLAGS and SERVICE_ENV, which the stack
-# uses: keep them in step): malloc maps big buffers and keeps two arenas. No V8 heap flags: they
-# halved RSS but cost the aggregator 20-40 % of its rate; NODE_OPTIONS=--max-semi-space-size=1
-# trades rate for memory where memory is short.
+# Memory (issue 8; why, in infra/build.ts serviceArgs and SERVICE_ENV, which the stack uses: keep
+# them in step): malloc maps big buffers and keeps two arenas; V8's young generation is capped at
+# 4 MB a semi-space (not 16), which costs no measurable rate. Smaller nurseries (1 MB) cost the
+# aggregator 20-40 % of its rate; NODE_OPTIONS=--max-semi-space-size=1 makes that trade.
 ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 # exec replaces the shell: node becomes PID 1 and gets the SIGTERM of `docker stop` itself.
-CMD ["sh", "-c", "exec node dist/services/$SERVICE/src/main.js"]
+CMD ["sh", "-c", "exec node --max-semi-space-size=4 dist/services/$SERVICE/src/main.js"]

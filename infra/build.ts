@@ -28,15 +28,16 @@ export function compiledPath(source: string): string {
 /**
  * How every service is started (serviceArgs, SERVICE_ENV; issue 8; docs/scaling.md, "Memory"). The Dockerfile's CMD and ENV
  * say the same; keep them in step.
- * - No V8 heap flags. `--max-semi-space-size=1 --heap-growing-percent=30` cut a draining
- *   aggregator's peak RSS from ~300 to ~120-180 MB, but its wagers live through a window's
- *   transaction, so with a 1 MB young generation every one is promoted and the old space is
- *   collected again and again: measured back to back (compiled aggregator draining 200,000
- *   wagers, bench:aggregator, own process) 22,500-22,800 events/s without them, 13,600 with both,
- *   17,800 with the semi-space alone and 20,700 with the growing factor alone; end to end
- *   (`npm run bench -- --quick`) the drain went from 14,800 to 24,800 wagers/s without them.
- *   Throughput first: a deployment short of memory can add them (NODE_OPTIONS takes the
- *   semi-space flag) and pays in rate.
+ * - `--max-semi-space-size=4`: V8's young generation at up to 4 MB a semi-space instead of 16.
+ *   At the sweep's rates (2026-12-01, `npm run bench -- --rates 1000,5000`, AMD EPYC) the
+ *   projector's peak RSS at 5,000/s went from 117 to 92 MB and the aggregators' from 128-130 to
+ *   102-121 MB, for ~4 % more CPU; the compiled aggregator draining 200,000 wagers
+ *   (`bench:aggregator`, own process, two runs each) reached 35,465 and 42,315 events/s with it,
+ *   30,168 and 44,892 without (one earlier run on a slower Xeon: 20,302 against 22,500-22,800).
+ *   Smaller is not better: with `--max-semi-space-size=1 --heap-growing-percent=30` a window's
+ *   wagers, which live through its transaction, are all promoted and the old space is collected
+ *   again and again: 13,600 events/s against 22,500-22,800 (17,800 with the 1 MB semi-space
+ *   alone, 20,700 with the growing factor alone), and the end-to-end drain 14,800 against 24,800.
  * - `MALLOC_ARENA_MAX=2`, `MALLOC_MMAP_THRESHOLD_=131072` (glibc): buffers over 128 kB (a 4 MB
  *   Kafka fetch, COPY chunks) are mapped and unmapped, not carved from malloc's heap, where the
  *   holes they left kept ~20 MB resident; two arenas instead of eight per core for the threads.
@@ -46,9 +47,9 @@ export const SERVICE_ENV: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: '131072',
 };
 
-/** `node` arguments that run a service's build: the one place a service's node flags would go. */
+/** `node` arguments that run a service's build: the one place a service's node flags go. */
 export function serviceArgs(source: string): string[] {
-  return [compiledPath(source)];
+  return ['--max-semi-space-size=4', compiledPath(source)];
 }
 
 function pidAlive(pid: number): boolean {
