@@ -193,6 +193,19 @@ void test('a re-sent wager in a later batch counts once, and a restarted aggrega
     'all 1,300 messages consumed',
   );
   assert.equal(await appliedEvents(), before + 1000, 'the 300 re-sends changed nothing');
+  // Lag monitors (KEDA) read the group's offsets in Kafka: committed within a second of Postgres.
+  const admin = kafka.admin();
+  await admin.connect();
+  const kafkaOffsetsSum = async () =>
+    ((await admin.fetchOffsets({ groupId: t.groupId, topics: [t.topic] }))[0]?.partitions ?? []).reduce(
+      (n, p) => n + Math.max(0, Number(p.offset)),
+      0,
+    );
+  assert.ok(
+    await eventually(async () => (await kafkaOffsetsSum()) === 1300, 5_000),
+    `Kafka's committed offsets reach the stored positions (sum ${await kafkaOffsetsSum()}, want 1300)`,
+  );
+  await admin.disconnect();
   await a.stop();
   // The same group again: Postgres holds the position, nothing is re-applied.
   const b = await t.start({ batchMaxEvents: 100 });
