@@ -29,7 +29,9 @@
  * (`--quick`: quick.json, quick.svg); the fields are documented in bench/README.md.
  *
  * Settings: KAFKA_BROKERS, DATABASE_URL (its server; a database `jackpot_e2e_…` is created and
- * dropped), BENCH_SEED, BENCH_KEEP=1 (keep the database, topics and logs for a look afterwards).
+ * dropped), BENCH_SEED, BENCH_KEEP=1 (keep the database, topics and logs for a look afterwards),
+ * BENCH_SERVICE_LOG_LEVEL (default warn; `debug` logs each aggregator window's steps in
+ * .stack/logs/bench-e2e-aggregator-*.log).
  *
  * Why one file: it is one script whose steps share the run's database, topics, processes and
  * samplers, read top to bottom; what stands alone is in bench/e2e/ (/proc accounting, sampler,
@@ -685,7 +687,7 @@ async function main(): Promise<number> {
       ...topics,
       PROJECTOR_TOPIC: topics.POOL_UPDATES_TOPIC,
       AGGREGATOR_GROUP_ID: `bench-e2e.${suffix}`,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env['BENCH_SERVICE_LOG_LEVEL'] ?? 'warn',
     };
     projector = {
       name: 'bench-e2e-projector',
