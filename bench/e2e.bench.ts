@@ -75,7 +75,8 @@ import { createSampler, type Sampler } from './e2e/sampler.js';
 import { runNaive, type NaiveRun } from './lib/naive-consumer.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const MAX_OFFERED_RATE = 200_000;
+/** The producer's ceiling stands for "as fast as it goes": in-flight events are capped below. */
+const MAX_OFFERED = 200_000;
 const QUICK = process.argv.includes('--quick');
 /**
  * `--rates 1000,5000`: only the warm-up and these offered rates with 2 replicas (no maximum, drain,
@@ -88,7 +89,7 @@ function ratesArg(argv: readonly string[]): number[] | null {
   const i = argv.indexOf('--rates');
   if (i < 0) return null;
   const rates = (argv[i + 1] ?? '').split(',').map(Number);
-  if (rates.length === 0 || !rates.every((r) => Number.isInteger(r) && r > 0 && r <= MAX_OFFERED_RATE))
+  if (rates.length === 0 || !rates.every((r) => Number.isInteger(r) && r > 0 && r <= MAX_OFFERED))
     throw new Error(
       `--rates takes offered rates a second, e.g. --rates 1000,5000 (got ${argv[i + 1] ?? 'nothing'})`,
     );
@@ -129,8 +130,6 @@ const PLAN: Plan = QUICK
       copyWagers: 300_000,
     };
 
-/** The producer's ceiling stands for "as fast as it goes": in-flight events are capped below. */
-const MAX_OFFERED = MAX_OFFERED_RATE;
 /**
  * 10,000: as fast as 40,000 on this machine (measured: the broker acknowledges at the same rate),
  * with a quarter of the queueing in front of the broker, so a probe's latency is less the load

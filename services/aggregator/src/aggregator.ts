@@ -1,8 +1,9 @@
 /**
  * The Kafka edge of the aggregator: a consumer group on the wagers topic whose fetched
- * per-partition batches are gathered into windows (flushed at a maximum count or a maximum wait,
- * whichever comes first) and written by `applyWindow` in one Postgres transaction each. Only after
- * the commit are the offsets committed to Kafka, pool updates published and dead letters relayed.
+ * per-partition batches are gathered into windows (written as soon as a writer is free for them,
+ * or at a maximum count: window-queue.ts) and written by `applyWindow` in one Postgres transaction
+ * each. Only after the commit are pool updates published, dead letters relayed and (at most every
+ * 500 ms, as a hint for lag monitors) offsets committed to Kafka.
  *
  * Postgres holds the authoritative position: on every assignment the replica checks that the
  * stored positions belong to the topic it reads (shared/src/positions.ts), creates the missing

@@ -29,8 +29,6 @@ export interface Pending {
 export interface WindowQueue {
   /** Adds a slice to the open window; settles with that window's outcome. */
   add(slice: Slice): Promise<WindowOutcome>;
-  /** Closes the open window now. */
-  flush(): void;
   /** Closed windows waiting for a writer. */
   queued(): number;
   /** Resolves when no window is queued or being written. */
@@ -80,16 +78,20 @@ export function createWindowQueue(opts: {
     else check ??= setImmediate(closeIfWriterFree);
   }
 
+  /**
+   * A writer is free, and no window being written has a partition of this one. A partition in a
+   * window being written keeps the next window with that partition (a later slice of a batch cut
+   * in two, or the next fetch) waiting: its fence must see the earlier slice's position. A position
+   * never written yet (-1) accepts any first offset, so a race there would skip the earlier slice.
+   */
+  function canStart(window: readonly Pending[]): boolean {
+    return writing < WINDOWS_IN_FLIGHT && !window.some((p) => partitionsWriting.has(p.slice.partition));
+  }
+
   /** Closes the open window if it would be written at once; else it keeps growing until it would. */
   function closeIfWriterFree(): void {
     check = undefined;
-    if (
-      pending.length > 0 &&
-      queued.length === 0 &&
-      writing < WINDOWS_IN_FLIGHT &&
-      !pending.some((p) => partitionsWriting.has(p.slice.partition))
-    )
-      flushNow();
+    if (pending.length > 0 && queued.length === 0 && canStart(pending)) flushNow();
   }
 
   function flushNow(): void {
@@ -104,13 +106,10 @@ export function createWindowQueue(opts: {
   }
 
   function startWrites(): void {
-    while (writing < WINDOWS_IN_FLIGHT && queued.length > 0) {
-      const window = queued[0] as Pending[];
-      // A partition in a window being written keeps the next window with that partition (a later
-      // slice of a batch cut in two) waiting: its fence must see the earlier slice's position. A
-      // position never written yet (-1) accepts any first offset, so a race there would skip the
-      // earlier slice. Windows start in order, so the head waits and the rest wait behind it.
-      if (window.some((p) => partitionsWriting.has(p.slice.partition))) return;
+    for (;;) {
+      const window = queued[0];
+      // Windows start in order: when the head cannot, the rest wait behind it.
+      if (window === undefined || !canStart(window)) return;
       queued.shift();
       opts.onQueueChange();
       writing++;
@@ -139,7 +138,6 @@ export function createWindowQueue(opts: {
       schedule();
       return outcome;
     },
-    flush: flushNow,
     queued: () => queued.length,
     abandon(reason) {
       if (check !== undefined) clearImmediate(check);
