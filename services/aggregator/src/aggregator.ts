@@ -17,7 +17,8 @@
  *
  * This file wires the consumer group to the pieces: window-queue.ts (windows and their writers),
  * fetch-hold.ts (backpressure), positions-gate.ts (positions checked and sought to),
- * poison-split.ts, housekeeping.ts (outbox relay, daily partitions) and window-metrics.ts.
+ * poison-split.ts, housekeeping.ts (outbox relay, daily partitions), offset-commits.ts (Kafka's
+ * committed offsets, for lag monitors) and window-metrics.ts.
  */
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Meter } from '@opentelemetry/api';
@@ -31,6 +32,7 @@ import type { MemoryPressure } from '../../../shared/src/memory-budget.js';
 import { DEFAULT_FETCH_MAX_BYTES, type AggregatorConfig, type FaultPoint } from './config.js';
 import { applyWindow, type Slice, type WindowOutcome } from './apply-window.js';
 import { createFetchHold } from './fetch-hold.js';
+import { createOffsetCommits } from './offset-commits.js';
 import { createHousekeeping } from './housekeeping.js';
 import { applyIsolating, type ApplySlices } from './poison-split.js';
 import { createPositionsGate } from './positions-gate.js';
@@ -261,35 +263,19 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     }
   }
 
-  /**
-   * Kafka's committed offsets are only for lag monitors (KEDA, kafka-consumer-groups): the
-   * positions that count are in Postgres. So they are committed at most once every
-   * OFFSET_COMMIT_INTERVAL_MS, with each partition's newest position, not after every window (one
-   * request and one __consumer_offsets append saved per window).
-   */
-  const toCommit = new Map<number, string>();
-  let commitTimer: NodeJS.Timeout | undefined;
-  function commitSoon(positions: WindowOutcome['positions']): void {
-    if (stopping) return; // the group is being left; the next owner commits
-    for (const p of positions) toCommit.set(p.partition, p.nextOffset);
-    if (toCommit.size > 0) commitTimer ??= setTimeout(() => void commitNow(), OFFSET_COMMIT_INTERVAL_MS);
-  }
-  function commitNow(): Promise<void> {
-    commitTimer = undefined;
-    const offsets = [...toCommit].map(([partition, offset]) => ({ topic: config.topic, partition, offset }));
-    toCommit.clear();
-    return consumer
-      .commitOffsets(offsets)
-      .catch((e: unknown) =>
-        logger.info({ err: toError(e).message }, 'Kafka offset commit skipped (Postgres holds the position)'),
-      );
-  }
+  const kafkaOffsets = createOffsetCommits({
+    topic: config.topic,
+    intervalMs: OFFSET_COMMIT_INTERVAL_MS,
+    commit: (o) => consumer.commitOffsets(o),
+    onError: (e) =>
+      logger.info({ err: toError(e).message }, 'Kafka offset commit skipped (Postgres holds the position)'),
+  });
 
   /** Best effort: Postgres already holds the truth, these only tell others sooner. */
   async function afterCommit(outcome: WindowOutcome, hasOutbox: boolean): Promise<void> {
     fault('after_commit');
     for (const p of outcome.positions) lag.applied(config.topic, p.partition, BigInt(p.nextOffset));
-    commitSoon(outcome.positions);
+    kafkaOffsets.add(outcome.positions);
     if (hasOutbox) housekeeping.relaySoon();
     if (outcome.poolUpdates.length > 0)
       await producer
@@ -401,7 +387,9 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       await consumer.connect();
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         joined = true;
-        positions.assign([...(payload.memberAssignment[config.topic] ?? [])]);
+        const assigned = [...(payload.memberAssignment[config.topic] ?? [])];
+        positions.assign(assigned);
+        kafkaOffsets.assign(assigned);
       });
       // A consumer restarted after a crash starts unpaused: a hold still in force pauses it again.
       consumer.on(consumer.events.GROUP_JOIN, () => {
@@ -442,10 +430,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       stopping = true;
       hold.stop();
       for (const t of timers) clearInterval(t);
-      if (commitTimer !== undefined) {
-        clearTimeout(commitTimer);
-        await commitNow();
-      }
+      await kafkaOffsets.stop();
       // disconnect() waits for the eachBatch calls in flight, which only queue their slices. The
       // windows being written commit; the ones waiting are dropped, not written: a replica told
       // to stop in a rebalance (its partitions already promised elsewhere) leaves at once, and
