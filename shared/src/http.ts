@@ -1,7 +1,8 @@
 /**
  * The HTTP edge every service shares: Fastify with the contract's error shape
  * `{"error": {"code", "message", "details"?}}`, and the operational endpoints
- * `GET /healthz` (alive), `GET /readyz` (dependencies reachable) and `GET /metrics`.
+ * `GET /healthz` (alive), `GET /readyz` (dependencies reachable; also the gauge `jackpot.ready`)
+ * and `GET /metrics`.
  *
  * Bounded against slow and greedy clients (see `HttpLimits`): a request must send its headers and
  * its body within set times (else `408`), an idle keep-alive connection is closed, and past the
@@ -141,6 +142,9 @@ export function sendError(
     .code(status)
     .send({ error: details === undefined ? { code, message } : { code, message, details } });
 }
+
+/** How long the `jackpot.ready` gauge waits for the readiness check before it reports 0. */
+const READY_METRIC_TIMEOUT_MS = 2_000;
 
 /** Why a connection or request was refused, the attribute of `http.server.refusals`. */
 type RefusalReason = 'over_capacity' | 'connection_dropped' | 'request_timeout';
@@ -286,9 +290,28 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
     sendError(reply, 404, 'not_found', `no route for ${req.method} ${req.url}`),
   );
 
+  const notReady = (): Promise<string | null> =>
+    opts.ready().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
+  // Readiness as a metric too, checked when Prometheus scrapes: a probe only takes an instance out
+  // of rotation, the gauge lets an alert say which one is not ready and for how long. A check
+  // that hangs (a database not answering) counts as not ready after READY_METRIC_TIMEOUT_MS,
+  // so the scrape itself is not held.
+  opts.telemetry.meter
+    .createObservableGauge('jackpot.ready', {
+      description: '1 when the instance is ready (GET /readyz answers 200), else 0',
+    })
+    .addCallback(async (result) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('readiness check timed out'), READY_METRIC_TIMEOUT_MS);
+      });
+      const reason = await Promise.race([notReady(), late]).finally(() => clearTimeout(timer));
+      result.observe(reason === null ? 1 : 0);
+    });
+
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const reason = await opts.ready().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
+    const reason = await notReady();
     return reason === null ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reason });
   });
   app.get('/metrics', (req, reply) => {

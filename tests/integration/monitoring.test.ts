@@ -363,6 +363,16 @@ const ALERT_CASES: AlertCase[] = [
     firing: [{ severity: 'critical', job: 'aggregator', instance: 'a:8090' }],
   },
   {
+    name: 'an aggregator not ready for 6 minutes, another back after 3',
+    series: {
+      'jackpot_ready{job="aggregator",instance="a:8090"}': '0x10',
+      'jackpot_ready{job="aggregator",instance="b:8090"}': '0 0 0 1 1 1 1 1 1 1 1',
+    },
+    alert: 'JackpotNotReady',
+    at: '6m',
+    firing: [{ severity: 'warning', job: 'aggregator', instance: 'a:8090' }],
+  },
+  {
     name: 'no aggregator at all',
     series: { 'up{job="ingest",instance="i:8080"}': '1x10' },
     alert: 'JackpotNoAggregator',
