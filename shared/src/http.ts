@@ -10,6 +10,7 @@
  * closed as they arrive. Every refusal is counted in `http.server.refusals` by reason.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ObservableResult } from '@opentelemetry/api';
 import type { Socket } from 'node:net';
 import Fastify, {
   LogController,
@@ -296,18 +297,22 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
   // of rotation, the gauge lets an alert say which one is not ready and for how long. A check
   // that hangs (a database not answering) counts as not ready after READY_METRIC_TIMEOUT_MS,
   // so the scrape itself is not held.
-  opts.telemetry.meter
-    .createObservableGauge('jackpot.ready', {
-      description: '1 when the instance is ready (GET /readyz answers 200), else 0',
-    })
-    .addCallback(async (result) => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve('readiness check timed out'), READY_METRIC_TIMEOUT_MS);
-      });
-      const reason = await Promise.race([notReady(), late]).finally(() => clearTimeout(timer));
-      result.observe(reason === null ? 1 : 0);
+  const readyGauge = opts.telemetry.meter.createObservableGauge('jackpot.ready', {
+    description: '1 when the instance is ready (GET /readyz answers 200), else 0',
+  });
+  const observeReady = async (result: ObservableResult): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('readiness check timed out'), READY_METRIC_TIMEOUT_MS);
     });
+    const reason = await Promise.race([notReady(), late]).finally(() => clearTimeout(timer));
+    result.observe(reason === null ? 1 : 0);
+  };
+  readyGauge.addCallback(observeReady);
+  app.addHook('onClose', (_app, done) => {
+    readyGauge.removeCallback(observeReady);
+    done();
+  });
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -1,6 +1,6 @@
 /**
  * What operators read on `GET /metrics`, as Prometheus reads it (the exporter's text, parsed):
- * the runtime gauges every service exports, a Postgres pool's use and wait time, and the
+ * the runtime gauges every service exports, its readiness, a Postgres pool's use and wait time, and the
  * aggregator's consumer lag per partition and replica, on the real broker and database.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { replicaId, trackConsumerLag } from '../../shared/src/consumer-lag.js';
 import { createPool } from '../../shared/src/db.js';
+import { createHttpServer } from '../../shared/src/http.js';
 import { createLogger } from '../../shared/src/logger.js';
 import { startTelemetry } from '../../shared/src/telemetry.js';
 import { createAggregator } from '../../services/aggregator/src/aggregator.js';
@@ -84,6 +85,27 @@ void test('every service exports its RSS, heap and event-loop delay', async () =
   assert.ok(p99 !== undefined && p99 > 0 && p99 <= max);
   // A second scraper (a report, another Prometheus) right after sees the same stall: reading does not reset it.
   assert.ok((valueOf(await scrape(), 'nodejs_eventloop_delay_max') ?? 0) >= max);
+});
+
+void test('jackpot_ready says what GET /readyz says, and 0 when the check hangs', async () => {
+  let ready: () => Promise<string | null> = () => Promise.resolve('not yet a member of the consumer group');
+  const app = createHttpServer({ logger, telemetry, ready: () => ready() });
+  assert.equal(valueOf(await scrape(), 'jackpot_ready'), 0);
+  assert.equal((await app.inject('/readyz')).statusCode, 503);
+  ready = () => Promise.resolve(null);
+  assert.equal(valueOf(await scrape(), 'jackpot_ready'), 1);
+  assert.equal((await app.inject('/readyz')).statusCode, 200);
+  ready = () => Promise.reject(new Error('connection refused'));
+  assert.equal(valueOf(await scrape(), 'jackpot_ready'), 0);
+  ready = () => new Promise(() => undefined); // a database that never answers
+  const t0 = performance.now();
+  assert.equal(valueOf(await scrape(), 'jackpot_ready'), 0);
+  assert.ok(performance.now() - t0 < 5_000, 'the scrape is not held by the hanging check');
+  // Closed, the server no longer checks (the exporter keeps the last value): no 2 s wait.
+  await app.close();
+  const t1 = performance.now();
+  await scrape();
+  assert.ok(performance.now() - t1 < 1_500, 'a closed server is not checked any more');
 });
 
 void test('a pool reports its connections by state, its waiting callers and how long they waited', async () => {
