@@ -291,7 +291,7 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
     sendError(reply, 404, 'not_found', `no route for ${req.method} ${req.url}`),
   );
 
-  const notReady = (): Promise<string | null> =>
+  const whyNotReady = (): Promise<string | null> =>
     opts.ready().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
   // Readiness as a metric too, checked when Prometheus scrapes: a probe only takes an instance out
   // of rotation, the gauge lets an alert say which one is not ready and for how long. A check
@@ -305,7 +305,7 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
     const late = new Promise<string>((resolve) => {
       timer = setTimeout(() => resolve('readiness check timed out'), READY_METRIC_TIMEOUT_MS);
     });
-    const reason = await Promise.race([notReady(), late]).finally(() => clearTimeout(timer));
+    const reason = await Promise.race([whyNotReady(), late]).finally(() => clearTimeout(timer));
     result.observe(reason === null ? 1 : 0);
   };
   readyGauge.addCallback(observeReady);
@@ -316,7 +316,7 @@ export function createHttpServer(opts: OpsOptions): FastifyInstance {
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const reason = await notReady();
+    const reason = await whyNotReady();
     return reason === null ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reason });
   });
   app.get('/metrics', (req, reply) => {
