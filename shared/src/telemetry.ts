@@ -118,7 +118,7 @@ export function startTelemetry(serviceName: string, opts: TelemetryOptions = {})
 }
 
 /**
- * Heap, RSS and event-loop delay, read when Prometheus scrapes; between scrapes only the
+ * Heap, RSS, CPU time and event-loop delay, read when Prometheus scrapes; between scrapes only the
  * event-loop sampler runs, and a timer every EVENT_LOOP_WINDOW_MS.
  */
 function observeRuntime(meter: Meter): () => void {
@@ -142,6 +142,12 @@ function observeRuntime(meter: Meter): () => void {
     unit: 's',
     description: 'Longest event-loop delay over the last 30 to 60 s',
   });
+  // OpenTelemetry's process.cpu.time (seconds, by cpu.mode): Prometheus' process_cpu_time_total,
+  // whose rate is the cores the process uses (`npm run jackpot -- report` reads it).
+  const cpuTime = meter.createObservableCounter('process.cpu.time', {
+    unit: 's',
+    description: 'CPU time of the process, by cpu.mode (user, system)',
+  });
   const delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
   delay.enable();
   // Nanoseconds; 0 before the first sample.
@@ -155,6 +161,9 @@ function observeRuntime(meter: Meter): () => void {
   roll.unref();
   const callback = (r: BatchObservableResult): void => {
     r.observe(rss, process.memoryUsage.rss());
+    const cpu = process.cpuUsage(); // microseconds
+    r.observe(cpuTime, cpu.user / 1e6, { 'cpu.mode': 'user' });
+    r.observe(cpuTime, cpu.system / 1e6, { 'cpu.mode': 'system' });
     const heap = getHeapStatistics();
     r.observe(heapUsed, heap.used_heap_size);
     r.observe(heapLimit, heap.heap_size_limit);
@@ -163,7 +172,7 @@ function observeRuntime(meter: Meter): () => void {
     r.observe(delayP99, Math.max(now.p99, previous.p99) / 1e9);
     r.observe(delayMax, Math.max(now.max, previous.max) / 1e9);
   };
-  const observables = [rss, heapUsed, heapLimit, delayP99, delayMax];
+  const observables = [rss, heapUsed, heapLimit, cpuTime, delayP99, delayMax];
   meter.addBatchObservableCallback(callback, observables);
   return () => {
     meter.removeBatchObservableCallback(callback, observables);

@@ -4,6 +4,7 @@
  * Then the aggregator is stopped while wagers keep arriving: the lag grows and nothing answers.
  */
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { createApiKey } from '../../shared/src/api-keys.js';
 import type { Figures, Verdict } from '../../services/cli/src/bottleneck.js';
@@ -107,6 +108,9 @@ void test(
     assert.ok((r.figures.producedPerS ?? 0) > 50, `wagers in: ${JSON.stringify(r.figures)}`);
     assert.ok((r.figures.appliedPerS ?? 0) > 50, `applied: ${JSON.stringify(r.figures)}`);
     assert.ok(r.figures.windowBusy !== null && r.figures.windowBusy > 0 && r.figures.windowBusy <= 1);
+    // The aggregator's own CPU (process_cpu_time_total): some, and no more than the machine has.
+    const cpu = r.figures.aggregatorCpuCores;
+    assert.ok(cpu !== null && cpu > 0 && cpu <= availableParallelism(), `aggregator CPU ${cpu} cores`);
     assert.ok((r.figures.phaseSeconds['copy'] ?? 0) > 0, JSON.stringify(r.figures.phaseSeconds));
     assert.ok((r.figures.phaseSeconds['claim'] ?? 0) > 0, JSON.stringify(r.figures.phaseSeconds));
     assert.ok(r.figures.gatewayP95Ms !== null && r.figures.gatewayP95Ms > 0);
@@ -120,6 +124,7 @@ void test(
     assert.match(text.stdout, /aggregator-1 +up/);
     assert.match(text.stdout, /gateway +up/);
     assert.match(text.stdout, /^bottleneck: \S+/m);
+    assert.match(text.stdout, /aggregator CPU +\d+\.\d\d cores/);
 
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

@@ -64,7 +64,7 @@ function valueOf(
     ?.value;
 }
 
-void test('every service exports its RSS, heap and event-loop delay', async () => {
+void test('every service exports its RSS, heap, CPU time and event-loop delay', async () => {
   const first = await scrape();
   const rss = valueOf(first, 'process_memory_usage');
   const heap = valueOf(first, 'v8js_memory_heap_used');
@@ -73,7 +73,16 @@ void test('every service exports its RSS, heap and event-loop delay', async () =
   assert.ok(heap !== undefined && limit !== undefined && heap > 0 && heap < limit && limit <= rss * 1000);
   assert.ok(heap < rss);
 
-  // Block the loop for 150 ms: the delay gauges show it, to every scraper alike.
+  const cpuOf = (samples: readonly Sample[]) => ({
+    user: valueOf(samples, 'process_cpu_time_total', { cpu_mode: 'user' }) ?? NaN,
+    system: valueOf(samples, 'process_cpu_time_total', { cpu_mode: 'system' }) ?? NaN,
+  });
+  const cpuBefore = cpuOf(first);
+  const own = process.cpuUsage();
+  assert.ok(cpuBefore.user > 0 && cpuBefore.user <= own.user / 1e6, `user ${cpuBefore.user} s`);
+  assert.ok(cpuBefore.system >= 0 && cpuBefore.system <= own.system / 1e6, `system ${cpuBefore.system} s`);
+
+  // Block the loop for 150 ms: the delay gauges show it, to every scraper alike, and the CPU time grows by it.
   const until = performance.now() + 150;
   while (performance.now() < until);
   // The sampler's timer records the stall when it fires next, in the next turn of the loop.
@@ -83,6 +92,9 @@ void test('every service exports its RSS, heap and event-loop delay', async () =
   const p99 = valueOf(blocked, 'nodejs_eventloop_delay_p99');
   assert.ok(max !== undefined && max >= 0.14 && max < 10, `max ${max}`);
   assert.ok(p99 !== undefined && p99 > 0 && p99 <= max);
+  const cpuAfter = cpuOf(blocked);
+  const spent = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+  assert.ok(spent >= 0.1 && spent < 10, `CPU seconds over a 150 ms busy loop: ${spent}`);
   // A second scraper (a report, another Prometheus) right after sees the same stall: reading does not reset it.
   assert.ok((valueOf(await scrape(), 'nodejs_eventloop_delay_max') ?? 0) >= max);
 });
