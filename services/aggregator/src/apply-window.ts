@@ -21,7 +21,9 @@ import { pipeline } from 'node:stream/promises';
 
 import { from as copyFrom } from 'pg-copy-streams';
 import {
+  claimWeeks,
   fxRateKey,
+  MS_PER_HOUR,
   planBatch,
   type BatchPlan,
   type BatchWager,
@@ -45,6 +47,13 @@ import { createHourlyRollup } from './hourly-rollup.js';
 import { createLedgerEncoder } from './ledger-copy.js';
 import { AppError } from '../../../shared/src/errors.js';
 import * as sql from './sql.js';
+
+/**
+ * How long into a UTC week a claim also takes its ids in the week before (sql.claimEvents): a
+ * window transaction that started before Monday 00:00 and claims later than this could still
+ * race a Monday claim of the same id. Windows take milliseconds to seconds; an hour is the margin.
+ */
+const CLAIM_GRACE_MS = MS_PER_HOUR;
 
 export interface InMessage {
   readonly offset: string;
@@ -135,16 +144,16 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
 
   // 1. The fence.
   const stored = new Map<number, bigint>();
-  let claimWeek = '';
+  let startedMs = 0;
   for (const r of (
     await client.query<{
       partition: number;
       next_offset: string;
       cluster_id: string | null;
-      claim_week: string;
+      now_ms: string;
     }>(sql.lockOffsets(groupId, topic, partitions))
   ).rows) {
-    claimWeek = r.claim_week;
+    startedMs = Number(r.now_ms);
     if (r.cluster_id !== input.clusterId) {
       throw new AppError(
         'POSITIONS_FOREIGN',
@@ -272,7 +281,8 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
   let mysteryWins = 0;
   let poolUpdates: PoolUpdateMessage[] = [];
   if (screen !== undefined) {
-    // 5. Claims.
+    // 5. Claims, in the week the transaction started (and, in a week's first hour, the one before).
+    const weeks = claimWeeks(startedMs, CLAIM_GRACE_MS);
     const seen = new Set(
       claimable.length === 0
         ? []
@@ -280,7 +290,8 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
             await client.query<{ event_id: string }>(
               sql.claimEvents(
                 claimable.map((p) => p.wager.eventId),
-                claimWeek,
+                weeks.week,
+                weeks.alsoWeek,
               ),
             )
           ).rows.map((r) => r.event_id),

@@ -1,8 +1,8 @@
 /**
  * The aggregator's statements, one builder each, `$n` parameters and arrays through unnest.
  * Lock order inside a batch transaction, the same for every replica so they never deadlock:
- * consumer_offsets rows (by partition), applied_events keys (by event id), pool_totals rows
- * (by pool id). Wins lock only pool_totals rows.
+ * consumer_offsets rows (by partition), applied_events keys (by event id, then week),
+ * pool_totals rows (by pool id). Wins lock only pool_totals rows.
  */
 import type { Sql } from '../../../shared/src/db.js';
 import type { HourlyRollupRows } from './hourly-rollup.js';
@@ -11,12 +11,12 @@ import type { HourlyRollupRows } from './hourly-rollup.js';
  * The fence: locks the position rows of these partitions, in partition order, and returns them
  * with the Kafka cluster they belong to. Rows are created when a partition is assigned (see
  * shared/src/positions.ts), never here: a partition without one is not applied. Each row also
- * carries the UTC week of the transaction's start (`now()`), the week the window's claims go to
- * (see claimEvents).
+ * carries the transaction's start (`now()`, epoch milliseconds), from which the weeks of the
+ * window's claims are worked out (`claimWeeks`, shared/src/domain/partitions.ts; see claimEvents).
  */
 export const lockOffsets = (groupId: string, topic: string, partitions: readonly number[]): Sql => ({
   text: `SELECT o.partition, o.next_offset::text AS next_offset, s.cluster_id,
-                date_trunc('week', now() AT TIME ZONE 'UTC')::date::text AS claim_week
+                floor(extract(epoch FROM now()) * 1000)::bigint::text AS now_ms
          FROM jackpot.consumer_offsets o
          LEFT JOIN jackpot.consumer_sources s ON s.group_id = o.group_id AND s.topic = o.topic
          WHERE o.group_id = $1 AND o.topic = $2 AND o.partition = ANY($3::int[])
@@ -63,21 +63,44 @@ export const gameLinksAndRates = (gameIds: readonly string[], currencies: readon
  * week, read by the fence in the same transaction (`now()` is the transaction's start, so it is
  * the week this statement would compute), and sent as a parameter rather than computed here: the
  * planner then prunes this week's partition and the later ones from the lookup before it runs,
- * instead of probing this week's index (the one that grows all week) once per id. (Two windows
- * claiming one id at the same moment across midnight between Sunday and Monday UTC could both
- * win; they would have to hold the same id under two Kafka keys, since one key's partition is
- * applied by one window at a time.)
+ * instead of probing this week's index (the one that grows all week) once per id.
+ *
+ * Across midnight between Sunday and Monday UTC, two windows claiming one id (it would take one
+ * id under two Kafka keys: one key's partition is applied by one window at a time) could each
+ * miss the other's uncommitted row in the other week's partition. So in the first hour of a week
+ * (`alsoWeek`, `claimWeeks` in shared/src/domain/partitions.ts) a claim takes each id in the week
+ * before too, and an id is new only if it was taken in both: the late Sunday claim and the early
+ * Monday one collide on the week before's key, the early Monday claims and the later ones on this
+ * week's. Rows are inserted in (id, week) order, one order for every claim.
  */
-export const claimEvents = (eventIds: readonly string[], week: string): Sql => ({
-  text: `WITH ids AS (SELECT id FROM unnest(string_to_array($1::text, ',')::uuid[]) AS id),
+export const claimEvents = (
+  eventIds: readonly string[],
+  week: string,
+  alsoWeek: string | null = null,
+): Sql =>
+  alsoWeek === null
+    ? {
+        text: `WITH ids AS (SELECT id FROM unnest(string_to_array($1::text, ',')::uuid[]) AS id),
               earlier AS (SELECT e.event_id FROM jackpot.applied_events e
                           WHERE e.event_id IN (SELECT id FROM ids) AND e.claimed_week < $2::date),
               claimed AS (INSERT INTO jackpot.applied_events (event_id, claimed_week)
                           SELECT id, $2::date FROM ids WHERE id NOT IN (SELECT event_id FROM earlier) ORDER BY id
                           ON CONFLICT DO NOTHING RETURNING event_id)
          SELECT id::text AS event_id FROM ids WHERE id NOT IN (SELECT event_id FROM claimed)`,
-  values: [eventIds.join(','), week],
-});
+        values: [eventIds.join(','), week],
+      }
+    : {
+        text: `WITH ids AS (SELECT id FROM unnest(string_to_array($1::text, ',')::uuid[]) AS id),
+              earlier AS (SELECT e.event_id FROM jackpot.applied_events e
+                          WHERE e.event_id IN (SELECT id FROM ids) AND e.claimed_week < $3::date),
+              claimed AS (INSERT INTO jackpot.applied_events (event_id, claimed_week)
+                          SELECT id, w FROM ids CROSS JOIN (VALUES ($3::date), ($2::date)) AS weeks (w)
+                          WHERE id NOT IN (SELECT event_id FROM earlier) ORDER BY id, w
+                          ON CONFLICT DO NOTHING RETURNING event_id),
+              taken AS (SELECT event_id FROM claimed GROUP BY event_id HAVING count(*) = 2)
+         SELECT id::text AS event_id FROM ids WHERE id NOT IN (SELECT event_id FROM taken)`,
+        values: [eventIds.join(','), week, alsoWeek],
+      };
 
 /**
  * One row a wager, its pool shares as parallel arrays (migration 0009); binary format: see

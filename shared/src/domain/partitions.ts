@@ -51,3 +51,28 @@ export function ledgerPartitionsAhead(
   }
   return out;
 }
+
+/**
+ * The weeks a claim of event ids made at `epochMs` (the claiming transaction's start, Postgres'
+ * `now()`) goes to in the duplicate check (`jackpot.applied_events`, partitioned by `claimed_week`,
+ * the UTC week from Monday, `YYYY-MM-DD`): its own week, and in the first `graceMs` of a week the
+ * week before as well (`alsoWeek`; else null).
+ *
+ * Why: a primary key is unique only within a partition. Two transactions claiming one id across
+ * midnight between Sunday and Monday, one in each week, would each miss the other's uncommitted
+ * row and both win. A claim in the grace period also takes the id in the week before, where the
+ * late Sunday claim took it, so the two collide on that key and the later one waits and finds it;
+ * and a claim after the grace period collides with the grace claims in its own week. What is left
+ * is a transaction that started before Monday 00:00 UTC and claims more than `graceMs` later.
+ */
+export function claimWeeks(epochMs: number, graceMs: number): { week: string; alsoWeek: string | null } {
+  const day = utcDayOf(epochMs);
+  // 1970-01-01 was a Thursday: day 0 is 3 days after a Monday.
+  const monday = day - ((((day + 3) % 7) + 7) % 7);
+  const week = formatIsoDate(civilFromDays(monday));
+  const intoWeekMs = epochMs - monday * MS_PER_DAY;
+  return {
+    week,
+    alsoWeek: intoWeekMs < graceMs ? formatIsoDate(civilFromDays(monday - 7)) : null,
+  };
+}

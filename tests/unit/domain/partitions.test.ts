@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import {
   civilFromDays,
+  claimWeeks,
   daysFromCivil,
   daysInMonth,
   ledgerPartitionFor,
@@ -94,5 +95,41 @@ void test('property: civil-date math agrees with Date and round-trips', () => {
       assert.equal(daysFromCivil(civil.year, civil.month, civil.day), day);
     }),
     { numRuns: 2000 },
+  );
+});
+
+const HOUR = 3_600_000;
+const at = (iso: string) => Date.parse(iso);
+
+void test('claimWeeks: the UTC week from Monday, and the week before in the first hour of a week', () => {
+  const cases: [string, string, string | null][] = [
+    ['2026-11-30T00:00:00.000Z', '2026-11-30', '2026-11-23'], // Monday midnight
+    ['2026-11-30T00:59:59.999Z', '2026-11-30', '2026-11-23'],
+    ['2026-11-30T01:00:00.000Z', '2026-11-30', null],
+    ['2026-11-29T23:59:59.999Z', '2026-11-23', null], // Sunday, last instant of its week
+    ['2026-12-02T12:00:00.000Z', '2026-11-30', null],
+    ['2027-01-01T00:30:00.000Z', '2026-12-28', null], // a new year is not a new week
+    ['1970-01-01T00:00:00.000Z', '1969-12-29', null], // day 0, a Thursday
+    ['1970-01-05T00:30:00.000Z', '1970-01-05', '1969-12-29'],
+  ];
+  for (const [iso, week, alsoWeek] of cases)
+    assert.deepEqual(claimWeeks(at(iso), HOUR), { week, alsoWeek }, iso);
+  assert.equal(claimWeeks(at('2026-11-30T00:00:00.000Z'), 0).alsoWeek, null, 'no grace, no second week');
+});
+
+void test('claimWeeks: the week is the Monday on or before, the second week exactly in the grace', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 4_102_444_800_000 }),
+      fc.integer({ min: 0, max: 7 * DAY }),
+      (ms, grace) => {
+        const { week, alsoWeek } = claimWeeks(ms, grace);
+        const start = Date.parse(`${week}T00:00:00Z`);
+        assert.equal(new Date(start).getUTCDay(), 1);
+        assert.ok(ms - start >= 0 && ms - start < 7 * DAY);
+        if (ms - start < grace) assert.equal(alsoWeek, new Date(start - 7 * DAY).toISOString().slice(0, 10));
+        else assert.equal(alsoWeek, null);
+      },
+    ),
   );
 });
