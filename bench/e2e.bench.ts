@@ -236,6 +236,18 @@ interface Bench {
   readonly betweenSteps: Map<string, number>;
 }
 
+/** The machine a result was measured on, and its load before the run and now. */
+function machineOf(loadBefore: readonly number[]) {
+  return {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadavgBefore: loadBefore.map((l) => round(l, 2)),
+    loadavgAfter: loadavg().map((l) => round(l, 2)),
+  };
+}
+
 /** `--rates`: the given offered rates with 2 replicas, a summary, and bench/results/rates.json. */
 async function ratesOnly(
   b: Bench,
@@ -278,12 +290,7 @@ async function ratesOnly(
     benchmark: 'end to end, --rates',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model ?? 'unknown',
-      loadavgBefore: loadBefore.map((l) => round(l, 2)),
-      loadavgAfter: loadavg().map((l) => round(l, 2)),
-    },
+    machine: machineOf(loadBefore),
     settings: { seed, rates, stepSeconds: PLAN.stepSeconds },
     steps,
     verified: steps.every((s) => s.verified),
@@ -959,16 +966,7 @@ async function main(): Promise<number> {
       mode: QUICK ? 'quick' : 'full',
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpu: cpus()[0]?.model ?? 'unknown',
-        memoryGb: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        postgres: pgVersion,
-        kafka: PINNED_KAFKA_VERSION,
-        loadavgBefore: loadBefore.map((l) => round(l, 2)),
-        loadavgAfter: loadavg().map((l) => round(l, 2)),
-      },
+      machine: { ...machineOf(loadBefore), postgres: pgVersion, kafka: PINNED_KAFKA_VERSION },
       settings: {
         seed,
         plan: PLAN,

@@ -10,8 +10,8 @@
  * closed as they arrive. Every refusal is counted in `http.server.refusals` by reason.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { ObservableResult } from '@opentelemetry/api';
 import type { Socket } from 'node:net';
+import type { ObservableResult } from '@opentelemetry/api';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
