@@ -1,24 +1,29 @@
 # One image for every service; SERVICE picks which one runs (docker-compose.yml sets it).
-# Two stages: the build stage compiles the TypeScript (npm run build: services/, shared/ and
-# infra/ into dist/); the runtime image holds only the production dependencies, dist/ and the SQL
-# migrations, and runs plain node: no tsx, no TypeScript, no compile at start.
+# Two stages: the build stage installs and patches the dependencies and compiles the TypeScript
+# (npm run build: services/, shared/ and infra/ into dist/), then prunes the development ones; the
+# runtime image holds only the production dependencies, dist/ and the SQL migrations, and runs
+# plain node: no tsx, no TypeScript, no compile at start.
 
 FROM node:20-slim AS build
 WORKDIR /app
 # Dependencies first, so a source change does not reinstall them.
+# npm ci's postinstall applies patches/ to node_modules (patch-package; patches/README.md).
 COPY package.json package-lock.json ./
+COPY patches patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY shared shared
 COPY services services
 COPY infra infra
-RUN npm run build
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The production dependencies as the build stage installed and patched them (patch-package is a
+# development dependency, so a second `npm ci --omit=dev` here could not patch them).
+COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 # infra/migrate.js reads the migrations from the sources (infra/paths.ts): the build does not copy them.
 COPY infra/migrations infra/migrations
