@@ -171,7 +171,14 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
   let settled = 0;
   let flushTarget = 0;
   const flushWaiters: { target: number; resolve: () => void }[] = [];
-  const spaceWaiters: (() => void)[] = [];
+  /**
+   * Messages sent while the buffer was full, in the order they were sent. A settled batch moves
+   * as many as it made room for into the queue, first come first served, so one player's wagers
+   * keep their order and a later send never overtakes a waiting one. (Waking every waiter to
+   * re-check the room, as before, woke all of them on every settled batch, quadratic with many
+   * blocked senders: 300,000 sends at once did not finish in minutes.)
+   */
+  const waiting: Pending[] = [];
 
   // A function, not an inline test, because TypeScript narrows `state` across an `await`.
   const isClosed = (): boolean => state === 'closing' || state === 'closed';
@@ -239,7 +246,11 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
 
   function settle(count: number): void {
     settled += count;
-    while (spaceWaiters.length > 0 && enqueued - settled < maxBuffered) spaceWaiters.shift()?.();
+    while (waiting.length > 0 && enqueued - settled < maxBuffered) {
+      queue.push(waiting.shift() as Pending);
+      enqueued++;
+      startLinger();
+    }
     for (let i = flushWaiters.length - 1; i >= 0; i--) {
       const w = flushWaiters[i];
       if (w !== undefined && w.target <= settled) {
@@ -310,18 +321,10 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
           : unavailable('the Kafka producer is not connected'),
       );
     }
-    if (enqueued - settled >= maxBuffered) return enqueueWhenRoom(key, value, headers);
-    return push(key, value, headers);
-  }
-
-  async function enqueueWhenRoom(
-    key: string | Buffer | null,
-    value: Buffer,
-    headers: Record<string, string> | undefined,
-  ): Promise<void> {
-    while (enqueued - settled >= maxBuffered) {
-      await new Promise<void>((resolve) => spaceWaiters.push(resolve));
-      if (state !== 'connected') throw unavailable('the Kafka producer is not connected');
+    if (enqueued - settled >= maxBuffered || waiting.length > 0) {
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ key, value, headers, resolve, reject });
+      });
     }
     return push(key, value, headers);
   }
@@ -372,8 +375,8 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
       state = 'closing';
       clearTimeout(reconnectTimer);
       reconnectTimer = undefined;
-      // Wake senders blocked on backpressure: they see the state and reject.
-      while (spaceWaiters.length > 0) spaceWaiters.shift()?.();
+      // Senders blocked on backpressure are refused: nothing of theirs reached Kafka.
+      for (const w of waiting.splice(0)) w.reject(unavailable('the producer is closed'));
       if (wasConnected) await flush();
       clearTimeout(lingerTimer);
       lingerTimer = undefined;

@@ -222,6 +222,37 @@ void describe('createWagerProducer', () => {
     await producer.disconnect();
   });
 
+  void it('lets waiting sends into the queue in the order they were made, and refuses them on disconnect', async () => {
+    const { kafka, sends } = fakeKafka({ autoAck: true });
+    const producer = await connected({ kafka, maxBatchMessages: 2, lingerMs: 0, maxBufferedMessages: 3 });
+    // 2,000 sends at once: all but 3 wait. Each settled batch lets the next ones in, oldest first.
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => producer.send(wager(i))));
+    const sent = sends.flatMap((s) => s.record.messages.map((m) => m.key));
+    assert.deepEqual(
+      sent,
+      Array.from({ length: 2000 }, (_, i) => `p-${i}`),
+    );
+    assert.ok(sends.every((s) => s.record.messages.length <= 2));
+    await producer.disconnect();
+
+    const held = fakeKafka();
+    const p2 = await connected({
+      kafka: held.kafka,
+      maxBatchMessages: 1,
+      lingerMs: 0,
+      maxBufferedMessages: 1,
+    });
+    const first = p2.send(wager(1));
+    const blocked = p2.send(wager(2));
+    await pause();
+    const closing = p2.disconnect();
+    await assert.rejects(blocked, /closed/);
+    held.sends[0]?.resolve();
+    await first;
+    await closing;
+    assert.deepEqual(sizes(held.sends), [1], 'the refused send never reached Kafka');
+  });
+
   void it('disconnect flushes what is queued and then refuses new sends', async () => {
     const { kafka, sends, producers } = fakeKafka({ autoAck: true });
     const producer = await connected({ kafka, lingerMs: 60_000 });
