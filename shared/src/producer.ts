@@ -246,11 +246,7 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
 
   function settle(count: number): void {
     settled += count;
-    while (waiting.length > 0 && enqueued - settled < maxBuffered) {
-      queue.push(waiting.shift() as Pending);
-      enqueued++;
-      startLinger();
-    }
+    while (waiting.length > 0 && enqueued - settled < maxBuffered) admit(waiting.shift() as Pending);
     for (let i = flushWaiters.length - 1; i >= 0; i--) {
       const w = flushWaiters[i];
       if (w !== undefined && w.target <= settled) {
@@ -310,7 +306,7 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
     }, lingerMs);
   }
 
-  // Not `async`: a send that finds room (nearly all of them) costs one promise, not three.
+  // Not `async`: a send costs one promise, whether it finds room or waits for it.
   function enqueue(key: string | Buffer | null, value: Buffer): Promise<void> {
     // Read before any await: the caller's span is the active context only until then.
     const headers = traceHeaders();
@@ -321,25 +317,22 @@ export function createWagerProducer(opts: ProducerOptions): WagerProducer {
           : unavailable('the Kafka producer is not connected'),
       );
     }
-    if (enqueued - settled >= maxBuffered || waiting.length > 0) {
-      return new Promise<void>((resolve, reject) => {
-        waiting.push({ key, value, headers, resolve, reject });
-      });
-    }
-    return push(key, value, headers);
+    return new Promise<void>((resolve, reject) => {
+      const m: Pending = { key, value, headers, resolve, reject };
+      if (enqueued - settled >= maxBuffered || waiting.length > 0) {
+        waiting.push(m);
+      } else {
+        admit(m);
+        pump();
+      }
+    });
   }
 
-  function push(
-    key: string | Buffer | null,
-    value: Buffer,
-    headers: Record<string, string> | undefined,
-  ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      queue.push({ key, value, headers, resolve, reject });
-      enqueued++;
-      startLinger();
-      pump();
-    });
+  /** A message joins the queue: counted as buffered, and the linger starts if it is the first. */
+  function admit(m: Pending): void {
+    queue.push(m);
+    enqueued++;
+    startLinger();
   }
 
   async function flush(): Promise<void> {
