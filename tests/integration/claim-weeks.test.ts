@@ -93,7 +93,11 @@ void test('a later Monday claim waits for a grace-hour claim of the same id and 
 void test('in the grace hour: a rolled-back Sunday claim leaves the id free; one committed last week is found', async () => {
   const id = randomUUID();
   const sun = await claimOpen([id], lastWeek);
+  // The Sunday claim must have run before the Monday one starts: otherwise the Monday claim can
+  // take the key first and the Sunday claim waits on it, with its ROLLBACK queued behind it.
+  assert.deepEqual(await sun.taken, []);
   const mon = await claimOpen([id], monday, lastWeek);
+  assert.ok(await waiting(mon.taken), 'the Monday claim waits on the Sunday claim’s key');
   await end(sun, 'ROLLBACK');
   assert.deepEqual(await mon.taken, [], 'the Sunday window failed: the id is Monday’s');
   await end(mon, 'COMMIT');
