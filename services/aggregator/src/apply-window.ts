@@ -49,11 +49,13 @@ import { AppError } from '../../../shared/src/errors.js';
 import * as sql from './sql.js';
 
 /**
- * How long into a UTC week a claim also takes its ids in the week before (sql.claimEvents): a
- * window transaction that started before Monday 00:00 and claims later than this could still
- * race a Monday claim of the same id. Windows take milliseconds to seconds; an hour is the margin.
+ * How long into a UTC week a claim also takes its ids in the week before (sql.claimEvents). A
+ * claim made later looks the id up in the week before, and finds a Sunday claim only if that one
+ * has committed: so no window transaction may commit later than this after it started, which
+ * Postgres enforces at COMMIT (migration 0011: 50 minutes, `jackpot.window_max_age()`; the window
+ * is then retried). Windows take milliseconds to seconds.
  */
-const CLAIM_GRACE_MS = MS_PER_HOUR;
+export const CLAIM_GRACE_MS = MS_PER_HOUR;
 
 export interface InMessage {
   readonly offset: string;
