@@ -97,12 +97,15 @@ export async function lockPools(
   const [column, ids] = 'jackpotIds' in by ? ['jackpot_id', by.jackpotIds] : ['pool_id', by.poolIds];
   const out = new Map<string, LockedPool>();
   if (ids.length === 0) return out;
+  // Named statements (see `Sql.name`): a name a text, so one for each column.
   const locked = await client.query<{ pool_id: string }>({
+    name: `pools.lock-by-${column}`,
     text: `SELECT pool_id FROM jackpot.pool_totals WHERE ${column} = ANY($1::text[]) ORDER BY pool_id FOR UPDATE`,
     values: [ids],
   });
   if (locked.rows.length === 0) return out;
   const { rows } = await client.query<LockedRow>({
+    name: 'pools.locked-rows',
     text: `SELECT t.pool_id, t.jackpot_id, t.tier, t.currency, t.cycle, t.amount_micro::text, t.reserve_micro::text,
                   t.next_carry_micro::text, t.seed_micro::text, t.carried_in_micro::text, t.cycle_contribution_micro::text,
                   t.cycle_wagers::text, t.contribution_ppm, t.reserve_ppm, t.ceiling_micro::text, t.overflow,
@@ -281,6 +284,7 @@ export async function savePoolChanges(client: SqlClient, ch: PoolChanges): Promi
     version: string;
     updated_at: Date;
   }>({
+    name: 'pools.save-totals',
     text: `UPDATE jackpot.pool_totals t SET
              cycle = d.cycle, amount_micro = d.amount, reserve_micro = d.reserve, next_carry_micro = d.next_carry,
              seed_micro = d.seed, carried_in_micro = d.carried_in, cycle_contribution_micro = d.cycle_contribution,
