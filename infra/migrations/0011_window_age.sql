@@ -15,7 +15,8 @@
 -- COMMIT and refuses a transaction older than the limit with SQLSTATE 40001 (serialization
 -- failure): the transaction rolls back, its claims with it, and the aggregator retries the window
 -- in a new transaction (shared/src/db.ts, retryDb). It fires for each position row a transaction
--- updated (at most one per partition), so it costs microseconds a window.
+-- updated (at most one per partition): measured with six rows, 8-60 µs of Postgres CPU a
+-- transaction (214-264 against 199-207 µs), against milliseconds for a window's statements.
 --
 -- The limit is 50 minutes, ten under the claim's hour, for the moment between the check and the
 -- commit becoming visible. A session may make it shorter (`SET jackpot.window_max_age = '1s'`,

@@ -7,7 +7,7 @@ export type { PoolClient } from 'pg';
 /** A parameterised statement: `$n` placeholders only. */
 export interface Sql {
   /**
-   * Set on the statements a window runs every time, with the same text: each connection then
+   * Set on statements run over and over with the same text (a window's, a win's): each connection then
    * parses and plans it once and only binds and runs it after (a named prepared statement). A
    * name stands for one text, always. Behind a connection pooler in transaction mode this needs
    * one that keeps prepared statements apart per server connection (PgBouncer 1.21 and later,
