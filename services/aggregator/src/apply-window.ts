@@ -25,13 +25,14 @@ import {
   fxRateKey,
   MS_PER_HOUR,
   planBatch,
-  type BatchPlan,
+  screenBatch,
   type BatchWager,
   type DrawTriggerMinor,
   type GameLink,
   type PoolLifecycleState,
   type PoolParams,
   type ReasonCode,
+  type Rejection,
 } from '../../../shared/src/domain/index.js';
 import {
   lockPools,
@@ -212,12 +213,13 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
   });
   phase('parse');
 
-  // 3. Links and rates. A first pass of the planner with pool-less links finds unknown games, wrong
-  // currencies and in-batch copies, so that only wagers that will apply claim their id. Its
-  // rejections are final: they depend on links and rates only, which the second pass shares.
+  // 3. Links and rates. `screenBatch` finds unknown games and wrong currencies, so that only wagers
+  // that can apply claim their id. Its rejections are final: they depend on links and rates only,
+  // which the planner shares. A copy of an id within the window claims it again: the claim takes
+  // each id once, and the planner counts the first copy.
   const bare = new Map<string, GameLink>();
   const fxRates = new Map<string, bigint>();
-  let screen: BatchPlan | undefined;
+  let screen: Rejection[] | undefined;
   let claimable: BatchWager[] = [];
   if (parsed.length > 0) {
     const gameIds = [...new Set(parsed.map((p) => p.wager.gameId))];
@@ -229,13 +231,13 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
       else if (r.from_currency !== null && r.to_currency !== null && r.rate_micro !== null)
         fxRates.set(fxRateKey(r.from_currency, r.to_currency), BigInt(r.rate_micro));
     }
-    screen = planBatch({ wagers: parsed, links: bare, states: new Map(), fxRates });
-    if (screen.rejected.length > 0) {
+    screen = screenBatch({ wagers: parsed, links: bare, fxRates });
+    if (screen.length > 0) {
       const byRef = new Map(parsed.map((p) => [p.ref, p.wager.eventId]));
-      for (const r of screen.rejected)
+      for (const r of screen)
         dead.push({ ref: r.ref, reason: r.reason, message: r.message, eventId: byRef.get(r.ref) ?? null });
     }
-    const refused = new Set([...screen.rejected.map((r) => r.ref), ...screen.duplicates]);
+    const refused = new Set(screen.map((r) => r.ref));
     claimable = refused.size === 0 ? parsed : parsed.filter((p) => !refused.has(p.ref));
   }
   phase('links');
@@ -337,7 +339,7 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
         hourly.row(wager, fx, poolId, cycle, contribution, overflow, reserve);
       },
     });
-    const screened = screen.rejected;
+    const screened = screen;
     if (
       plan.rejected.length !== screened.length ||
       plan.rejected.some((r, i) => r.ref !== screened[i]?.ref)

@@ -1,4 +1,4 @@
-import { shareMicro, valueInJackpotCurrency, type FxRates } from './fx.js';
+import { fxRateKey, shareMicro, valueInJackpotCurrency, type FxRates } from './fx.js';
 import {
   checkCycleParams,
   contributeInPlace,
@@ -215,6 +215,43 @@ interface Working {
 
 const NO_RATES: FxRates = new Map();
 
+/** Why `wager` cannot be applied with `link` (none: its game is not linked; else its currency). */
+function rejection(wager: Wager, ref: number, link: GameLink | undefined): Rejection {
+  return link === undefined
+    ? {
+        ref,
+        reason: 'unknown_game',
+        message: `gameId ${JSON.stringify(wager.gameId)} is not linked to a jackpot`,
+      }
+    : {
+        ref,
+        reason: 'currency_mismatch',
+        message: `currency ${wager.currency} is not the currency of jackpot ${JSON.stringify(link.jackpotId)} (${link.currency}) and no rate ${wager.currency}>${link.currency} is configured`,
+      };
+}
+
+/**
+ * The wagers `planBatch` will reject, exactly as it will (same order, reasons and messages), from
+ * the links and rates alone: each wager is judged on its own, so no pool states, no seen ids and
+ * no other wager are needed. The aggregator screens a window with this before it claims event ids,
+ * so that only wagers that can apply claim theirs. The pools of the links are not read.
+ */
+export function screenBatch(input: Pick<BatchInput, 'wagers' | 'links' | 'fxRates'>): Rejection[] {
+  const fxRates = input.fxRates ?? NO_RATES;
+  const rejected: Rejection[] = [];
+  for (const { wager, ref } of input.wagers) {
+    const link = input.links.get(wager.gameId);
+    // valueInJackpotCurrency's null, without converting.
+    if (
+      link === undefined ||
+      (wager.currency !== link.currency && !fxRates.has(fxRateKey(wager.currency, link.currency)))
+    ) {
+      rejected.push(rejection(wager, ref, link));
+    }
+  }
+  return rejected;
+}
+
 /**
  * Plans a batch: which wagers are applied, the ledger rows, the per-cycle sums, the mystery wins
  * with the cycles they close and open, and the pool states after it. Pure and deterministic: the
@@ -222,9 +259,11 @@ const NO_RATES: FxRates = new Map();
  *
  * - A game with no link is `unknown_game`; a currency other than the jackpot's with no rate in
  *   `fxRates` is `currency_mismatch`. With a rate, the wager is converted (see `fx.ts`).
- * - The same eventId twice: the first applied copy counts, later copies are `duplicates`. A rejected
- *   wager does not claim its eventId, so a later copy is judged on its own, as it would be had it
- *   arrived in a later batch.
+ * - A wager is judged on its own first (`screenBatch`): a rejected one is rejected whatever its
+ *   eventId, as a wager that fails parsing is, and does not claim its eventId, so a later copy is
+ *   judged on its own, as it would be had it arrived in a later batch.
+ * - Among the others, the same eventId twice: the first copy counts, later copies (and ids in
+ *   `seen`) are `duplicates`.
  * - Each applied wager goes through `contributeInPlace` (lifecycle.ts) for each pool of its jackpot, in
  *   poolId order: the ceiling rule, then the mystery trigger. A hit closes the cycle, opens the
  *   next one on the pool's `nextParams`, and the next wager in the batch is booked to it.
@@ -250,27 +289,18 @@ export function planBatch(input: BatchInput): BatchPlan {
   const deltas = new Map<string, Map<number, MutableDelta>>();
 
   for (const { wager, ref } of input.wagers) {
+    const link = input.links.get(wager.gameId);
+    // Checks amountMinor (a safe non-negative integer), so the BigInt below is exact.
+    const value =
+      link === undefined
+        ? null
+        : valueInJackpotCurrency(wager.amountMinor, wager.currency, link.currency, fxRates);
+    if (link === undefined || value === null) {
+      rejected.push(rejection(wager, ref, link));
+      continue;
+    }
     if (applied.has(wager.eventId) || input.seen?.has(wager.eventId) === true) {
       duplicates.push(ref);
-      continue;
-    }
-    const link = input.links.get(wager.gameId);
-    if (link === undefined) {
-      rejected.push({
-        ref,
-        reason: 'unknown_game',
-        message: `gameId ${JSON.stringify(wager.gameId)} is not linked to a jackpot`,
-      });
-      continue;
-    }
-    // Checks amountMinor (a safe non-negative integer), so the BigInt below is exact.
-    const value = valueInJackpotCurrency(wager.amountMinor, wager.currency, link.currency, fxRates);
-    if (value === null) {
-      rejected.push({
-        ref,
-        reason: 'currency_mismatch',
-        message: `currency ${wager.currency} is not the currency of jackpot ${JSON.stringify(link.jackpotId)} (${link.currency}) and no rate ${wager.currency}>${link.currency} is configured`,
-      });
       continue;
     }
     applied.add(wager.eventId);

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import {
   planBatch,
+  screenBatch,
   type BatchInput,
   type BatchPlan,
   type BatchWager,
@@ -263,6 +264,24 @@ void test('a rejected copy does not claim its eventId: a later valid copy is app
     plan.rows.map((r) => r.poolId),
     ['j1:grand', 'j1:mini'],
   );
+});
+
+void test('a copy that fails its own checks is rejected, even when its eventId was applied', () => {
+  // Judged on its own first, as a copy that fails parsing is: the reason reaches the dead letters.
+  const plan = planBatch({
+    wagers: batch([wager(1), wager(1, { gameId: 'nope' }), wager(2), wager(2, { currency: 'GBP' })]),
+    links,
+    states: initialStates(),
+    seen: new Set([uuid(2)]),
+  });
+  assert.deepEqual(
+    plan.rejected.map((r) => [r.ref, r.reason]),
+    [
+      [1, 'unknown_game'],
+      [3, 'currency_mismatch'],
+    ],
+  );
+  assert.deepEqual(plan.duplicates, [2]);
 });
 
 void test('eventIds already in the ledger are duplicates and change nothing', () => {
@@ -814,6 +833,23 @@ void test('property: nothing lost or invented; every wager accounted for exactly
         assert.ok(appliedRefs.some((a) => a < ref && world.wagers[a]?.wager.eventId === id));
       }
     }),
+  );
+});
+
+void test('property: screenBatch rejects exactly what planBatch rejects, whatever was seen', () => {
+  fc.assert(
+    fc.property(
+      worlds,
+      fc.array(fc.integer({ min: 0, max: 30 })),
+      fc.boolean(),
+      (world, seenIds, withRates) => {
+        // With rates, some foreign-currency wagers convert instead of being rejected.
+        const fxRates: FxRates = withRates ? new Map([['USD>EUR', 920_000n]]) : new Map();
+        const seen = new Set(seenIds.map(uuid));
+        const plan = planBatch({ ...world, seen, fxRates });
+        assert.deepEqual(screenBatch({ wagers: world.wagers, links: world.links, fxRates }), plan.rejected);
+      },
+    ),
   );
 });
 
