@@ -37,6 +37,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 /** The files `patches/kafkajs+2.2.4.patch` changes; each carries the marker `jackpot-pipeline`. */
 export const KAFKAJS_PATCHED_FILES = [
   'src/protocol/decoder.js',
+  'src/protocol/encoder.js',
   'src/protocol/recordBatch/record/v0/decoder.js',
   'src/producer/groupMessagesPerPartition.js',
   'src/protocol/requests/produce/v3/request.js',

@@ -7,6 +7,9 @@
  *   Encoder wrote (the fast path up to 7 bytes, the original BigInt loop beyond).
  * - A record's `offset` and `timestamp`: the batch's first offset and timestamp plus the record's
  *   deltas, as the BigInt sum's decimal text, also past 2^53 and for negative timestamps.
+ * - `Encoder`: varints and varlongs byte for byte as the reference LEB128 of their zigzag gives,
+ *   a varlong given as a Number (the patched road) exactly as the same value given as a Long, and
+ *   `sizeOfVarLong` equal to what is written.
  * - `groupMessagesPerPartition`: each partition's messages in their original order.
  * - The produce request: a record's key, value and headers reach the wire.
  */
@@ -24,7 +27,7 @@ interface LongLike {
   toString(): string;
 }
 interface EncoderLike {
-  writeVarLong(v: LongLike): EncoderLike;
+  writeVarLong(v: LongLike | number): EncoderLike;
   writeVarInt(v: number): EncoderLike;
   readonly buffer: Buffer;
 }
@@ -37,7 +40,9 @@ type LongStatic = { fromValue(v: bigint | number | string): LongLike };
 
 const load = <T>(path: string): T => require(kafkajsDir + path) as T;
 const Long = load<LongStatic>('src/utils/long.js');
-const Encoder = load<new () => EncoderLike>('src/protocol/encoder.js');
+const Encoder = load<
+  (new (initialSize?: number) => EncoderLike) & { sizeOfVarLong(v: LongLike | number): number }
+>('src/protocol/encoder.js');
 const Decoder = load<new (b: Buffer) => DecoderLike>('src/protocol/decoder.js');
 const Record = load<(r: object) => EncoderLike>('src/protocol/recordBatch/record/v0/index.js');
 const decodeRecord = load<
@@ -109,6 +114,69 @@ void describe('the kafkajs patch', () => {
         assert.equal(r.value.toString(), 'v');
         assert.deepEqual({ ...r.headers }, { h: Buffer.from('x') });
       }
+    }
+  });
+
+  void it('writes varints and varlongs exactly as the reference encoding, Numbers and Longs alike', () => {
+    /** Zigzag, then LEB128: 7 bits a byte, least significant first, the high bit on all but the last. */
+    const reference = (v: bigint, bits: bigint): number[] => {
+      let z = BigInt.asUintN(Number(bits), (v << 1n) ^ (v >> (bits - 1n)));
+      const out: number[] = [];
+      while (z >= 0x80n) {
+        out.push(Number(z & 0x7fn) | 0x80);
+        z >>= 7n;
+      }
+      out.push(Number(z));
+      return out;
+    };
+    const longs: bigint[] = [
+      0n,
+      1n,
+      -1n,
+      2n ** 52n,
+      -(2n ** 52n),
+      2n ** 52n + 1n,
+      2n ** 63n - 1n,
+      -(2n ** 63n),
+    ];
+    for (let bit = 0n; bit < 63n; bit++) {
+      for (const v of [2n ** bit - 1n, 2n ** bit, 2n ** bit + 1n]) longs.push(v, -v);
+    }
+    for (const v of longs) {
+      const expected = reference(v, 64n);
+      // A tiny initial buffer, so that growing it is exercised too.
+      const asLong = new Encoder(1).writeVarLong(Long.fromValue(v)).buffer;
+      assert.deepEqual([...asLong], expected, `Long ${v}`);
+      assert.equal(Encoder.sizeOfVarLong(Long.fromValue(v)), expected.length, `size of Long ${v}`);
+      if (v >= -(2n ** 53n) && v <= 2n ** 53n) {
+        const asNumber = new Encoder(1).writeVarLong(Number(v)).buffer;
+        assert.deepEqual([...asNumber], expected, `Number ${v}`);
+        assert.equal(Encoder.sizeOfVarLong(Number(v)), expected.length, `size of Number ${v}`);
+      }
+    }
+    const ints: number[] = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31)];
+    for (let bit = 0; bit < 31; bit++)
+      for (const v of [2 ** bit - 1, 2 ** bit, 2 ** bit + 1]) ints.push(v, -v);
+    const encoder = new Encoder(1);
+    const expected: number[] = [];
+    for (const v of ints.filter((x) => x >= -(2 ** 31) && x < 2 ** 31)) {
+      encoder.writeVarInt(v);
+      expected.push(...reference(BigInt(v), 32n));
+    }
+    assert.deepEqual([...encoder.buffer], expected, 'varints, one after another');
+  });
+
+  void it('a record encodes to the same bytes with its timestamp delta as a Number or a Long', () => {
+    for (const delta of [0, 1, -1, 77, 2 ** 31, -(2 ** 40), 2 ** 52]) {
+      const record = (timestampDelta: LongLike | number): Buffer =>
+        Record({
+          offsetDelta: 3,
+          timestampDelta,
+          key: Buffer.from('k'),
+          value: Buffer.from('v'),
+          headers: {},
+        }).buffer;
+      assert.deepEqual(record(delta), record(Long.fromValue(delta)), `delta ${delta}`);
     }
   });
 
