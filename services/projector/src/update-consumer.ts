@@ -122,15 +122,19 @@ export function createUpdateConsumer(opts: UpdateConsumerOptions): UpdateConsume
       description:
         'Pool updates not yet read, per partition (high watermark of the last fetch − next offset)',
     });
+    let joined = false;
     c.on(c.events.GROUP_JOIN, () => {
       joins += 1;
       reason = null;
       // Seeking needs a joined group: right after run() it throws when the first join failed
       // and the consumer is restarting (a fresh broker's coordinator still loading ended a
-      // projector's start that way). On the first join the group is there and nothing has
-      // been fetched yet.
-      if (joins === 1)
+      // projector's start that way). On this consumer's first join the group is there and
+      // nothing has been fetched yet. A replacement seeks too: left to "latest" (nothing is
+      // committed), it would skip what arrived between its join and its first fetch; from the
+      // ends read before it was made, it reads that again at worst (an older version is ignored).
+      if (!joined)
         for (const { partition, high } of ends) c.seek({ topic: opts.topic, partition, offset: high });
+      joined = true;
       if (joins > 1) {
         log.warn({ joins }, 'rejoined the consumer group; re-reading Postgres');
         opts.onRejoin();
