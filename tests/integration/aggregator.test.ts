@@ -411,3 +411,67 @@ void test('a message that fails every window it is in is dead-lettered as unproc
     await db.pool.query("DELETE FROM jackpot.fx_rates WHERE from_currency = 'USD'");
   }
 });
+
+void test('in one window: a copy counts once, a copy that fails its own checks is a dead letter whatever its id', async () => {
+  const t = await setup(1);
+  const admin = kafka.admin();
+  await admin.connect();
+  const check = await checkPositions(db.pool, admin, { groupId: t.groupId, topic: t.topic });
+  await admin.disconnect();
+  let offset = 0;
+  const write = (ws: ReturnType<typeof wager>[]) => {
+    const messages = ws.map((w) => ({
+      offset: String(offset++),
+      key: null,
+      value: Buffer.from(JSON.stringify(w)),
+    }));
+    return withTransaction(db.pool, (c) =>
+      applyWindow(c, {
+        groupId: t.groupId,
+        topic: t.topic,
+        clusterId: check.clusterId,
+        slices: [{ partition: 0, messages }],
+        nowMs: Date.now(),
+      }),
+    );
+  };
+  const y = wager({ gameId: 'g-a', playerId: 'w-y', amountMinor: 300 });
+  assert.equal((await write([y])).applied, 1);
+
+  const x = wager({ gameId: 'g-b', playerId: 'w-x', amountMinor: 700 });
+  const result = await write([
+    { ...x, gameId: 'no-such-game' }, // before its valid copy: rejected, claims nothing
+    x,
+    x, // a copy in the same window: claimed once, counted once
+    { ...x, currency: 'JPY' }, // a copy of an applied id with a currency without a rate
+    y, // applied in the window before
+    { ...y, gameId: 'no-such-game' },
+  ]);
+  assert.deepEqual(
+    [result.applied, result.duplicates, Object.fromEntries(result.rejected)],
+    [1, 2, { unknown_game: 2, currency_mismatch: 1 }],
+  );
+  const ledger = await db.pool.query<{ event_id: string; wager_minor: string }>(
+    'SELECT event_id::text, wager_minor::text FROM jackpot.ledger WHERE event_id = ANY($1::uuid[]) ORDER BY wager_minor',
+    [[x.eventId, y.eventId]],
+  );
+  assert.deepEqual(
+    ledger.rows.map((r) => [r.event_id, r.wager_minor]),
+    [
+      [y.eventId, '300'],
+      [x.eventId, '700'],
+    ],
+  );
+  const dead = await db.pool.query<{ reason: string; kafka_offset: string }>(
+    'SELECT reason, kafka_offset::text FROM jackpot.dead_letters WHERE topic = $1 ORDER BY kafka_offset',
+    [t.topic],
+  );
+  assert.deepEqual(
+    dead.rows.map((r) => [r.kafka_offset, r.reason]),
+    [
+      ['1', 'unknown_game'],
+      ['4', 'currency_mismatch'],
+      ['6', 'unknown_game'],
+    ],
+  );
+});
