@@ -76,6 +76,30 @@ const produce = (topic: string, events: readonly RawEvent[]): Promise<void> =>
   produceEvents(kafka, topic, events);
 const appliedEvents = (): Promise<number> => appliedEventCount(db.pool);
 
+type WindowMessage = { offset: string; key: null; value: Buffer };
+
+/**
+ * For a one-partition `setup`: its positions checked (which places partition 0 at its first
+ * offset), and `write`, one window of `messages` on partition 0 straight through `applyWindow`.
+ */
+async function directWindows(t: Awaited<ReturnType<typeof setup>>) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const check = await checkPositions(db.pool, admin, { groupId: t.groupId, topic: t.topic });
+  await admin.disconnect();
+  const write = (messages: WindowMessage[], fetchedFrom?: string) =>
+    withTransaction(db.pool, (c) =>
+      applyWindow(c, {
+        groupId: t.groupId,
+        topic: t.topic,
+        clusterId: check.clusterId,
+        slices: [{ partition: 0, messages, ...(fetchedFrom ? { fetchedFrom } : {}) }],
+        nowMs: Date.now(),
+      }),
+    );
+  return { check, write };
+}
+
 void test('a mixed stream gives exact pool totals, one ledger row per wager and pool, and dead letters with reasons', async () => {
   const t = await setup();
   const events = mixedStream(3000, ['g-a', 'g-b', 'g-c', 'g-uk'], 'EUR');
@@ -327,31 +351,17 @@ void test('positions stored for another Kafka cluster are refused by the replica
 });
 
 void test('a window that starts past the stored position is not applied, so a failed first window is never skipped', async () => {
-  const t = await setup(1);
-  const admin = kafka.admin();
-  await admin.connect();
-  const check = await checkPositions(db.pool, admin, { groupId: t.groupId, topic: t.topic });
-  await admin.disconnect();
+  const { check, write } = await directWindows(await setup(1));
   assert.deepEqual(
     [...check.positions],
     [[0, 0n]],
     'a new partition is positioned at its first offset when assigned',
   );
-  const msgs = Array.from({ length: 20 }, (_, i) => ({
+  const msgs: WindowMessage[] = Array.from({ length: 20 }, (_, i) => ({
     offset: String(i),
     key: null,
     value: Buffer.from(JSON.stringify(wager({ gameId: 'g-b', playerId: `f-${i}` }))),
   }));
-  const write = (messages: typeof msgs, fetchedFrom?: string) =>
-    withTransaction(db.pool, (c) =>
-      applyWindow(c, {
-        groupId: t.groupId,
-        topic: t.topic,
-        clusterId: check.clusterId,
-        slices: [{ partition: 0, messages, ...(fetchedFrom ? { fetchedFrom } : {}) }],
-        nowMs: Date.now(),
-      }),
-    );
   // The first window (offsets 0-9) failed; the second (10-19) must not move the position past it.
   const later = await write(msgs.slice(10), '10');
   assert.equal(later.applied, 0);
@@ -414,27 +424,12 @@ void test('a message that fails every window it is in is dead-lettered as unproc
 
 void test('in one window: a copy counts once, a copy that fails its own checks is a dead letter whatever its id', async () => {
   const t = await setup(1);
-  const admin = kafka.admin();
-  await admin.connect();
-  const check = await checkPositions(db.pool, admin, { groupId: t.groupId, topic: t.topic });
-  await admin.disconnect();
+  const windows = await directWindows(t);
   let offset = 0;
-  const write = (ws: ReturnType<typeof wager>[]) => {
-    const messages = ws.map((w) => ({
-      offset: String(offset++),
-      key: null,
-      value: Buffer.from(JSON.stringify(w)),
-    }));
-    return withTransaction(db.pool, (c) =>
-      applyWindow(c, {
-        groupId: t.groupId,
-        topic: t.topic,
-        clusterId: check.clusterId,
-        slices: [{ partition: 0, messages }],
-        nowMs: Date.now(),
-      }),
+  const write = (ws: ReturnType<typeof wager>[]) =>
+    windows.write(
+      ws.map((w) => ({ offset: String(offset++), key: null, value: Buffer.from(JSON.stringify(w)) })),
     );
-  };
   const y = wager({ gameId: 'g-a', playerId: 'w-y', amountMinor: 300 });
   assert.equal((await write([y])).applied, 1);
 

@@ -280,10 +280,10 @@ export function createLedgerEncoder(chunkBytes = CHUNK_BYTES): LedgerEncoder {
       prefixEnd = prefixBytes;
     }
     let p = arrayHeader(prefixEnd, ARRAY_HEADER + poolBytes, TEXT_OID);
-    // Byte by byte: a pool id is a few bytes, for which `buf.set` (a native call) cost more.
     for (let i = 0; i < n; i++) {
       const b = pools[i] as Buffer;
-      for (let k = 0; k < b.length; k++) buf[p++] = b[k] as number;
+      buf.set(b, p);
+      p += b.length;
     }
     p = arrayHeader(p, ARRAY_HEADER + 8 * n, INT4_OID);
     for (let i = 0; i < n; i++) {
