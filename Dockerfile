@@ -34,7 +34,9 @@ ENV SERVICE=ingest
 # Memory (issue 8; why, in infra/build.ts serviceArgs and SERVICE_ENV, which the stack uses: keep
 # them in step): malloc maps big buffers and keeps two arenas; V8's young generation is capped at
 # 4 MB a semi-space (not 16), which costs no measurable rate. Smaller nurseries (1 MB) cost the
-# aggregator 20-40 % of its rate; NODE_OPTIONS=--max-semi-space-size=1 makes that trade.
+# aggregator 20-40 % of its rate; NODE_OPTIONS=--max-semi-space-size=1 makes that trade. The
+# aggregator also collects its old space once it has grown half past what the last collection kept
+# (--heap-growing-percent=50, infra/build.ts SERVICE_NODE_FLAGS; V8 refuses it in NODE_OPTIONS).
 ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 # exec replaces the shell: node becomes PID 1 and gets the SIGTERM of `docker stop` itself.
-CMD ["sh", "-c", "exec node --max-semi-space-size=4 dist/services/$SERVICE/src/main.js"]
+CMD ["sh", "-c", "case \"$SERVICE\" in aggregator) flags=--heap-growing-percent=50 ;; *) flags= ;; esac; exec node --max-semi-space-size=4 $flags dist/services/$SERVICE/src/main.js"]

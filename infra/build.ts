@@ -47,9 +47,27 @@ export const SERVICE_ENV: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: '131072',
 };
 
+/**
+ * One service's V8 flags on top of those every service runs with (serviceArgs).
+ * - The aggregator, `--heap-growing-percent=50`: a full collection whenever the old space has grown
+ *   half past what the last one kept, instead of V8's default of up to 4x on a machine with this
+ *   much memory. A window's wagers live through its transaction, so they are promoted and die in the
+ *   old space; with the default factor tens of MB of them piled up between collections, and after
+ *   a burst (a drain, a maximum) the grown limit kept the replica large for minutes at a low rate.
+ *   Measured 2026-12-01 on AMD EPYC (`npm run bench -- --quick`, alternated runs; README, "Targets"):
+ *   the aggregators' peak RSS at 5,000/s right after a maximum went from 192-210 to 112-118 MB, and
+ *   at half the maximum (34,500-40,500/s) from 103-138 to 94-103 MB, for 10-20 % more CPU in the
+ *   aggregators (their rate is not what limits the pipeline: see README, "Targets").
+ *   `--heap-growing-percent=30` and `--max-old-space-size=384` (which caps V8's factor at ~1.35)
+ *   measured no lower at half the maximum, and cost more CPU.
+ */
+const SERVICE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  'services/aggregator/src/main.ts': ['--heap-growing-percent=50'],
+};
+
 /** `node` arguments that run a service's build: the one place a service's node flags go. */
 export function serviceArgs(source: string): string[] {
-  return ['--max-semi-space-size=4', compiledPath(source)];
+  return ['--max-semi-space-size=4', ...(SERVICE_NODE_FLAGS[source] ?? []), compiledPath(source)];
 }
 
 function pidAlive(pid: number): boolean {
