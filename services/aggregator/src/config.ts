@@ -1,6 +1,6 @@
 import { commonConfig, int, str, topicName, type CommonConfig } from '../../../shared/src/config.js';
 import { AppError } from '../../../shared/src/errors.js';
-import { httpLimits, type HttpLimits } from '../../../shared/src/http.js';
+import { httpLimits, type HttpLimits } from '../../../shared/src/http-core.js';
 import { TOPICS } from '../../../shared/src/kafka.js';
 import type { RetentionDays } from '../../../shared/src/retention.js';
 import { memoryBudgetMb } from '../../../shared/src/memory-budget.js';

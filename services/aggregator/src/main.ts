@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { createPool, withClient } from '../../../shared/src/db.js';
 import { toError } from '../../../shared/src/errors.js';
-import { createHttpServer } from '../../../shared/src/http.js';
+import { createOpsServer } from '../../../shared/src/http-core.js';
 import { createKafka } from '../../../shared/src/kafka.js';
 import { startMemoryMonitor } from '../../../shared/src/memory-budget.js';
 import { onShutdownSignals } from '../../../shared/src/shutdown.js';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     },
   });
 
-  const http = createHttpServer({
+  const http = createOpsServer({
     logger,
     telemetry,
     limits: config.http,
