@@ -878,14 +878,21 @@ async function main(): Promise<number> {
         s.offeredPerS ===
           rates.find((r) => r !== 5000 && r !== 1000 && Math.abs(r - max2.applied.wagersPerS * 0.5) < 501),
     );
-    const nodeRss = Math.max(
-      0,
-      ...steps.flatMap((s) =>
-        s.processes
-          .filter((p) => p.name.startsWith('aggregator-') || p.name === 'projector')
-          .map((p) => p.peakRssMb),
-      ),
-    );
+    // Issue 8's target: "every Node service < 100 MB RSS at those rates", the rates of the two
+    // latency targets (5,000/s and half the maximum). The largest peak of any step (maxima and
+    // drains, and a low rate right after a maximum, while V8 still holds what it left) is reported
+    // beside it, not hidden.
+    const peakNodeRss = (of: readonly (StepResult | undefined)[]): number =>
+      Math.max(
+        0,
+        ...of.flatMap((s) =>
+          (s?.processes ?? [])
+            .filter((p) => p.name.startsWith('aggregator-') || p.name === 'projector')
+            .map((p) => p.peakRssMb),
+        ),
+      );
+    const nodeRss = peakNodeRss([at5000, halfMax]);
+    const nodeRssAnyStep = peakNodeRss(steps);
     const targets = {
       wagersPerS: { target: TARGETS.wagersPerS, measured: ours, met: ours >= TARGETS.wagersPerS },
       ratioToNaive: {
@@ -907,7 +914,8 @@ async function main(): Promise<number> {
       nodeServiceRssMb: {
         target: TARGETS.rssMb,
         measured: nodeRss,
-        met: nodeRss > 0 && nodeRss < TARGETS.rssMb,
+        met: at5000 !== undefined && halfMax !== undefined && nodeRss > 0 && nodeRss < TARGETS.rssMb,
+        anyStepMb: nodeRssAnyStep,
       },
     };
     log('\n== summary');
@@ -957,6 +965,9 @@ async function main(): Promise<number> {
       log(
         `   target ${name}: ${t.met ? 'met' : 'NOT met'} (measured ${t.measured ?? '-'}, target ${t.target})`,
       );
+    log(
+      `   (nodeServiceRssMb is the largest peak at 5,000/s and at half the maximum; in any step, maxima and drains included: ${nodeRssAnyStep} MB)`,
+    );
 
     const pgVersion =
       (await pgAdmin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ??
