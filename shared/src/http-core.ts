@@ -250,7 +250,6 @@ export interface OpsServer {
   listen(opts: { readonly port: number; readonly host: string }): Promise<string>;
   /** Stops accepting, answers what is in flight, and closes every connection. */
   close(): Promise<void>;
-  readonly server: Server;
 }
 
 /** Node sends no body in answer to a HEAD (it drops what `end` is given), only the headers. */
@@ -301,7 +300,6 @@ export function createOpsServer(opts: OpsServerOptions): OpsServer {
   server.on('clientError', clientErrorHandler(limits, refused));
 
   return {
-    server,
     listen: ({ port, host }) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
