@@ -2,8 +2,8 @@
  * The HTTP edge without a framework: the limits every service's server applies (`HttpLimits`),
  * the bounded `node:http` server that applies them, the readiness gauge, and `createOpsServer`,
  * the operational endpoints alone (`GET /healthz`, `GET /readyz`, `GET /metrics`) for a service
- * that serves nothing else: the aggregator, which so does not load Fastify (~4-5 MB of RSS a
- * replica, issue 8). shared/src/http.ts builds the Fastify server of the gateway and the
+ * that serves nothing else: the aggregator, which so does not load Fastify (~6 MB of RSS a
+ * replica at rest, issue 8). shared/src/http.ts builds the Fastify server of the gateway and the
  * projector on the same pieces, so both kinds answer alike.
  *
  * Bounded against slow and greedy clients (see `HttpLimits`): a request must send its headers and
@@ -16,7 +16,6 @@ import type { Socket } from 'node:net';
 import type { ObservableResult } from '@opentelemetry/api';
 import { int } from './config.js';
 import { AppError } from './errors.js';
-import type { Logger } from './logger.js';
 import type { Telemetry } from './telemetry.js';
 
 type Env = Record<string, string | undefined>;
@@ -237,7 +236,6 @@ export function readinessGauge(telemetry: Telemetry, whyNotReady: () => Promise<
 }
 
 export interface OpsServerOptions {
-  readonly logger: Logger;
   readonly telemetry: Telemetry;
   /** Resolves to null when ready, or to a short reason why not. */
   readonly ready: () => Promise<string | null>;

@@ -27,7 +27,7 @@ async function startOps(
   ready: () => Promise<string | null>,
   limits: HttpLimits = LIMITS,
 ): Promise<{ base: string; close: () => Promise<void> }> {
-  const ops = createOpsServer({ logger, telemetry, ready, limits });
+  const ops = createOpsServer({ telemetry, ready, limits });
   const port = await freePort();
   await ops.listen({ port, host: '127.0.0.1' });
   return { base: `http://127.0.0.1:${port}`, close: () => ops.close() };

@@ -54,7 +54,6 @@ async function main(): Promise<void> {
   });
 
   const http = createOpsServer({
-    logger,
     telemetry,
     limits: config.http,
     ready: async () => {
