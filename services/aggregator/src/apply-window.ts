@@ -339,11 +339,7 @@ export async function applyWindow(client: SqlClient, input: WindowInput): Promis
         hourly.row(wager, fx, poolId, cycle, contribution, overflow, reserve);
       },
     });
-    const screened = screen;
-    if (
-      plan.rejected.length !== screened.length ||
-      plan.rejected.some((r, i) => r.ref !== screened[i]?.ref)
-    ) {
+    if (plan.rejected.length !== screen.length || plan.rejected.some((r, i) => r.ref !== screen[i]?.ref)) {
       // Cannot happen (see step 3); if it did, the dead letters written above would be wrong.
       throw new Error('the planner rejected other wagers than its screening pass; window rolled back');
     }

@@ -1,4 +1,4 @@
-import { fxRateKey, shareMicro, valueInJackpotCurrency, type FxRates } from './fx.js';
+import { canValueIn, shareMicro, valueInJackpotCurrency, type FxRates } from './fx.js';
 import {
   checkCycleParams,
   contributeInPlace,
@@ -241,13 +241,8 @@ export function screenBatch(input: Pick<BatchInput, 'wagers' | 'links' | 'fxRate
   const rejected: Rejection[] = [];
   for (const { wager, ref } of input.wagers) {
     const link = input.links.get(wager.gameId);
-    // valueInJackpotCurrency's null, without converting.
-    if (
-      link === undefined ||
-      (wager.currency !== link.currency && !fxRates.has(fxRateKey(wager.currency, link.currency)))
-    ) {
+    if (link === undefined || !canValueIn(wager.currency, link.currency, fxRates))
       rejected.push(rejection(wager, ref, link));
-    }
   }
   return rejected;
 }

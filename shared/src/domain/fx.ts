@@ -67,6 +67,14 @@ export function convertMinorToMicro(amountMinor: number, rateMicro: bigint): big
 }
 
 /**
+ * Whether a wager in `wagerCurrency` can be valued in `jackpotCurrency`: the same currency, or a
+ * rate for the pair. Exactly when `valueInJackpotCurrency` does not return null.
+ */
+export function canValueIn(wagerCurrency: string, jackpotCurrency: string, rates: FxRates): boolean {
+  return wagerCurrency === jackpotCurrency || rates.has(fxRateKey(wagerCurrency, jackpotCurrency));
+}
+
+/**
  * The value of a wager in its jackpot's currency, or null when the currencies differ and no rate
  * is configured for the pair (the caller rejects the wager as `currency_mismatch`). Throws a
  * RangeError on a rate that is not positive: the table forbids it, so it is a loading bug.

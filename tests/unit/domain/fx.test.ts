@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
+  canValueIn,
   convertMinorToMicro,
   fxRateKey,
   shareMicro,
@@ -29,6 +30,19 @@ void test('valueInJackpotCurrency: same currency, converted, or no rate', () => 
   ];
   for (const [amount, from, to, expected] of table) {
     assert.deepEqual(valueInJackpotCurrency(amount, from, to, rates), expected, `${amount} ${from}>${to}`);
+  }
+});
+
+void test('canValueIn is true exactly when valueInJackpotCurrency values the wager', () => {
+  const cases: [string, string, boolean][] = [
+    ['EUR', 'EUR', true],
+    ['USD', 'EUR', true],
+    ['EUR', 'USD', false],
+    ['GBP', 'EUR', false],
+  ];
+  for (const [from, to, expected] of cases) {
+    assert.equal(canValueIn(from, to, rates), expected, `${from}>${to}`);
+    assert.equal(valueInJackpotCurrency(250, from, to, rates) !== null, expected, `${from}>${to} valued`);
   }
 });
 
